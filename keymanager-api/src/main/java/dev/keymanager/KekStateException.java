@@ -1,0 +1,48 @@
+package dev.keymanager;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Optional;
+
+/**
+ * An operation is not allowed in the KEK's current state: the KEK is disabled, scheduled for
+ * destruction or destroyed, does not exist, or the version asked for is below the minimum
+ * decryption version. A lifecycle transition that is not allowed (enabling a destroyed KEK) raises
+ * it too.
+ *
+ * <p>The message names the KEK id, the version where one applies, and the current state.
+ */
+public final class KekStateException extends KeyManagerException {
+  private static final long serialVersionUID = 1L;
+
+  private final String kekId;
+  private final KekState state; // null when the KEK does not exist
+
+  /**
+   * A state failure for {@code kekId}.
+   *
+   * @param state the KEK's current state, or {@code null} when no such KEK exists
+   * @param message says what was attempted; the id and state are in it already
+   */
+  public KekStateException(String kekId, KekState state, String message) {
+    super(message, null);
+    this.kekId = requireNonNull(kekId, "kekId");
+    this.state = state;
+  }
+
+  /** The id of the KEK the operation was for. */
+  public String kekId() {
+    return kekId;
+  }
+
+  /** The KEK's state when the operation was refused; empty when the KEK does not exist. */
+  public Optional<KekState> state() {
+    return Optional.ofNullable(state);
+  }
+
+  /** Always {@code false}: someone must change the KEK's state first. */
+  @Override
+  public boolean isRetryable() {
+    return false;
+  }
+}

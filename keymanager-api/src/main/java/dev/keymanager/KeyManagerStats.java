@@ -1,0 +1,24 @@
+package dev.keymanager;
+
+/**
+ * A snapshot of a key manager's KEK cache and KMS counters since it was built.
+ *
+ * @param hits KEK lookups served from the cache
+ * @param misses KEK lookups that found no usable cached entry
+ * @param loads KEKs unwrapped through the KMS and put in the cache
+ * @param kmsCalls calls made to a KMS (unwraps and wraps, successful or not)
+ * @param denials KMS calls that were refused ({@link KeyAccessDeniedException})
+ * @param transientFailures KMS calls that failed transiently ({@link KmsUnavailableException})
+ * @param refreshes background re-unwraps of cached KEKs before their hard TTL
+ * @param evictions cached KEKs dropped (expiry, size, invalidation, denial, close); each one
+ *     overwritten once its last in-flight user finishes
+ */
+public record KeyManagerStats(
+    long hits,
+    long misses,
+    long loads,
+    long kmsCalls,
+    long denials,
+    long transientFailures,
+    long refreshes,
+    long evictions) {}

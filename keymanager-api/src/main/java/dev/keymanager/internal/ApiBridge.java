@@ -1,0 +1,78 @@
+package dev.keymanager.internal;
+
+import dev.keymanager.DataKey;
+import dev.keymanager.KekRef;
+import dev.keymanager.KeyContext;
+import dev.keymanager.WrapAlgorithm;
+import dev.keymanager.WrappedKey;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+/**
+ * Gives keymanager's core module copy-free access to the API's immutable values, so the hot path
+ * does not allocate defensive copies. Not part of the public API: the module exports this package
+ * to {@code dev.keymanager.core} only, and class-path users must not call it.
+ */
+public final class ApiBridge {
+  /** Copy-free access to {@link WrappedKey} encodings. */
+  public interface WrappedKeys {
+    /** The wrapped key's own encoding array: read only. */
+    byte[] encoding(WrappedKey key);
+
+    /** A wrapped key that owns {@code encoded} without copying it; parses as {@code decode}. */
+    WrappedKey adopt(byte[] encoded);
+
+    /**
+     * A new encoding with the header for {@code kek} written and the parameters and ciphertext left
+     * zero, {@code ciphertextLength} bytes for the latter.
+     */
+    byte[] newEncoding(WrapAlgorithm algorithm, KekRef kek, int ciphertextLength);
+  }
+
+  private static volatile Function<KeyContext, byte[]> contextEncoding;
+  private static volatile WrappedKeys wrappedKeys;
+  private static volatile BiFunction<byte[], WrappedKey, DataKey> dataKeys;
+
+  static {
+    // Each API class registers itself in its static initializer: make sure they have run.
+    for (Class<?> c : new Class<?>[] {KeyContext.class, WrappedKey.class, DataKey.class}) {
+      try {
+        Class.forName(c.getName(), true, c.getClassLoader());
+      } catch (ClassNotFoundException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+  }
+
+  private ApiBridge() {}
+
+  /** Called once by {@link KeyContext}. */
+  public static void registerContextEncoding(Function<KeyContext, byte[]> access) {
+    contextEncoding = access;
+  }
+
+  /** Called once by {@link WrappedKey}. */
+  public static void registerWrappedKeys(WrappedKeys access) {
+    wrappedKeys = access;
+  }
+
+  /** Called once by {@link DataKey}. */
+  public static void registerDataKeys(BiFunction<byte[], WrappedKey, DataKey> access) {
+    dataKeys = access;
+  }
+
+  /** The context's canonical encoding array: read only. */
+  public static byte[] contextEncoding(KeyContext context) {
+    return contextEncoding.apply(context);
+  }
+
+  /** Copy-free access to wrapped key encodings. */
+  public static WrappedKeys wrappedKeys() {
+    return wrappedKeys;
+  }
+
+  /** A data key that takes ownership of {@code ownedBytes} (wiped on its close). */
+  public static DataKey newDataKey(byte[] ownedBytes, WrappedKey wrappedKey) {
+    return dataKeys.apply(ownedBytes, wrappedKey);
+  }
+}
