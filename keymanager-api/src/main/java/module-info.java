@@ -10,6 +10,4 @@ module dev.keymanager.api {
   exports dev.keymanager.spi;
   exports dev.keymanager.internal to
       dev.keymanager.core;
-
-  uses dev.keymanager.spi.KmsProvider;
 }
