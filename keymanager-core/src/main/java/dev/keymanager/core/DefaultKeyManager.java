@@ -1,0 +1,260 @@
+package dev.keymanager.core;
+
+import static java.util.Objects.requireNonNull;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.keymanager.DataKey;
+import dev.keymanager.KekRef;
+import dev.keymanager.KekState;
+import dev.keymanager.KekStateException;
+import dev.keymanager.KeyContext;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.KeyManager;
+import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.KeyManagerStats;
+import dev.keymanager.WrappedKey;
+import dev.keymanager.core.internal.Randoms;
+import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsUnwrapper;
+import dev.keymanager.spi.KmsWrapper;
+import java.net.URI;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link KeyManager}: KEK records in a {@link KekStore}, plaintext KEKs in a {@link KekCache},
+ * DEKs wrapped by {@link DekCipher}, KMS calls through a {@link KmsRegistry}.
+ *
+ * <p>Which version is primary is cached with the same hard TTL as the KEKs themselves, so the hot
+ * path reads no store. Changes made by this instance take effect at once; changes made by another
+ * process sharing the store (a rotation, a disable) take effect here within the hard TTL, the same
+ * bound as a CMK revocation.
+ */
+final class DefaultKeyManager implements KeyManager {
+  private static final Logger log = LoggerFactory.getLogger(DefaultKeyManager.class);
+
+  static final int KEK_LENGTH = 32;
+  static final int DEK_LENGTH = 32;
+  static final int MIN_DEK_LENGTH = 16;
+  static final int MAX_DEK_LENGTH = 64;
+
+  /** Context keys binding a KEK's KMS ciphertext to its id and version. */
+  static final String CONTEXT_KEK_ID = "keymanager:kek-id";
+
+  static final String CONTEXT_KEK_VERSION = "keymanager:kek-version";
+
+  private final KekStore store;
+  private final KmsRegistry kms;
+  private final KekCache cache;
+  private final Cache<String, KekRef> primaries;
+  private final KmsAudit audit;
+  private final Stats stats;
+  private final java.time.InstantSource clock;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
+    this.store = config.store();
+    this.kms = kms;
+    this.clock = config.clock();
+    this.stats = new Stats();
+    this.audit = new KmsAudit(stats);
+    this.cache = new KekCache(config.hardTtl(), config.maximumCachedKeks(), config.ticker(), stats);
+    this.primaries =
+        Caffeine.newBuilder()
+            .expireAfterWrite(config.hardTtl())
+            .maximumSize(config.maximumCachedKeks())
+            .ticker(config.ticker())
+            .build();
+  }
+
+  /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
+  static KeyContext kekContext(KekRef ref) {
+    return KeyContext.of(
+        Map.of(CONTEXT_KEK_ID, ref.id(), CONTEXT_KEK_VERSION, Integer.toString(ref.version())));
+  }
+
+  @Override
+  public KeyEncryptionKey createKek(String kekId, URI cmkUri) {
+    KekRef.checkId(kekId);
+    requireNonNull(cmkUri, "cmkUri");
+    checkOpen();
+    KmsWrapper wrapper =
+        kms.wrapper(cmkUri)
+            .orElseThrow(
+                () ->
+                    new KeyManagerConfigException(
+                        "The KMS provider for "
+                            + cmkUri
+                            + " can only unwrap; creating KEK "
+                            + kekId
+                            + " needs wrap rights. Import a pre-wrapped KEK instead."));
+    if (!store.versions(kekId).isEmpty()) {
+      throw new KekStateException(
+          kekId, store.versions(kekId).get(0).state(), "KEK " + kekId + " exists already");
+    }
+    KekRef ref = new KekRef(kekId, 1);
+    byte[] plaintext = Randoms.bytes(KEK_LENGTH);
+    CachedKek cached = new CachedKek(ref, plaintext); // owns plaintext from here on
+    try {
+      byte[] wrapped =
+          audit.call("wrap", ref, cmkUri, () -> wrapper.wrap(plaintext, kekContext(ref)));
+      KeyEncryptionKey record =
+          KeyEncryptionKey.builder()
+              .id(kekId)
+              .version(1)
+              .cmkUri(cmkUri)
+              .wrappedMaterial(wrapped)
+              .createdAt(clock.instant())
+              .build();
+      if (!store.create(record)) {
+        throw new KekStateException(
+            kekId,
+            KekState.ENABLED,
+            "KEK " + kekId + " was created concurrently by another writer");
+      }
+      log.info("Created KEK {} under {}", ref, cmkUri);
+      cache.put(cached);
+      cached = null; // the cache owns it now
+      primaries.invalidate(kekId);
+      return record;
+    } finally {
+      if (cached != null) {
+        cached.release();
+      }
+    }
+  }
+
+  @Override
+  public Optional<KeyEncryptionKey> describeKek(String kekId) {
+    checkOpen();
+    List<KeyEncryptionKey> versions = store.versions(kekId);
+    return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.size() - 1));
+  }
+
+  @Override
+  public List<String> listKeks() {
+    checkOpen();
+    return store.kekIds();
+  }
+
+  @Override
+  public DataKey generateDek(String kekId, KeyContext context) {
+    requireNonNull(context, "context");
+    byte[] dek = Randoms.bytes(DEK_LENGTH);
+    try {
+      WrappedKey wrapped = wrap(kekId, dek, context);
+      return ApiBridge.newDataKey(dek, wrapped);
+    } catch (RuntimeException e) {
+      Arrays.fill(dek, (byte) 0);
+      throw e;
+    }
+  }
+
+  @Override
+  public WrappedKey wrapDek(String kekId, byte[] dek, KeyContext context) {
+    requireNonNull(dek, "dek");
+    requireNonNull(context, "context");
+    if (dek.length < MIN_DEK_LENGTH || dek.length > MAX_DEK_LENGTH) {
+      throw new IllegalArgumentException(
+          "DEK must be " + MIN_DEK_LENGTH + " to " + MAX_DEK_LENGTH + " bytes: " + dek.length);
+    }
+    return wrap(kekId, dek, context);
+  }
+
+  private WrappedKey wrap(String kekId, byte[] dek, KeyContext context) {
+    checkOpen();
+    KekRef primary = primaries.get(kekId, this::loadPrimary);
+    CachedKek kek = cache.acquire(primary, this::load);
+    try {
+      return DekCipher.wrap(kek, dek, context);
+    } finally {
+      kek.release();
+    }
+  }
+
+  @Override
+  public DataKey unwrapDek(WrappedKey wrappedKey, KeyContext context) {
+    requireNonNull(wrappedKey, "wrappedKey");
+    requireNonNull(context, "context");
+    checkOpen();
+    CachedKek kek = cache.acquire(wrappedKey.kek(), this::load);
+    try {
+      return ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey);
+    } finally {
+      kek.release();
+    }
+  }
+
+  private KekRef loadPrimary(String kekId) {
+    List<KeyEncryptionKey> versions = store.versions(kekId);
+    if (versions.isEmpty()) {
+      throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
+    }
+    return versions.get(versions.size() - 1).ref();
+  }
+
+  /** The cache loader: one KMS unwrap of a stored, enabled KEK version. */
+  private CachedKek load(KekRef ref) {
+    KeyEncryptionKey record =
+        store
+            .find(ref.id(), ref.version())
+            .orElseThrow(
+                () ->
+                    new KekStateException(
+                        ref.id(), null, "No KEK " + ref + " exists in the store"));
+    if (!record.state().isUsable()) {
+      throw new KekStateException(
+          ref.id(), record.state(), "KEK " + ref + " is " + record.state() + "; it cannot be used");
+    }
+    URI cmk = record.cmkUri();
+    KmsUnwrapper unwrapper = kms.unwrapper(cmk);
+    byte[] plaintext =
+        audit.call(
+            "unwrap", ref, cmk, () -> unwrapper.unwrap(record.wrappedMaterial(), kekContext(ref)));
+    if (plaintext.length != KEK_LENGTH) {
+      Arrays.fill(plaintext, (byte) 0);
+      throw new dev.keymanager.InvalidCiphertextException(
+          "KMS returned "
+              + plaintext.length
+              + " bytes for KEK "
+              + ref
+              + "; expected "
+              + KEK_LENGTH);
+    }
+    stats.loads.increment();
+    return new CachedKek(ref, plaintext);
+  }
+
+  @Override
+  public KeyManagerStats stats() {
+    return stats.snapshot();
+  }
+
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      cache.close();
+      primaries.invalidateAll();
+      kms.close();
+      log.debug("Key manager closed");
+    }
+  }
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new IllegalStateException("key manager is closed");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "KeyManager[schemes=" + kms.schemes() + ", cached=" + cache.size() + "]";
+  }
+}

@@ -1,0 +1,46 @@
+package dev.keymanager.core;
+
+import dev.keymanager.core.internal.LentKey;
+import java.security.GeneralSecurityException;
+import java.util.Arrays;
+import javax.crypto.Mac;
+
+/**
+ * HKDF-SHA256 (RFC 5869) producing at most one hash length of output, which is all we derive.
+ *
+ * <p>Keys reach {@code Mac} as {@link LentKey}s, so no unwipeable copy is left behind; the
+ * intermediate pseudorandom key and output block are overwritten in {@code finally}.
+ */
+final class Hkdf {
+  private static final String HMAC = "HmacSHA256";
+
+  private Hkdf() {}
+
+  /** {@code length} (at most 32) bytes of HKDF-SHA256 output; the caller owns and wipes them. */
+  static byte[] deriveSha256(byte[] ikm, byte[] salt, byte[] info, int length) {
+    if (length > 32) {
+      throw new IllegalArgumentException("at most 32 bytes: " + length);
+    }
+    byte[] prk = null;
+    byte[] block = null;
+    try {
+      Mac mac = Mac.getInstance(HMAC);
+      mac.init(new LentKey(salt.length == 0 ? new byte[32] : salt, HMAC));
+      prk = mac.doFinal(ikm);
+      mac.init(new LentKey(prk, HMAC));
+      mac.update(info);
+      mac.update((byte) 1);
+      block = mac.doFinal();
+      return Arrays.copyOf(block, length);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 unavailable", e);
+    } finally {
+      if (prk != null) {
+        Arrays.fill(prk, (byte) 0);
+      }
+      if (block != null) {
+        Arrays.fill(block, (byte) 0);
+      }
+    }
+  }
+}

@@ -1,0 +1,203 @@
+package dev.keymanager.core;
+
+import static java.util.Objects.requireNonNull;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.keymanager.KeyManager;
+import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Builds {@link KeyManager}s.
+ *
+ * <pre>{@code
+ * KeyManager keys = KeyManagers.builder()
+ *     .kekStore(KekStores.file(Path.of("/var/lib/myapp/keks")))
+ *     .hardTtl(Duration.ofMinutes(5))   // the revocation bound
+ *     .build();
+ * }</pre>
+ *
+ * <p>KMS providers are found with {@link java.util.ServiceLoader} on the class path and module path
+ * (the built-in {@code local-kms} development provider among them), or passed explicitly with
+ * {@link Builder#kmsProvider(KmsProvider)}.
+ */
+public final class KeyManagers {
+  /** The default hard TTL of a cached KEK. */
+  public static final Duration DEFAULT_HARD_TTL = Duration.ofMinutes(5);
+
+  /** The default bound on the number of cached KEK versions. */
+  public static final long DEFAULT_MAXIMUM_CACHED_KEKS = 10_000;
+
+  private KeyManagers() {}
+
+  /** A new builder with the defaults documented on each setter. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Configures a {@link KeyManager}; not thread-safe, reusable. */
+  public static final class Builder {
+    private KekStore store;
+    private final List<KmsProvider> providers = new ArrayList<>();
+    private boolean discover = true;
+    private ClassLoader classLoader;
+    private final Set<String> allowedSchemes = new LinkedHashSet<>();
+    private Duration hardTtl = DEFAULT_HARD_TTL;
+    private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
+    private InstantSource clock;
+
+    private Builder() {}
+
+    /** Where KEK records live; required. See {@link KekStores}. */
+    public Builder kekStore(KekStore store) {
+      this.store = requireNonNull(store, "store");
+      return this;
+    }
+
+    /**
+     * Adds a KMS provider to use for its scheme, ahead of any discovered provider for the same
+     * scheme. The caller keeps ownership: the key manager does not close it.
+     */
+    public Builder kmsProvider(KmsProvider provider) {
+      providers.add(requireNonNull(provider, "provider"));
+      return this;
+    }
+
+    /**
+     * Whether to discover KMS providers with {@link java.util.ServiceLoader}; default {@code true}.
+     * Discovered providers are closed with the key manager.
+     */
+    public Builder discoverProviders(boolean discover) {
+      this.discover = discover;
+      return this;
+    }
+
+    /**
+     * The class loader to discover providers with; default: the thread's context class loader, else
+     * this class's loader.
+     */
+    public Builder classLoader(ClassLoader classLoader) {
+      this.classLoader = requireNonNull(classLoader, "classLoader");
+      return this;
+    }
+
+    /**
+     * Restricts the CMK URI schemes the key manager will use, such as {@code "aws-kms"}; by default
+     * every scheme that has a provider. Useful to keep the development {@code local-kms} out of
+     * production.
+     */
+    public Builder allowedSchemes(Set<String> schemes) {
+      requireNonNull(schemes, "schemes");
+      allowedSchemes.clear();
+      for (String s : schemes) {
+        allowedSchemes.add(requireNonNull(s, "scheme").toLowerCase(Locale.ROOT));
+      }
+      return this;
+    }
+
+    /**
+     * The longest a plaintext KEK is used after the KMS unwrap that produced it; default {@link
+     * #DEFAULT_HARD_TTL} (5 minutes). This is the revocation bound: once a customer revokes their
+     * CMK, operations under it stop within this duration. Shorter means faster revocation and more
+     * KMS calls (one per KEK per TTL); five minutes matches the AWS Encryption SDK's guidance for
+     * cached data keys and keeps KMS traffic negligible.
+     *
+     * @throws IllegalArgumentException if not positive or longer than one day
+     */
+    public Builder hardTtl(Duration hardTtl) {
+      requireNonNull(hardTtl, "hardTtl");
+      if (hardTtl.isNegative() || hardTtl.isZero() || hardTtl.compareTo(Duration.ofDays(1)) > 0) {
+        throw new IllegalArgumentException("hardTtl must be in (0, 1 day]: " + hardTtl);
+      }
+      this.hardTtl = hardTtl;
+      return this;
+    }
+
+    /**
+     * The most KEK versions held in plaintext at once; default {@link
+     * #DEFAULT_MAXIMUM_CACHED_KEKS}. Past it the least useful are evicted and overwritten.
+     *
+     * @throws IllegalArgumentException if below 1
+     */
+    public Builder maximumCachedKeks(long maximum) {
+      if (maximum < 1) {
+        throw new IllegalArgumentException("maximumCachedKeks must be >= 1: " + maximum);
+      }
+      this.maximumCachedKeks = maximum;
+      return this;
+    }
+
+    /**
+     * The clock for record timestamps and cache expiry; default the system clock, with expiry
+     * measured on {@link System#nanoTime()} so wall-clock jumps cannot stretch the TTL. Tests pass
+     * a clock they advance by hand.
+     */
+    public Builder clock(InstantSource clock) {
+      this.clock = requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Builds the key manager. Makes no KMS call.
+     *
+     * @throws KeyManagerConfigException if no store was set, two providers claim one scheme, a
+     *     provider cannot be loaded, or an allowed scheme has no provider
+     */
+    public KeyManager build() {
+      return build(discover ? KmsRegistry.discover(effectiveClassLoader()) : List.of());
+    }
+
+    /** Package-private seam for tests: build with a given set of discovered providers. */
+    KeyManager build(Iterable<KmsProvider> discovered) {
+      if (store == null) {
+        throw new KeyManagerConfigException("No KEK store configured: call kekStore(...)");
+      }
+      return new DefaultKeyManager(
+          this, KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes)));
+    }
+
+    private ClassLoader effectiveClassLoader() {
+      if (classLoader != null) {
+        return classLoader;
+      }
+      ClassLoader context = Thread.currentThread().getContextClassLoader();
+      return context != null ? context : KeyManagers.class.getClassLoader();
+    }
+
+    KekStore store() {
+      return store;
+    }
+
+    Duration hardTtl() {
+      return hardTtl;
+    }
+
+    long maximumCachedKeks() {
+      return maximumCachedKeks;
+    }
+
+    InstantSource clock() {
+      return clock != null ? clock : InstantSource.system();
+    }
+
+    Ticker ticker() {
+      if (clock == null) {
+        return Ticker.systemTicker();
+      }
+      InstantSource c = clock;
+      return () -> {
+        Instant now = c.instant();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+      };
+    }
+  }
+}

@@ -1,0 +1,28 @@
+package dev.keymanager.core;
+
+import dev.keymanager.KeyManagerStats;
+import java.util.concurrent.atomic.LongAdder;
+
+/** The counters behind {@link KeyManagerStats}; LongAdders, since hits come from every thread. */
+final class Stats {
+  final LongAdder hits = new LongAdder();
+  final LongAdder misses = new LongAdder();
+  final LongAdder loads = new LongAdder();
+  final LongAdder kmsCalls = new LongAdder();
+  final LongAdder denials = new LongAdder();
+  final LongAdder transientFailures = new LongAdder();
+  final LongAdder refreshes = new LongAdder();
+  final LongAdder evictions = new LongAdder();
+
+  KeyManagerStats snapshot() {
+    return new KeyManagerStats(
+        hits.sum(),
+        misses.sum(),
+        loads.sum(),
+        kmsCalls.sum(),
+        denials.sum(),
+        transientFailures.sum(),
+        refreshes.sum(),
+        evictions.sum());
+  }
+}

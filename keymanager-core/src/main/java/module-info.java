@@ -1,0 +1,17 @@
+/**
+ * The keymanager implementation: build a {@link dev.keymanager.KeyManager} with {@link
+ * dev.keymanager.core.KeyManagers#builder()} and a store from {@link
+ * dev.keymanager.core.KekStores}.
+ */
+module dev.keymanager.core {
+  requires transitive dev.keymanager.api;
+  requires com.github.benmanes.caffeine;
+  requires org.slf4j;
+
+  exports dev.keymanager.core;
+
+  uses dev.keymanager.spi.KmsProvider;
+
+  provides dev.keymanager.spi.KmsProvider with
+      dev.keymanager.core.internal.LocalKmsProvider;
+}
