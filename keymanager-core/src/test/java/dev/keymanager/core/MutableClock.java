@@ -1,0 +1,21 @@
+package dev.keymanager.core;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** A clock that tests advance by hand, so no test sleeps through a TTL. */
+final class MutableClock implements InstantSource {
+  private final AtomicReference<Instant> now =
+      new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+
+  @Override
+  public Instant instant() {
+    return now.get();
+  }
+
+  void advance(Duration d) {
+    now.updateAndGet(t -> t.plus(d));
+  }
+}

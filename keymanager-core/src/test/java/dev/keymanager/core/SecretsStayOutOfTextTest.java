@@ -1,0 +1,234 @@
+package dev.keymanager.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.ThrowableProxyUtil;
+import ch.qos.logback.core.read.ListAppender;
+import dev.keymanager.DataKey;
+import dev.keymanager.KeyContext;
+import dev.keymanager.KeyManager;
+import dev.keymanager.WrappedKey;
+import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
+import dev.keymanager.spi.KmsUnwrapper;
+import dev.keymanager.spi.KmsWrapper;
+import dev.keymanager.testkit.FakeKms;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs every public operation, the error paths included, while capturing every log line (at TRACE),
+ * every exception message and cause chain, and the {@code toString} of every object the API
+ * returns; then scans that text for each key used, as hex, Base64 and {@code Arrays.toString}.
+ */
+class SecretsStayOutOfTextTest {
+  private static final KeyContext CONTEXT = KeyContext.of("tenant", "acme");
+
+  @TempDir Path dir;
+
+  private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+  private final List<String> text = new ArrayList<>();
+  private final List<byte[]> secrets = new CopyOnWriteArrayList<>();
+  private Level previousLevel;
+
+  /** Records every plaintext KEK that crosses the KMS boundary, in either direction. */
+  final class Recording implements KmsProvider {
+    private final KmsProvider delegate;
+
+    Recording(KmsProvider delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public String scheme() {
+      return delegate.scheme();
+    }
+
+    @Override
+    public KmsUnwrapper unwrapper(URI cmkUri) {
+      KmsUnwrapper u = delegate.unwrapper(cmkUri);
+      return new KmsUnwrapper() {
+        @Override
+        public URI cmkUri() {
+          return cmkUri;
+        }
+
+        @Override
+        public byte[] unwrap(byte[] ciphertext, KeyContext context) {
+          byte[] plaintext = u.unwrap(ciphertext, context);
+          secrets.add(plaintext.clone());
+          return plaintext;
+        }
+      };
+    }
+
+    @Override
+    public Optional<KmsWrapper> wrapper(URI cmkUri) {
+      return delegate
+          .wrapper(cmkUri)
+          .map(
+              w ->
+                  new KmsWrapper() {
+                    @Override
+                    public URI cmkUri() {
+                      return cmkUri;
+                    }
+
+                    @Override
+                    public byte[] wrap(byte[] plaintext, KeyContext context) {
+                      secrets.add(plaintext.clone());
+                      return w.wrap(plaintext, context);
+                    }
+                  });
+    }
+  }
+
+  @BeforeEach
+  void captureLogs() {
+    LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+    Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    previousLevel = root.getLevel();
+    root.setLevel(Level.TRACE);
+    appender.setContext(context);
+    appender.start();
+    root.addAppender(appender);
+  }
+
+  @AfterEach
+  void stopCapture() {
+    Logger root =
+        ((LoggerContext) LoggerFactory.getILoggerFactory())
+            .getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    root.detachAppender(appender);
+    root.setLevel(previousLevel);
+  }
+
+  private void failure(Runnable r) {
+    Throwable t = catchThrowable(r::run);
+    assertThat(t).isNotNull();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      text.add(String.valueOf(c.getMessage()));
+      text.add(c.toString());
+    }
+  }
+
+  @Test
+  void noKeyEverAppearsInLogsMessagesOrToString() throws Exception {
+    FakeKms fake = new FakeKms();
+    MutableClock clock = new MutableClock();
+    KekStore store = KekStores.file(dir.resolve("keks"));
+    URI fakeCmk = FakeKms.cmk("scan");
+    URI localCmk = URI.create("local-kms://" + dir.resolve("master.key"));
+    KeyManager keys =
+        KeyManagers.builder()
+            .kekStore(store)
+            .kmsProvider(new Recording(fake))
+            .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
+            .discoverProviders(false)
+            .hardTtl(Duration.ofMinutes(1))
+            .clock(clock)
+            .build();
+
+    text.add(keys.createKek("fake", fakeCmk).toString());
+    text.add(keys.createKek("local", localCmk).toString());
+    List<WrappedKey> wrapped = new ArrayList<>();
+    for (String kek : List.of("fake", "local")) {
+      try (DataKey dek = keys.generateDek(kek, CONTEXT)) {
+        secrets.add(dek.use(byte[]::clone));
+        text.add(dek.toString());
+        text.add(dek.wrappedKey().toString());
+        wrapped.add(dek.wrappedKey());
+      }
+      byte[] own = new byte[32];
+      Arrays.fill(own, (byte) 0x6B);
+      secrets.add(own.clone());
+      text.add(keys.wrapDek(kek, own, CONTEXT).toString());
+    }
+    text.add(keys.toString());
+    text.add(keys.describeKek("fake").orElseThrow().toString());
+
+    keys.close();
+    keys =
+        KeyManagers.builder()
+            .kekStore(store)
+            .kmsProvider(new Recording(fake))
+            .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
+            .discoverProviders(false)
+            .hardTtl(Duration.ofMinutes(1))
+            .clock(clock)
+            .build();
+    KeyManager k = keys;
+    for (WrappedKey w : wrapped) {
+      try (DataKey back = k.unwrapDek(w, CONTEXT)) {
+        text.add(back.toString());
+      }
+      failure(() -> k.unwrapDek(w, KeyContext.of("tenant", "other")));
+      byte[] tampered = w.encode();
+      tampered[tampered.length - 1] ^= 1;
+      failure(() -> k.unwrapDek(WrappedKey.decode(tampered), CONTEXT));
+      failure(() -> WrappedKey.decode(Arrays.copyOf(tampered, 20)));
+    }
+    failure(() -> k.generateDek("missing", CONTEXT));
+    failure(() -> k.createKek("fake", fakeCmk));
+    failure(() -> k.createKek("x", URI.create("nope://x")));
+    clock.advance(Duration.ofMinutes(2));
+    fake.failNextCalls(1);
+    failure(() -> k.unwrapDek(wrapped.get(0), CONTEXT));
+    fake.disable(fakeCmk);
+    failure(() -> k.unwrapDek(wrapped.get(0), CONTEXT));
+    Files.delete(dir.resolve("master.key"));
+    failure(() -> k.unwrapDek(wrapped.get(1), CONTEXT));
+    text.add(k.stats().toString());
+    k.close();
+
+    for (ILoggingEvent e : appender.list) {
+      text.add(e.getFormattedMessage());
+      if (e.getThrowableProxy() != null) {
+        text.add(ThrowableProxyUtil.asString(e.getThrowableProxy()));
+      }
+    }
+
+    assertThat(appender.list).isNotEmpty();
+    assertThat(secrets).hasSizeGreaterThanOrEqualTo(8);
+    String all = String.join("\n", text);
+    for (int i = 0; i < secrets.size(); i++) {
+      for (String form : forms(secrets.get(i))) {
+        if (all.contains(form)) {
+          // Report which secret and where, never the secret itself.
+          throw new AssertionError("secret #" + i + " appears in captured text");
+        }
+      }
+    }
+    store.close();
+  }
+
+  private static List<String> forms(byte[] secret) {
+    String hex = HexFormat.of().formatHex(secret);
+    return List.of(
+        hex,
+        hex.toUpperCase(Locale.ROOT),
+        Base64.getEncoder().encodeToString(secret),
+        Base64.getUrlEncoder().withoutPadding().encodeToString(secret),
+        Arrays.toString(secret));
+  }
+}
