@@ -1,0 +1,311 @@
+package dev.keymanager.core;
+
+import dev.keymanager.KekRef;
+import dev.keymanager.KekStoreException;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekStore;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The embedded default {@link KekStore}: one file per record in a local directory.
+ *
+ * <p>Layout: {@code <directory>/<sha256(id)>/v<version>.kek}, where the first name is the lowercase
+ * hex SHA-256 of the id's UTF-8 bytes. Hashing makes any valid id (slashes, {@code ..}, case
+ * differences on case-insensitive file systems, 255 bytes) a safe fixed-length name that cannot
+ * escape the directory; the id itself is kept inside the record, which is checked against the name
+ * on every read. {@code <directory>/.lock} is locked around every write.
+ *
+ * <p>Writes run under {@link StoreLock} (threads, instances and processes), check the current
+ * state, and replace the record with {@link DurableFiles#replace}. Reads take no lock: a rename is
+ * atomic, so a reader sees the old or the new file.
+ */
+final class FileKekStore implements KekStore {
+  private static final Logger log = LoggerFactory.getLogger(FileKekStore.class);
+
+  static final String LOCK_FILE = ".lock";
+  private static final Pattern KEK_DIRECTORY = Pattern.compile("[0-9a-f]{64}");
+  private static final Pattern RECORD_FILE = Pattern.compile("v([1-9][0-9]{0,9})\\.kek");
+
+  private final Path directory;
+  private final DurableFiles files;
+  private final StoreLock lock;
+  private volatile boolean closed;
+
+  private FileKekStore(Path directory, DurableFiles files, StoreLock lock) {
+    this.directory = directory;
+    this.files = files;
+    this.lock = lock;
+  }
+
+  /** Opens the store in {@code directory}, creating it if missing; see {@link KekStores#file}. */
+  static FileKekStore open(Path directory) {
+    Path dir = directory.toAbsolutePath().normalize();
+    StoreLock lock = null;
+    try {
+      DurableFiles files = DurableFiles.ownerOnly(dir);
+      if (dir.getParent() != null) {
+        Files.createDirectories(dir.getParent());
+      }
+      if (!files.createDirectory(dir)) {
+        warnIfShared(dir);
+      }
+      Path real = dir.toRealPath();
+      lock = StoreLock.open(real.resolve(LOCK_FILE), files.fileAttributes());
+      FileKekStore store = new FileKekStore(real, files, lock);
+      int removed = lock.locked(store::removeTempFiles);
+      log.debug("Opened KEK store {}; removed {} leftover temporary files", real, removed);
+      return store;
+    } catch (IOException e) {
+      closeQuietly(lock, e);
+      throw new KekStoreException("Cannot open KEK store directory " + dir + ": " + e, true, e);
+    }
+  }
+
+  @Override
+  public Optional<KeyEncryptionKey> find(String kekId, int version) {
+    KekRef ref = new KekRef(kekId, version);
+    ensureOpen();
+    try {
+      return read(recordFile(ref), ref);
+    } catch (IOException e) {
+      throw ioFailure("read KEK " + ref, e);
+    }
+  }
+
+  @Override
+  public List<KeyEncryptionKey> versions(String kekId) {
+    KekRef.checkId(kekId);
+    ensureOpen();
+    Path kekDir = directory.resolve(hash(kekId));
+    try {
+      List<KeyEncryptionKey> records = new ArrayList<>();
+      for (int version : storedVersions(kekDir)) {
+        KekRef ref = new KekRef(kekId, version);
+        read(recordFile(ref), ref).ifPresent(records::add);
+      }
+      return records;
+    } catch (IOException e) {
+      throw ioFailure("list the versions of KEK " + kekId, e);
+    }
+  }
+
+  @Override
+  public List<String> kekIds() {
+    ensureOpen();
+    List<String> ids = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+      for (Path kekDir : entries) {
+        String name = kekDir.getFileName().toString();
+        if (!KEK_DIRECTORY.matcher(name).matches()) {
+          continue;
+        }
+        // A directory whose first record a crashed writer never renamed into place is empty.
+        List<Integer> versions = storedVersions(kekDir);
+        if (versions.isEmpty()) {
+          continue;
+        }
+        Path file = kekDir.resolve(recordFileName(versions.get(0)));
+        KeyEncryptionKey record = KekRecordCodec.decode(Files.readAllBytes(file), file.toString());
+        if (!hash(record.id()).equals(name)) {
+          throw misplaced(file, record);
+        }
+        ids.add(record.id());
+      }
+    } catch (IOException e) {
+      throw ioFailure("list KEK ids", e);
+    }
+    ids.sort(null);
+    return ids;
+  }
+
+  @Override
+  public boolean create(KeyEncryptionKey record) {
+    StoreChecks.checkNewRecord(record);
+    ensureOpen();
+    Path file = recordFile(record.ref());
+    try {
+      return lock.locked(
+          () -> {
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+              return false;
+            }
+            files.createDirectory(file.getParent());
+            files.replace(file, KekRecordCodec.encode(record));
+            return true;
+          });
+    } catch (IOException e) {
+      throw ioFailure("create KEK " + record.ref(), e);
+    }
+  }
+
+  @Override
+  public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+    StoreChecks.checkNextRevision(expectedRevision, next);
+    ensureOpen();
+    Path file = recordFile(next.ref());
+    try {
+      return lock.locked(
+          () -> {
+            Optional<KeyEncryptionKey> current = read(file, next.ref());
+            if (current.isEmpty() || current.get().revision() != expectedRevision) {
+              return false;
+            }
+            files.replace(file, KekRecordCodec.encode(next));
+            return true;
+          });
+    } catch (IOException e) {
+      throw ioFailure("update KEK " + next.ref(), e);
+    }
+  }
+
+  /** Releases the lock file; idempotent. Calls after this throw {@link IllegalStateException}. */
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      lock.close();
+    } catch (IOException e) {
+      throw ioFailure("close", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "FileKekStore[" + directory + "]";
+  }
+
+  private Optional<KeyEncryptionKey> read(Path file, KekRef expected) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    KeyEncryptionKey record = KekRecordCodec.decode(bytes, file.toString());
+    if (!record.ref().equals(expected)) {
+      throw misplaced(file, record);
+    }
+    return Optional.of(record);
+  }
+
+  /** The versions with a record file in {@code kekDir}, ascending; temporary files are skipped. */
+  private static List<Integer> storedVersions(Path kekDir) throws IOException {
+    List<Integer> versions = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(kekDir)) {
+      for (Path entry : entries) {
+        Matcher m = RECORD_FILE.matcher(entry.getFileName().toString());
+        if (m.matches()) {
+          long version = Long.parseLong(m.group(1));
+          if (version <= Integer.MAX_VALUE) {
+            versions.add((int) version);
+          }
+        }
+      }
+    } catch (NoSuchFileException e) {
+      return List.of();
+    }
+    versions.sort(null);
+    return versions;
+  }
+
+  /** Deletes what crashed writers left; runs under the lock, so no live writer owns one. */
+  private int removeTempFiles() throws IOException {
+    int removed = 0;
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+      for (Path kekDir : entries) {
+        if (!KEK_DIRECTORY.matcher(kekDir.getFileName().toString()).matches()
+            || !Files.isDirectory(kekDir, LinkOption.NOFOLLOW_LINKS)) {
+          continue;
+        }
+        try (DirectoryStream<Path> temps =
+            Files.newDirectoryStream(kekDir, "*" + DurableFiles.TEMP_SUFFIX)) {
+          for (Path temp : temps) {
+            Files.deleteIfExists(temp);
+            removed++;
+          }
+        }
+      }
+    }
+    return removed;
+  }
+
+  private Path recordFile(KekRef ref) {
+    return directory.resolve(hash(ref.id())).resolve(recordFileName(ref.version()));
+  }
+
+  private static String recordFileName(int version) {
+    return "v" + version + ".kek";
+  }
+
+  private static String hash(String kekId) {
+    try {
+      MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+      return HexFormat.of().formatHex(sha256.digest(kekId.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError("every Java platform has SHA-256", e);
+    }
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("KEK store " + directory + " is closed");
+    }
+  }
+
+  private KekStoreException ioFailure(String action, IOException e) {
+    return new KekStoreException(
+        "Cannot " + action + " in KEK store " + directory + ": " + e, true, e);
+  }
+
+  private static KekStoreException misplaced(Path file, KeyEncryptionKey record) {
+    return new KekStoreException(
+        "KEK record file " + file + " holds " + record.ref() + ", which belongs elsewhere",
+        false,
+        null);
+  }
+
+  private static void warnIfShared(Path dir) throws IOException {
+    if (!DurableFiles.isPosix(dir)) {
+      return;
+    }
+    Set<PosixFilePermission> open =
+        EnumSet.complementOf(
+            EnumSet.of(
+                PosixFilePermission.OWNER_READ,
+                PosixFilePermission.OWNER_WRITE,
+                PosixFilePermission.OWNER_EXECUTE));
+    open.retainAll(Files.getPosixFilePermissions(dir));
+    if (!open.isEmpty()) {
+      log.warn("KEK store directory {} is accessible to others: {}; expected rwx------", dir, open);
+    }
+  }
+
+  private static void closeQuietly(StoreLock lock, IOException failure) {
+    if (lock != null) {
+      try {
+        lock.close();
+      } catch (IOException e) {
+        failure.addSuppressed(e);
+      }
+    }
+  }
+}

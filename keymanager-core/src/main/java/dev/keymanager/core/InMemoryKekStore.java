@@ -1,0 +1,90 @@
+package dev.keymanager.core;
+
+import dev.keymanager.KekRef;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekStore;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * A {@link KekStore} in a concurrent map, for tests: nothing survives the process.
+ *
+ * <p>A sorted map keyed by (id, version) keeps {@link #versions} and {@link #kekIds} ordered
+ * without sorting on every call.
+ */
+final class InMemoryKekStore implements KekStore {
+  private static final Comparator<KekRef> ORDER =
+      Comparator.comparing(KekRef::id).thenComparingInt(KekRef::version);
+
+  private final ConcurrentNavigableMap<KekRef, KeyEncryptionKey> records =
+      new ConcurrentSkipListMap<>(ORDER);
+  private volatile boolean closed;
+
+  @Override
+  public Optional<KeyEncryptionKey> find(String kekId, int version) {
+    KekRef ref = new KekRef(kekId, version);
+    ensureOpen();
+    return Optional.ofNullable(records.get(ref));
+  }
+
+  @Override
+  public List<KeyEncryptionKey> versions(String kekId) {
+    KekRef.checkId(kekId);
+    ensureOpen();
+    return new ArrayList<>(
+        records
+            .subMap(new KekRef(kekId, 1), true, new KekRef(kekId, Integer.MAX_VALUE), true)
+            .values());
+  }
+
+  @Override
+  public List<String> kekIds() {
+    ensureOpen();
+    List<String> ids = new ArrayList<>();
+    for (KekRef ref : records.keySet()) {
+      // Keys are sorted by id first, so equal ids are adjacent.
+      if (ids.isEmpty() || !ids.get(ids.size() - 1).equals(ref.id())) {
+        ids.add(ref.id());
+      }
+    }
+    return ids;
+  }
+
+  @Override
+  public boolean create(KeyEncryptionKey record) {
+    StoreChecks.checkNewRecord(record);
+    ensureOpen();
+    return records.putIfAbsent(record.ref(), record) == null;
+  }
+
+  @Override
+  public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+    StoreChecks.checkNextRevision(expectedRevision, next);
+    ensureOpen();
+    while (true) {
+      KeyEncryptionKey current = records.get(next.ref());
+      if (current == null || current.revision() != expectedRevision) {
+        return false;
+      }
+      // replace() compares whole records; a failure means another writer got in first: re-read.
+      if (records.replace(next.ref(), current, next)) {
+        return true;
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("KEK store is closed");
+    }
+  }
+}
