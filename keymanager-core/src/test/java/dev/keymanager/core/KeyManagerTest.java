@@ -173,9 +173,10 @@ class KeyManagerTest {
     keys.createKek("aaaaa", CMK);
     keys.createKek("bbbbb", CMK);
     byte[] encoded = keys.generateDek("aaaaa", CONTEXT).wrappedKey().encode();
-    byte[] moved = new String(encoded, java.nio.charset.StandardCharsets.ISO_8859_1)
-        .replace("aaaaa", "bbbbb")
-        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    byte[] moved =
+        new String(encoded, java.nio.charset.StandardCharsets.ISO_8859_1)
+            .replace("aaaaa", "bbbbb")
+            .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
 
     assertThat(WrappedKey.decode(moved).kek().id()).isEqualTo("bbbbb");
     assertThatThrownBy(() -> keys.unwrapDek(WrappedKey.decode(moved), CONTEXT))

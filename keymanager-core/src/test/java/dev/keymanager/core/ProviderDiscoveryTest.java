@@ -53,7 +53,7 @@ class ProviderDiscoveryTest {
           .hasMessageContaining("'gcp-kms'")
           .hasMessageContaining("[fake-kms, local-kms]");
 
-      keys.createKek("local", URI.create("local-kms://" + dir.resolve("master.key")));
+      keys.createKek("local", LocalKms.createMasterKey(dir.resolve("master.key")));
       keys.createKek("fake", FakeKms.cmk("main"));
       assertThat(keys.listKeks()).containsExactly("fake", "local");
     }
@@ -136,7 +136,10 @@ class ProviderDiscoveryTest {
   @Test
   void malformedLocalKmsUrisAreRejected() {
     try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
-      for (String uri : new String[] {"local-kms:/abs", "local-kms://", "local-kms://x?y=1"}) {
+      for (String uri :
+          new String[] {
+            "local-kms:/abs", "local-kms:opaque", "local-kms://x?y=1", "local-kms://x#f"
+          }) {
         assertThatThrownBy(() -> keys.createKek("k", URI.create(uri)))
             .as(uri)
             .isInstanceOf(KeyManagerConfigException.class)

@@ -138,7 +138,7 @@ class SecretsStayOutOfTextTest {
     MutableClock clock = new MutableClock();
     KekStore store = KekStores.file(dir.resolve("keks"));
     URI fakeCmk = FakeKms.cmk("scan");
-    URI localCmk = URI.create("local-kms://" + dir.resolve("master.key"));
+    URI localCmk = LocalKms.createMasterKey(dir.resolve("master.key"));
     KeyManager keys =
         KeyManagers.builder()
             .kekStore(store)

@@ -65,9 +65,22 @@ public final class LocalKmsProvider implements KmsProvider {
       PosixFilePermissions.fromString("rw-------");
 
   private final AtomicBoolean warned = new AtomicBoolean();
+  private final FileReader reader;
+
+  /** Reads a whole file; a seam so tests can inject I/O failures. */
+  @FunctionalInterface
+  interface FileReader {
+    byte[] read(Path path) throws IOException;
+  }
 
   /** A provider; cheap, opens nothing until used. */
-  public LocalKmsProvider() {}
+  public LocalKmsProvider() {
+    this(Files::readAllBytes);
+  }
+
+  LocalKmsProvider(FileReader reader) {
+    this.reader = reader;
+  }
 
   @Override
   public String scheme() {
@@ -93,7 +106,7 @@ public final class LocalKmsProvider implements KmsProvider {
               + " plain file ({}); use a real KMS module for customer data",
           path);
     }
-    return new LocalKey(cmkUri, path);
+    return new LocalKey(cmkUri, path, reader);
   }
 
   /** The master key file named by a {@code local-kms://PATH} URI. */
@@ -113,6 +126,51 @@ public final class LocalKmsProvider implements KmsProvider {
     return Path.of(uri.getSchemeSpecificPart().substring(2));
   }
 
+  /**
+   * Creates a master key file at {@code path} with owner-only permissions, unless one exists, and
+   * returns its {@code local-kms} URI.
+   *
+   * @throws KmsUnavailableException if the file cannot be written
+   */
+  public static URI createMasterKey(Path path) {
+    requireNonNull(path, "path");
+    URI uri = URI.create(SCHEME + "://" + path.toAbsolutePath().toUri().getRawPath());
+    byte[] file = new byte[FILE_MAGIC.length + KEY_LENGTH];
+    try {
+      Path parent = path.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      System.arraycopy(FILE_MAGIC, 0, file, 0, FILE_MAGIC.length);
+      byte[] key = Randoms.bytes(KEY_LENGTH);
+      System.arraycopy(key, 0, file, FILE_MAGIC.length, KEY_LENGTH);
+      Arrays.fill(key, (byte) 0);
+      try (FileChannel ch =
+          FileChannel.open(
+              path,
+              Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+              posix(path)
+                  ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(OWNER_ONLY)}
+                  : new FileAttribute<?>[0])) {
+        ch.write(ByteBuffer.wrap(file));
+        ch.force(true);
+      }
+      log.warn("Created local-kms master key file {} (development only)", path);
+    } catch (FileAlreadyExistsException e) {
+      // Another writer created it first; use theirs.
+    } catch (IOException e) {
+      throw new KmsUnavailableException(
+          "Could not create the local-kms master key file for CMK " + uri + ": " + e, e);
+    } finally {
+      Arrays.fill(file, (byte) 0);
+    }
+    return uri;
+  }
+
+  private static boolean posix(Path path) {
+    return path.toAbsolutePath().getFileSystem().supportedFileAttributeViews().contains("posix");
+  }
+
   @Override
   public String toString() {
     return "LocalKmsProvider[development only]";
@@ -121,10 +179,12 @@ public final class LocalKmsProvider implements KmsProvider {
   private static final class LocalKey implements KmsUnwrapper, KmsWrapper {
     private final URI uri;
     private final Path path;
+    private final FileReader reader;
 
-    LocalKey(URI uri, Path path) {
+    LocalKey(URI uri, Path path, FileReader reader) {
       this.uri = uri;
       this.path = path;
+      this.reader = reader;
     }
 
     @Override
@@ -136,7 +196,7 @@ public final class LocalKmsProvider implements KmsProvider {
     public byte[] wrap(byte[] plaintext, KeyContext context) {
       requireNonNull(plaintext, "plaintext");
       requireNonNull(context, "context");
-      byte[] key = readOrCreateKey();
+      byte[] key = readKey();
       try {
         byte[] out = new byte[1 + NONCE_LENGTH + plaintext.length + TAG_BITS / 8];
         out[0] = FORMAT;
@@ -186,49 +246,10 @@ public final class LocalKmsProvider implements KmsProvider {
       }
     }
 
-    private byte[] readOrCreateKey() {
-      if (!Files.exists(path)) {
-        create();
-      }
-      return readKey();
-    }
-
-    private void create() {
-      byte[] file = new byte[FILE_MAGIC.length + KEY_LENGTH];
-      try {
-        Path parent = path.toAbsolutePath().getParent();
-        if (parent != null) {
-          Files.createDirectories(parent);
-        }
-        System.arraycopy(FILE_MAGIC, 0, file, 0, FILE_MAGIC.length);
-        byte[] key = Randoms.bytes(KEY_LENGTH);
-        System.arraycopy(key, 0, file, FILE_MAGIC.length, KEY_LENGTH);
-        Arrays.fill(key, (byte) 0);
-        try (FileChannel ch =
-            FileChannel.open(
-                path,
-                Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                posix()
-                    ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(OWNER_ONLY)}
-                    : new FileAttribute<?>[0])) {
-          ch.write(ByteBuffer.wrap(file));
-          ch.force(true);
-        }
-        log.warn("Created local-kms master key file {} (development only)", path);
-      } catch (FileAlreadyExistsException e) {
-        // Another writer created it first; use theirs.
-      } catch (IOException e) {
-        throw new KmsUnavailableException(
-            "Could not create the local-kms master key file for CMK " + uri + ": " + e, e);
-      } finally {
-        Arrays.fill(file, (byte) 0);
-      }
-    }
-
     private byte[] readKey() {
       byte[] file;
       try {
-        if (posix()) {
+        if (posix(path)) {
           Set<PosixFilePermission> perms = Files.getPosixFilePermissions(path);
           if (!OWNER_ONLY.containsAll(perms)) {
             throw new KeyManagerConfigException(
@@ -239,7 +260,7 @@ public final class LocalKmsProvider implements KmsProvider {
                     + "); restrict it with chmod 600");
           }
         }
-        file = Files.readAllBytes(path);
+        file = reader.read(path);
       } catch (NoSuchFileException e) {
         throw new KeyAccessDeniedException(
             "local-kms master key file for CMK "
@@ -261,10 +282,6 @@ public final class LocalKmsProvider implements KmsProvider {
       } finally {
         Arrays.fill(file, (byte) 0);
       }
-    }
-
-    private boolean posix() {
-      return path.toAbsolutePath().getFileSystem().supportedFileAttributeViews().contains("posix");
     }
 
     @Override
