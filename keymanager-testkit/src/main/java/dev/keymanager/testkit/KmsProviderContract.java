@@ -36,8 +36,9 @@ import org.junit.jupiter.api.Test;
  * <p>JUnit makes a new instance of the test class for every test, and this class's {@code
  * BeforeEach} method runs before the subclass's, so hooks must work as soon as the instance exists:
  * initialise in field initialisers or the constructor, or return shared state from static fields.
- * Each hook is called once per test, in {@code BeforeEach}, and the values are reused throughout
- * that test.
+ * {@link #provider()}, {@link #cmk()} and {@link #otherCmk()} are called once per test, in {@code
+ * BeforeEach}, and their values reused throughout it; the other hooks only by the tests that need
+ * them.
  *
  * <p>The suite needs a provider that wraps ({@link KmsProvider#wrapper(URI)} present for {@link
  * #cmk()} and {@link #otherCmk()}), since it makes its own ciphertext. Plaintexts are 16 to 64
