@@ -33,13 +33,14 @@ import java.util.regex.Pattern;
  * <p>Every unwrap or wrap first counts itself, then checks, in this order: the {@linkplain
  * #latency(Duration) latency}, the transient failures ({@link #failAllCalls(boolean)}, then {@link
  * #failNextCalls(int)}), and the CMK's state (deleted, disabled, access denied). Switches made by
- * one thread apply to calls that start after the switch returns.
+ * one thread apply to calls that start after the switch returns. Getting an unwrapper or wrapper is
+ * not a call: it only checks the URI.
  *
  * <pre>{@code
  * FakeKms kms = new FakeKms();
  * URI cmk = FakeKms.cmk("orders");
- * KeyManager keys = ...kmsProvider(kms)...;
- * kms.disable(cmk);   // the customer disables the key
+ * byte[] wrapped = kms.wrapper(cmk).orElseThrow().wrap(kek, context);
+ * kms.disable(cmk);   // as a customer would: unwraps now throw KeyAccessDeniedException
  * }</pre>
  *
  * <p>Thread-safe. {@link #toString()} and exception messages never contain key bytes.
@@ -201,7 +202,10 @@ public final class FakeKms implements KmsProvider {
     return wrapCalls.get();
   }
 
-  /** All unwrap and wrap calls made since creation or {@link #resetCounts()}. */
+  /**
+   * All unwrap and wrap calls made since creation or {@link #resetCounts()}: the sum of the two
+   * counters, read one after the other, so exact once concurrent calls have finished.
+   */
   public long calls() {
     return unwrapCalls.get() + wrapCalls.get();
   }

@@ -36,8 +36,9 @@ import org.junit.jupiter.api.Test;
  * <p>JUnit makes a new instance of the test class for every test, and this class's {@code
  * BeforeEach} method runs before the subclass's, so hooks must work as soon as the instance exists:
  * initialise in field initialisers or the constructor, or return shared state from static fields.
- * Each hook is called once per test, in {@code BeforeEach}, and the values are reused throughout
- * that test.
+ * {@link #provider()}, {@link #cmk()} and {@link #otherCmk()} are called once per test, in {@code
+ * BeforeEach}, and their values reused throughout it; the other hooks only by the tests that need
+ * them.
  *
  * <p>The suite needs a provider that wraps ({@link KmsProvider#wrapper(URI)} present for {@link
  * #cmk()} and {@link #otherCmk()}), since it makes its own ciphertext. Plaintexts are 16 to 64
@@ -45,10 +46,11 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Ciphertext of another CMK: vendors differ in how they refuse it, and the suite accepts either
  * {@link InvalidCiphertextException} or {@link KeyAccessDeniedException}. The fake answers {@code
- * InvalidCiphertextException} (authentication fails); AWS KMS answers {@code IncorrectKeyException}
- * when a key id is pinned, which the AWS module should map to {@code InvalidCiphertextException};
- * GCP Cloud KMS answers {@code INVALID_ARGUMENT}, which maps the same way. A module that can only
- * tell it apart as a permission error documents that it gives {@code KeyAccessDeniedException}.
+ * InvalidCiphertextException} (authentication fails). AWS KMS answers {@code IncorrectKeyException}
+ * when the request pins a key id, and GCP Cloud KMS answers {@code INVALID_ARGUMENT}; both modules
+ * should map that to {@code InvalidCiphertextException}. Azure Key Vault's answer is for its module
+ * to establish. A module that can only report it as a permission error gives {@code
+ * KeyAccessDeniedException} and says so in its provider's javadoc.
  */
 public abstract class KmsProviderContract {
   private static final KeyContext CONTEXT = KeyContext.of("tenant", "acme");

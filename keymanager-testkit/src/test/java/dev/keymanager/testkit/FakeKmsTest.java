@@ -20,11 +20,16 @@ import java.net.URI;
 import java.net.URL;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class FakeKmsTest extends KmsProviderContract {
@@ -104,6 +109,36 @@ class FakeKmsTest extends KmsProviderContract {
     assertThat(kms.wrapCalls()).isZero();
     assertThat(kms.unwrapCalls()).isZero();
     assertThat(kms.calls()).isZero();
+  }
+
+  @Test
+  void concurrentCallsAllRoundTripAndAreAllCounted() throws Exception {
+    int threads = 8;
+    int callsPerThread = 200;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<Boolean>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        URI cmk = t % 2 == 0 ? CMK : OTHER_CMK;
+        results.add(
+            pool.submit(
+                () -> {
+                  boolean allEqual = true;
+                  for (int i = 0; i < callsPerThread; i++) {
+                    allEqual &= Arrays.equals(unwrapper(cmk).unwrap(wrap(cmk), CONTEXT), PLAINTEXT);
+                  }
+                  return allEqual;
+                }));
+      }
+      for (Future<Boolean> result : results) {
+        assertThat(result.get(30, TimeUnit.SECONDS)).isTrue();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+
+    assertThat(kms.wrapCalls()).isEqualTo((long) threads * callsPerThread);
+    assertThat(kms.unwrapCalls()).isEqualTo((long) threads * callsPerThread);
   }
 
   @Test
