@@ -1,0 +1,153 @@
+package dev.keymanager.core;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekStore;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kills a writing process ({@link KekStoreCrashChild}) with SIGKILL at random instants and checks
+ * that the store still opens, reads without corruption, and holds every write that was acknowledged
+ * before the kill. One directory serves every iteration, so later children also open a store a
+ * killed writer left behind.
+ */
+class FileKekStoreCrashTest {
+  private static final int ITERATIONS = 30;
+  private static final int MAX_KILL_DELAY_MILLIS = 300;
+  private static final long TIMEOUT_SECONDS = 30;
+
+  @TempDir Path temp;
+
+  @Test
+  void acknowledgedWritesSurviveKillsAtRandomInstants() throws Exception {
+    long seed = Long.getLong("keymanager.crashTest.seed", System.nanoTime());
+    Random random = new Random(seed);
+    Path dir = temp.resolve("store");
+    Map<String, Long> acknowledged = new HashMap<>(); // id -> highest acknowledged revision
+    long recordsChecked = 0;
+    long started = System.nanoTime();
+
+    for (int iteration = 0; iteration < ITERATIONS; iteration++) {
+      String context = "seed " + seed + ", iteration " + iteration;
+      List<String> lines = runAndKill(dir, random.nextLong(), "r" + iteration, random, context);
+      for (String line : lines) {
+        if (line.startsWith("created ")) {
+          acknowledged.merge(line.substring("created ".length()), 1L, Math::max);
+        } else if (line.startsWith("updated ")) {
+          int space = line.lastIndexOf(' ');
+          acknowledged.merge(
+              line.substring("updated ".length(), space),
+              Long.parseLong(line.substring(space + 1)),
+              Math::max);
+        } else {
+          assertThat(line).as(context).isEqualTo("opened");
+        }
+      }
+
+      try (KekStore store = KekStores.file(dir)) {
+        List<String> ids = store.kekIds();
+        assertThat(ids).as(context).containsAll(acknowledged.keySet());
+        // One in-flight create per killed run may have landed without its line.
+        assertThat(ids.size() - acknowledged.size()).as(context).isBetween(0, iteration + 1);
+        for (String id : ids) {
+          List<KeyEncryptionKey> versions = store.versions(id); // reads and checks every record
+          assertThat(versions).as("%s: versions of %s", context, id).hasSize(1);
+          recordsChecked++;
+          Long acked = acknowledged.get(id);
+          if (acked != null) {
+            // At most one write per record can be durable without having been acknowledged.
+            assertThat(versions.get(0).revision())
+                .as("%s: revision of %s", context, id)
+                .isBetween(acked, acked + 1);
+          }
+        }
+      }
+    }
+
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    assertThat(acknowledged).as("seed %s: acknowledged records", seed).isNotEmpty();
+    System.out.printf(
+        "FileKekStoreCrashTest: seed %d, %d kills, %d acknowledged records, %d record reads"
+            + " checked, %d ms%n",
+        seed, ITERATIONS, acknowledged.size(), recordsChecked, millis);
+  }
+
+  /** Starts a child, kills it a random delay after its first line, and returns its lines. */
+  private List<String> runAndKill(
+      Path dir, long childSeed, String tag, Random random, String context) throws Exception {
+    Path stderr = temp.resolve(tag + ".stderr");
+    Process child =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx64m",
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
+                "-cp",
+                System.getProperty("java.class.path"),
+                KekStoreCrashChild.class.getName(),
+                dir.toString(),
+                Long.toString(childSeed),
+                tag)
+            .redirectError(stderr.toFile())
+            .start();
+    CountDownLatch firstLine = new CountDownLatch(1);
+    CompletableFuture<List<String>> lines =
+        CompletableFuture.supplyAsync(() -> readLines(child.getInputStream(), firstLine));
+    try {
+      boolean opened = firstLine.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      assertThat(opened).as("%s: child printed a line; stderr: %s", context, read(stderr)).isTrue();
+      Thread.sleep(random.nextInt(MAX_KILL_DELAY_MILLIS)); // the random instant of the kill
+    } finally {
+      child.destroyForcibly();
+    }
+    assertThat(child.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as(context).isTrue();
+    List<String> result = lines.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    assertThat(result).as("%s: stderr: %s", context, read(stderr)).isNotEmpty();
+    return result;
+  }
+
+  /** Complete lines only: a line the kill cut short has no newline and is dropped. */
+  private static List<String> readLines(InputStream in, CountDownLatch firstLine) {
+    List<String> lines = new ArrayList<>();
+    ByteArrayOutputStream line = new ByteArrayOutputStream();
+    try (in) {
+      int b;
+      while ((b = in.read()) != -1) {
+        if (b == '\n') {
+          lines.add(line.toString(UTF_8));
+          line.reset();
+          firstLine.countDown();
+        } else {
+          line.write(b);
+        }
+      }
+    } catch (IOException e) {
+      // The pipe closes when the child is killed; every complete line is in already.
+    }
+    return lines;
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file, UTF_8);
+    } catch (IOException e) {
+      return "(unreadable: " + e + ")";
+    }
+  }
+}

@@ -1,0 +1,515 @@
+package dev.keymanager.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keymanager.KekState;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekStore;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The conformance suite of {@link KekStore}: every implementation's test extends it and passes.
+ *
+ * <p>Extend it with a class that returns a fresh, empty store from {@link #newStore()}:
+ *
+ * <pre>{@code
+ * class MyKekStoreTest extends KekStoreContract {
+ *   @Override
+ *   protected KekStore newStore() {
+ *     return new MyKekStore(freshDatabase());
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>A persistent store also overrides {@link #reopen(KekStore)} to close the store and open a new
+ * one on the same medium; the suite then checks that every write that returned {@code true}
+ * survives the reopen. The suite closes every store it opens, after each test.
+ *
+ * <p>It checks round trips of every field and of unusual ids, the create-if-absent and
+ * compare-and-set contracts with their argument checks, ordering of {@link KekStore#versions} and
+ * {@link KekStore#kekIds}, and races: {@value #THREADS} threads × {@value #ROUNDS} rounds of
+ * compare-and-set from one read, where exactly one must win each round and no update may be lost,
+ * and racing creates of one id and version, where exactly one must win.
+ *
+ * <p>Records must come back equal in every field: timestamps to the nanosecond (a SQL timestamp
+ * with microseconds is not enough), wrapped material byte for byte. {@link KekStore#kekIds()} is
+ * sorted in {@link String#compareTo natural String order}.
+ *
+ * <p>Test methods are public, unlike ordinary tests, so that subclasses in any package inherit them
+ * and they are listed in this page's javadoc.
+ */
+public abstract class KekStoreContract {
+  /** Threads in the race tests. */
+  protected static final int THREADS = 8;
+
+  /** Rounds of the compare-and-set race. */
+  protected static final int ROUNDS = 200;
+
+  private static final URI CMK = URI.create("fake-kms://contract-cmk");
+  private static final URI OTHER_CMK = URI.create("fake-kms://contract-cmk-2");
+  private static final Instant T0 = Instant.parse("2024-05-01T10:15:30.123456789Z");
+  private static final long RACE_TIMEOUT_SECONDS = 60;
+
+  private final List<KekStore> opened = new ArrayList<>();
+  private KekStore store;
+
+  /** Creates the store under test; the contract calls it once per test. */
+  protected KekStoreContract() {}
+
+  /**
+   * A new, empty store, independent of every store this method returned before. The suite closes
+   * it.
+   */
+  protected abstract KekStore newStore() throws Exception;
+
+  /**
+   * Closes {@code store} and opens a new instance on the same medium, as a restarted process would.
+   * The default returns {@code store} itself, which is right for stores that keep nothing beyond
+   * the instance.
+   */
+  protected KekStore reopen(KekStore store) throws Exception {
+    return store;
+  }
+
+  @BeforeEach
+  final void openStore() throws Exception {
+    store = track(newStore());
+  }
+
+  @AfterEach
+  final void closeStores() throws Exception {
+    Exception failure = null;
+    for (KekStore s : opened) {
+      try {
+        s.close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    opened.clear();
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /** Every field, including timestamps with nanoseconds, comes back as written. */
+  @Test
+  public void createThenFindReturnsEqualRecord() throws Exception {
+    KeyEncryptionKey record =
+        record("tenant-1", 1)
+            .state(KekState.DISABLED)
+            .updatedAt(T0.plus(Duration.ofDays(3)).plusNanos(7))
+            .build();
+
+    assertThat(store.create(record)).isTrue();
+
+    assertStored(record);
+  }
+
+  /** A record pending destruction keeps its destruction time. */
+  @Test
+  public void createThenFindKeepsPendingDestructionAndDestroyAt() throws Exception {
+    KeyEncryptionKey record =
+        record("tenant-pending", 2)
+            .state(KekState.PENDING_DESTRUCTION)
+            .destroyAt(T0.plus(Duration.ofDays(30)))
+            .build();
+
+    assertThat(store.create(record)).isTrue();
+
+    assertStored(record);
+    assertThat(store.find("tenant-pending", 2).orElseThrow().destroyAt())
+        .contains(T0.plus(Duration.ofDays(30)));
+  }
+
+  /** A destroyed record has empty material, and that round-trips too. */
+  @Test
+  public void createThenFindKeepsDestroyedRecordWithEmptyMaterial() throws Exception {
+    KeyEncryptionKey record =
+        record("tenant-destroyed", 1)
+            .state(KekState.DESTROYED)
+            .wrappedMaterial(new byte[0])
+            .build();
+
+    assertThat(store.create(record)).isTrue();
+
+    assertStored(record);
+    assertThat(store.find("tenant-destroyed", 1).orElseThrow().wrappedMaterial()).isEmpty();
+  }
+
+  /** Ids that look like paths, escapes, unicode or the longest allowed id are just ids. */
+  @Test
+  public void createThenFindWorksForUnusualIds() throws Exception {
+    List<String> ids =
+        List.of(
+            "a/b/c",
+            "/leading-slash",
+            "trailing-slash/",
+            "..",
+            ".",
+            "../../etc/passwd",
+            "a/../b",
+            "100%",
+            "%2e%2e%2f",
+            "with space",
+            " ",
+            "Tenant",
+            "tenant",
+            "tenant\\windows",
+            "CON",
+            "ünïcödé-ключ-鍵-🔑",
+            "x".repeat(255),
+            "€".repeat(85)); // 255 UTF-8 bytes in 85 chars
+    List<KeyEncryptionKey> records = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      KeyEncryptionKey record = record(ids.get(i), 1).wrappedMaterial(material(i)).build();
+      assertThat(store.create(record)).as("create %s", ids.get(i)).isTrue();
+      records.add(record);
+    }
+
+    for (int pass = 0; pass < 2; pass++) {
+      for (KeyEncryptionKey record : records) {
+        assertThat(store.find(record.id(), 1)).as("find %s", record.id()).contains(record);
+        assertThat(store.versions(record.id()))
+            .as("versions %s", record.id())
+            .containsExactly(record);
+      }
+      assertThat(store.kekIds()).containsExactlyElementsOf(ids.stream().sorted().toList());
+      store = reopened();
+    }
+  }
+
+  /** A second create of an existing id and version loses and changes nothing. */
+  @Test
+  public void duplicateCreateReturnsFalseAndKeepsFirst() throws Exception {
+    KeyEncryptionKey first = record("dup", 1).build();
+    KeyEncryptionKey second =
+        record("dup", 1).cmkUri(OTHER_CMK).wrappedMaterial(material(99)).build();
+
+    assertThat(store.create(first)).isTrue();
+    assertThat(store.create(second)).isFalse();
+
+    assertStored(first);
+  }
+
+  /** New records start at revision 1. */
+  @Test
+  public void createRejectsRevisionOtherThanOne() {
+    KeyEncryptionKey record = record("rev", 1).revision(2).build();
+
+    assertThatThrownBy(() -> store.create(record)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(store.find("rev", 1)).isEmpty();
+  }
+
+  /** Looking up what was never written is empty, not an error. */
+  @Test
+  public void findOfUnknownIdOrVersionIsEmpty() {
+    assertThat(store.create(record("known", 1).build())).isTrue();
+
+    assertThat(store.find("unknown", 1)).isEmpty();
+    assertThat(store.find("known", 2)).isEmpty();
+    assertThat(store.versions("unknown")).isEmpty();
+  }
+
+  /** An empty store lists nothing. */
+  @Test
+  public void emptyStoreHasNoKekIds() {
+    assertThat(store.kekIds()).isEmpty();
+  }
+
+  /** Versions come oldest first, numerically (10 after 9), whatever order they were written in. */
+  @Test
+  public void versionsAreOldestFirst() throws Exception {
+    int[] order = {3, 1, 10, 2, 9};
+    for (int version : order) {
+      assertThat(store.create(record("multi", version).build())).isTrue();
+    }
+    assertThat(store.create(record("other", 4).build())).isTrue();
+
+    for (int pass = 0; pass < 2; pass++) {
+      assertThat(store.versions("multi"))
+          .extracting(KeyEncryptionKey::version)
+          .containsExactly(1, 2, 3, 9, 10);
+      store = reopened();
+    }
+  }
+
+  /** Ids come sorted, each once however many versions it has. */
+  @Test
+  public void kekIdsAreSortedAndDistinct() throws Exception {
+    for (String id : List.of("m", "b", "z", "a/x", "b")) {
+      int version = store.versions(id).size() + 1;
+      assertThat(store.create(record(id, version).build())).isTrue();
+    }
+    assertThat(store.create(record("z", 2).build())).isTrue();
+
+    for (int pass = 0; pass < 2; pass++) {
+      assertThat(store.kekIds()).containsExactly("a/x", "b", "m", "z");
+      store = reopened();
+    }
+  }
+
+  /** Compare-and-set on the stored revision replaces the record. */
+  @Test
+  public void compareAndSetSucceedsOnCurrentRevision() throws Exception {
+    KeyEncryptionKey v1 = record("cas", 1).build();
+    store.create(v1);
+    KeyEncryptionKey r2 = next(v1).state(KekState.DISABLED).build();
+    KeyEncryptionKey r3 = next(r2).state(KekState.DESTROYED).wrappedMaterial(new byte[0]).build();
+
+    assertThat(store.compareAndSet(1, r2)).isTrue();
+    assertThat(store.compareAndSet(2, r3)).isTrue();
+
+    assertStored(r3);
+  }
+
+  /** A writer holding an old revision loses and changes nothing. */
+  @Test
+  public void compareAndSetFailsOnStaleRevision() throws Exception {
+    KeyEncryptionKey v1 = record("stale", 1).build();
+    store.create(v1);
+    KeyEncryptionKey r2 = next(v1).state(KekState.DISABLED).build();
+    assertThat(store.compareAndSet(1, r2)).isTrue();
+
+    KeyEncryptionKey fromStaleRead = next(v1).cmkUri(OTHER_CMK).build();
+    assertThat(store.compareAndSet(1, fromStaleRead)).isFalse();
+
+    assertStored(r2);
+  }
+
+  /** Compare-and-set never creates a record. */
+  @Test
+  public void compareAndSetFailsOnMissingRecord() throws Exception {
+    KeyEncryptionKey r2 = record("missing", 1).revision(2).build();
+
+    assertThat(store.compareAndSet(1, r2)).isFalse();
+
+    assertThat(store.find("missing", 1)).isEmpty();
+    store = reopened();
+    assertThat(store.find("missing", 1)).isEmpty();
+  }
+
+  /** The next revision must be exactly one more than the expected one. */
+  @Test
+  public void compareAndSetRejectsRevisionGap() throws Exception {
+    KeyEncryptionKey v1 = record("gap", 1).build();
+    store.create(v1);
+
+    assertThatThrownBy(() -> store.compareAndSet(1, v1.toBuilder().revision(3).build()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.compareAndSet(1, v1))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    assertStored(v1);
+  }
+
+  /** Versions of one KEK are separate records with separate revisions. */
+  @Test
+  public void compareAndSetChangesOnlyItsOwnVersion() throws Exception {
+    KeyEncryptionKey v1 = record("pair", 1).build();
+    KeyEncryptionKey v2 = record("pair", 2).build();
+    store.create(v1);
+    store.create(v2);
+
+    KeyEncryptionKey v1r2 = next(v1).state(KekState.DISABLED).build();
+    assertThat(store.compareAndSet(1, v1r2)).isTrue();
+
+    assertStored(v1r2);
+    assertStored(v2);
+  }
+
+  /** Null arguments are programming errors. */
+  @Test
+  public void nullArgumentsAreRejected() {
+    assertThatThrownBy(() -> store.find(null, 1)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> store.versions(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> store.create(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> store.compareAndSet(1, null)).isInstanceOf(NullPointerException.class);
+  }
+
+  /**
+   * {@value #THREADS} threads read the same revision, then all try to write the next one: exactly
+   * one wins each round, and after {@value #ROUNDS} rounds the revision is {@value #ROUNDS} + 1.
+   */
+  @Test
+  public void racingCompareAndSetsFromOneReadLetExactlyOneWinPerRevision() throws Exception {
+    KeyEncryptionKey v1 = record("race", 1).build();
+    store.create(v1);
+    KeyEncryptionKey[] winners = new KeyEncryptionKey[ROUNDS];
+    AtomicInteger[] winsPerRound = new AtomicInteger[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+      winsPerRound[i] = new AtomicInteger();
+    }
+    CyclicBarrier readDone = new CyclicBarrier(THREADS);
+    CyclicBarrier roundDone = new CyclicBarrier(THREADS);
+
+    runThreads(
+        thread -> {
+          for (int round = 0; round < ROUNDS; round++) {
+            KeyEncryptionKey read = store.find("race", 1).orElseThrow();
+            readDone.await(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            KeyEncryptionKey mine =
+                next(read)
+                    .state(thread % 2 == 0 ? KekState.ENABLED : KekState.DISABLED)
+                    .updatedAt(T0.plusSeconds(round).plusNanos(thread))
+                    .build();
+            if (store.compareAndSet(read.revision(), mine)) {
+              winsPerRound[round].incrementAndGet();
+              winners[round] = mine; // published by the barrier below
+            }
+            roundDone.await(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          }
+          return null;
+        });
+
+    int wins = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+      assertThat(winsPerRound[round].get()).as("winners of round %s", round).isEqualTo(1);
+      assertThat(winners[round].revision()).isEqualTo(round + 2L);
+      wins += winsPerRound[round].get();
+    }
+    assertThat(wins).isEqualTo(ROUNDS);
+    assertStored(winners[ROUNDS - 1]);
+    assertThat(store.find("race", 1).orElseThrow().revision()).isEqualTo(wins + 1L);
+  }
+
+  /** {@value #THREADS} threads create the same id and version at once: exactly one wins. */
+  @Test
+  public void racingCreatesOfOneVersionLetExactlyOneWin() throws Exception {
+    int versions = 20;
+    KeyEncryptionKey[] winners = new KeyEncryptionKey[versions];
+    AtomicInteger[] winsPerVersion = new AtomicInteger[versions];
+    for (int i = 0; i < versions; i++) {
+      winsPerVersion[i] = new AtomicInteger();
+    }
+    CyclicBarrier start = new CyclicBarrier(THREADS);
+
+    runThreads(
+        thread -> {
+          for (int v = 0; v < versions; v++) {
+            KeyEncryptionKey mine =
+                record("created-race", v + 1).wrappedMaterial(material(thread)).build();
+            start.await(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            if (store.create(mine)) {
+              winsPerVersion[v].incrementAndGet();
+              winners[v] = mine; // read after the threads are joined
+            }
+          }
+          return null;
+        });
+
+    for (int v = 0; v < versions; v++) {
+      assertThat(winsPerVersion[v].get()).as("winners of version %s", v + 1).isEqualTo(1);
+    }
+    for (KeyEncryptionKey winner : winners) {
+      assertStored(winner);
+    }
+  }
+
+  /** Every acknowledged create and update is there after a reopen. */
+  @Test
+  public void acknowledgedWritesSurviveReopen() throws Exception {
+    List<KeyEncryptionKey> expected = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      KeyEncryptionKey created = record("durable-" + i, 1 + i % 3).build();
+      assertThat(store.create(created)).isTrue();
+      KeyEncryptionKey current = created;
+      for (int update = 0; update < i % 4; update++) {
+        KeyEncryptionKey next =
+            next(current).state(update % 2 == 0 ? KekState.DISABLED : KekState.ENABLED).build();
+        assertThat(store.compareAndSet(current.revision(), next)).isTrue();
+        current = next;
+      }
+      expected.add(current);
+    }
+
+    store = reopened();
+
+    for (KeyEncryptionKey record : expected) {
+      assertThat(store.find(record.id(), record.version())).as("after reopen").contains(record);
+    }
+    assertThat(store.kekIds()).hasSize(10);
+  }
+
+  /** Asserts that the store holds exactly {@code record}, before and after a reopen. */
+  private void assertStored(KeyEncryptionKey record) throws Exception {
+    assertThat(store.find(record.id(), record.version())).as("find").contains(record);
+    store = reopened();
+    assertThat(store.find(record.id(), record.version())).as("find after reopen").contains(record);
+    assertThat(store.versions(record.id())).as("versions after reopen").contains(record);
+    assertThat(store.kekIds()).as("ids after reopen").contains(record.id());
+  }
+
+  private KekStore reopened() throws Exception {
+    return track(reopen(store));
+  }
+
+  private KekStore track(KekStore s) {
+    assertThat(s).as("store").isNotNull();
+    if (!opened.contains(s)) {
+      opened.add(s);
+    }
+    return s;
+  }
+
+  private interface ThreadBody {
+    Void run(int thread) throws Exception;
+  }
+
+  /** Runs {@code body} on {@value #THREADS} threads and rethrows the first failure. */
+  private static void runThreads(ThreadBody body) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+    try {
+      List<Future<Void>> futures = new ArrayList<>();
+      for (int t = 0; t < THREADS; t++) {
+        int thread = t;
+        futures.add(pool.submit((Callable<Void>) () -> body.run(thread)));
+      }
+      for (Future<Void> f : futures) {
+        f.get(RACE_TIMEOUT_SECONDS * 4, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  private static KeyEncryptionKey.Builder record(String id, int version) {
+    return KeyEncryptionKey.builder()
+        .id(id)
+        .version(version)
+        .cmkUri(CMK)
+        .wrappedMaterial(material(version))
+        .createdAt(T0);
+  }
+
+  private static KeyEncryptionKey.Builder next(KeyEncryptionKey current) {
+    return current.toBuilder().revision(current.revision() + 1).updatedAt(T0.plusSeconds(60));
+  }
+
+  private static byte[] material(int seed) {
+    byte[] bytes = ("wrapped-material-" + seed + "-").repeat(3).getBytes(StandardCharsets.UTF_8);
+    bytes[0] = (byte) seed; // not all text: exercise every byte value a little
+    return bytes;
+  }
+}
