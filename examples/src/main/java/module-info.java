@@ -1,0 +1,4 @@
+/** Runnable keymanager examples. */
+module dev.keymanager.examples {
+  requires dev.keymanager.core;
+}

@@ -1,0 +1,88 @@
+package dev.keymanager.examples;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The module boundaries of DESIGN.md, checked on the compiled classes of every module on this
+ * module's class path. Arrows point down: api at the bottom, depending on the JDK alone.
+ */
+class LayeringTest {
+  private static final JavaClasses CLASSES =
+      new ClassFileImporter()
+          .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+          .importPackages("dev.keymanager");
+
+  private static final String[] VENDOR_SDKS = {
+    "software.amazon..",
+    "com.amazonaws..",
+    "com.google.cloud..",
+    "com.google.api..",
+    "io.grpc..",
+    "com.azure..",
+    "com.microsoft.."
+  };
+
+  @Test
+  void apiDependsOnTheJdkAlone() {
+    classes()
+        .that()
+        .resideInAnyPackage("dev.keymanager", "dev.keymanager.spi", "dev.keymanager.internal")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..", "javax..", "dev.keymanager", "dev.keymanager.spi", "dev.keymanager.internal")
+        .check(CLASSES);
+  }
+
+  @Test
+  void coreNeverImportsAVendorKmsSdk() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.keymanager.core..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage(VENDOR_SDKS)
+        .check(CLASSES);
+  }
+
+  @Test
+  void nothingOutsideCoreUsesItsInternals() {
+    noClasses()
+        .that()
+        .resideOutsideOfPackage("dev.keymanager.core..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.keymanager.core.internal..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void onlyCoreUsesTheApiBridge() {
+    noClasses()
+        .that()
+        .resideOutsideOfPackages(
+            "dev.keymanager", "dev.keymanager.internal", "dev.keymanager.core..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.keymanager.internal")
+        .check(CLASSES);
+  }
+
+  @Test
+  void testkitAndKmsModulesNeverImportCore() {
+    noClasses()
+        .that()
+        .resideInAnyPackage("dev.keymanager.testkit..", "dev.keymanager.kms..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("dev.keymanager.core..")
+        .allowEmptyShould(true) // no KMS module exists yet; the testkit classes are always there
+        .check(CLASSES);
+  }
+}
