@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekStore;
 import java.io.ByteArrayOutputStream;
@@ -60,23 +61,10 @@ class FileKekStoreCrashTest {
         }
       }
 
-      try (KekStore store = KekStores.file(dir)) {
-        List<String> ids = store.kekIds();
-        assertThat(ids).as(context).containsAll(acknowledged.keySet());
-        // One in-flight create per killed run may have landed without its line.
-        assertThat(ids.size() - acknowledged.size()).as(context).isBetween(0, iteration + 1);
-        for (String id : ids) {
-          List<KeyEncryptionKey> versions = store.versions(id); // reads and checks every record
-          assertThat(versions).as("%s: versions of %s", context, id).hasSize(1);
-          recordsChecked++;
-          Long acked = acknowledged.get(id);
-          if (acked != null) {
-            // At most one write per record can be durable without having been acknowledged.
-            assertThat(versions.get(0).revision())
-                .as("%s: revision of %s", context, id)
-                .isBetween(acked, acked + 1);
-          }
-        }
+      try {
+        recordsChecked += check(dir, acknowledged, iteration, context);
+      } catch (KekStoreException e) {
+        throw new AssertionError(context + ": store unusable after the kill", e);
       }
     }
 
@@ -86,6 +74,31 @@ class FileKekStoreCrashTest {
         "FileKekStoreCrashTest: seed %d, %d kills, %d acknowledged records, %d record reads"
             + " checked, %d ms%n",
         seed, ITERATIONS, acknowledged.size(), recordsChecked, millis);
+  }
+
+  /** Opens the store, reads every record and checks it against the acknowledged revisions. */
+  private static int check(
+      Path dir, Map<String, Long> acknowledged, int iteration, String context) {
+    int checked = 0;
+    try (KekStore store = KekStores.file(dir)) {
+      List<String> ids = store.kekIds();
+      assertThat(ids).as(context).containsAll(acknowledged.keySet());
+      // One in-flight create per killed run may have landed without its line.
+      assertThat(ids.size() - acknowledged.size()).as(context).isBetween(0, iteration + 1);
+      for (String id : ids) {
+        List<KeyEncryptionKey> versions = store.versions(id); // reads and checks every record
+        assertThat(versions).as("%s: versions of %s", context, id).hasSize(1);
+        checked++;
+        Long acked = acknowledged.get(id);
+        if (acked != null) {
+          // At most one write per record can be durable without having been acknowledged.
+          assertThat(versions.get(0).revision())
+              .as("%s: revision of %s", context, id)
+              .isBetween(acked, acked + 1);
+        }
+      }
+    }
+    return checked;
   }
 
   /** Starts a child, kills it a random delay after its first line, and returns its lines. */
