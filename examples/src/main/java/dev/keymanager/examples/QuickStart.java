@@ -49,6 +49,7 @@ public final class QuickStart {
     // A development CMK: a master key file with owner-only permissions. In production this URI
     // names the customer's key in their KMS, e.g. aws-kms://arn:aws:kms:...:key/...
     URI cmk = LocalKms.createMasterKey(home.resolve("local-kms/master.key"));
+    out.println("using the local development KMS (a key file: not for production) at " + cmk);
     KekStore store = KekStores.file(home.resolve("keks"));
     List<StoredRecord> stored = new ArrayList<>();
 
