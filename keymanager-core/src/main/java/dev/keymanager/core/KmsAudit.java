@@ -35,31 +35,12 @@ final class KmsAudit {
       return result;
     } catch (KeyAccessDeniedException e) {
       stats.denials.increment();
-      log.warn(
-          "kms {} kek={} cmk={} outcome=denied durationMs={} cause={}",
-          operation,
-          kek,
-          cmk,
-          ms(start),
-          e.getMessage());
-      throw e;
+      throw failed(operation, kek, cmk, start, "denied", e);
     } catch (KmsUnavailableException e) {
       stats.transientFailures.increment();
-      log.warn(
-          "kms {} kek={} cmk={} outcome=unavailable durationMs={} cause={}",
-          operation,
-          kek,
-          cmk,
-          ms(start),
-          e.getMessage());
-      throw e;
+      throw failed(operation, kek, cmk, start, "unavailable", e);
     } catch (InvalidCiphertextException e) {
-      log.warn(
-          "kms {} kek={} cmk={} outcome=invalid-ciphertext durationMs={}",
-          operation,
-          kek,
-          cmk,
-          ms(start));
+      failed(operation, kek, cmk, start, "invalid-ciphertext", e);
       throw new InvalidCiphertextException(
           "The KMS could not authenticate the wrapped material of KEK "
               + kek
@@ -68,21 +49,27 @@ final class KmsAudit {
               + ": the stored record is corrupt or was made under another CMK or KEK id",
           e);
     } catch (KeyManagerException e) {
-      log.warn(
-          "kms {} kek={} cmk={} outcome=error durationMs={}", operation, kek, cmk, ms(start), e);
-      throw e;
+      throw failed(operation, kek, cmk, start, "error", e);
     } catch (RuntimeException e) {
       stats.transientFailures.increment();
-      log.error(
-          "kms {} kek={} cmk={} outcome=provider-bug durationMs={}",
-          operation,
-          kek,
-          cmk,
-          ms(start),
-          e);
+      failed(operation, kek, cmk, start, "provider-bug", e);
       throw new KmsUnavailableException(
           "KMS provider failed unexpectedly on " + operation + " for CMK " + cmk, e);
     }
+  }
+
+  /** Writes the audit line of a failed call and returns the exception for the caller to throw. */
+  private static <E extends RuntimeException> E failed(
+      String operation, KekRef kek, URI cmk, long start, String outcome, E e) {
+    log.warn(
+        "kms {} kek={} cmk={} outcome={} durationMs={} cause={}",
+        operation,
+        kek,
+        cmk,
+        outcome,
+        ms(start),
+        e.toString());
+    return e;
   }
 
   private static long ms(long startNanos) {

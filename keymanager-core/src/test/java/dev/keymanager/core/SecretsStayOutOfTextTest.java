@@ -139,15 +139,7 @@ class SecretsStayOutOfTextTest {
     KekStore store = KekStores.file(dir.resolve("keks"));
     URI fakeCmk = FakeKms.cmk("scan");
     URI localCmk = LocalKms.createMasterKey(dir.resolve("master.key"));
-    KeyManager keys =
-        KeyManagers.builder()
-            .kekStore(store)
-            .kmsProvider(new Recording(fake))
-            .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
-            .discoverProviders(false)
-            .hardTtl(Duration.ofMinutes(1))
-            .clock(clock)
-            .build();
+    KeyManager keys = newKeyManager(store, fake, clock);
 
     text.add(keys.createKek("fake", fakeCmk).toString());
     text.add(keys.createKek("local", localCmk).toString());
@@ -168,15 +160,7 @@ class SecretsStayOutOfTextTest {
     text.add(keys.describeKek("fake").orElseThrow().toString());
 
     keys.close();
-    keys =
-        KeyManagers.builder()
-            .kekStore(store)
-            .kmsProvider(new Recording(fake))
-            .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
-            .discoverProviders(false)
-            .hardTtl(Duration.ofMinutes(1))
-            .clock(clock)
-            .build();
+    keys = newKeyManager(store, fake, clock);
     KeyManager k = keys;
     for (WrappedKey w : wrapped) {
       try (DataKey back = k.unwrapDek(w, CONTEXT)) {
@@ -220,6 +204,17 @@ class SecretsStayOutOfTextTest {
       }
     }
     store.close();
+  }
+
+  private KeyManager newKeyManager(KekStore store, FakeKms fake, MutableClock clock) {
+    return KeyManagers.builder()
+        .kekStore(store)
+        .kmsProvider(new Recording(fake))
+        .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
+        .discoverProviders(false)
+        .hardTtl(Duration.ofMinutes(1))
+        .clock(clock)
+        .build();
   }
 
   private static List<String> forms(byte[] secret) {
