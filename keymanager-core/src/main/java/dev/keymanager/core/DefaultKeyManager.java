@@ -95,9 +95,10 @@ final class DefaultKeyManager implements KeyManager {
                             + " can only unwrap; creating KEK "
                             + kekId
                             + " needs wrap rights. Import a pre-wrapped KEK instead."));
-    if (!store.versions(kekId).isEmpty()) {
+    List<KeyEncryptionKey> existing = store.versions(kekId);
+    if (!existing.isEmpty()) {
       throw new KekStateException(
-          kekId, store.versions(kekId).get(0).state(), "KEK " + kekId + " exists already");
+          kekId, existing.get(0).state(), "KEK " + kekId + " exists already");
     }
     KekRef ref = new KekRef(kekId, 1);
     byte[] plaintext = Randoms.bytes(KEK_LENGTH);

@@ -43,14 +43,8 @@ final class DekCipher {
     int ciphertextOffset = out.length - dek.length - TAG_LENGTH;
     int saltOffset = ciphertextOffset - ALGORITHM.parametersLength();
     LentKey key = kek.nextWrap(out, saltOffset);
-    Cipher cipher = CIPHER.get();
     try {
-      cipher.init(
-          Cipher.ENCRYPT_MODE,
-          key,
-          new GCMParameterSpec(TAG_BITS, out, saltOffset + CachedKek.SALT_LENGTH, 12));
-      cipher.updateAAD(out, 0, ciphertextOffset);
-      cipher.updateAAD(ApiBridge.contextEncoding(context));
+      Cipher cipher = init(Cipher.ENCRYPT_MODE, key, out, saltOffset, ciphertextOffset, context);
       cipher.doFinal(dek, 0, dek.length, out, ciphertextOffset);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("AES-GCM wrap failed for KEK " + kek.ref(), e);
@@ -70,15 +64,9 @@ final class DekCipher {
     int ciphertextOffset = wrapped.ciphertextOffset();
     int ciphertextLength = in.length - ciphertextOffset;
     LentKey key = kek.unwrapKey(in, saltOffset);
-    Cipher cipher = CIPHER.get();
     byte[] dek = new byte[ciphertextLength - TAG_LENGTH];
     try {
-      cipher.init(
-          Cipher.DECRYPT_MODE,
-          key,
-          new GCMParameterSpec(TAG_BITS, in, saltOffset + CachedKek.SALT_LENGTH, 12));
-      cipher.updateAAD(in, 0, ciphertextOffset);
-      cipher.updateAAD(ApiBridge.contextEncoding(context));
+      Cipher cipher = init(Cipher.DECRYPT_MODE, key, in, saltOffset, ciphertextOffset, context);
       cipher.doFinal(in, ciphertextOffset, ciphertextLength, dek, 0);
       return dek;
     } catch (AEADBadTagException e) {
@@ -94,5 +82,28 @@ final class DekCipher {
       throw new InvalidCiphertextException(
           "Wrapped DEK under KEK " + wrapped.kek() + " could not be decrypted", e);
     }
+  }
+
+  /**
+   * This thread's cipher, keyed for one wrapped-key encoding: the nonce follows the salt, and the
+   * associated data is the header (everything before the ciphertext) then the context.
+   */
+  private static Cipher init(
+      int mode,
+      LentKey key,
+      byte[] encoding,
+      int saltOffset,
+      int ciphertextOffset,
+      KeyContext context)
+      throws GeneralSecurityException {
+    Cipher cipher = CIPHER.get();
+    cipher.init(
+        mode,
+        key,
+        new GCMParameterSpec(
+            TAG_BITS, encoding, saltOffset + CachedKek.SALT_LENGTH, CachedKek.NONCE_LENGTH));
+    cipher.updateAAD(encoding, 0, ciphertextOffset);
+    cipher.updateAAD(ApiBridge.contextEncoding(context));
+    return cipher;
   }
 }
