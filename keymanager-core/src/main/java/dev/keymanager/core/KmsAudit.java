@@ -31,6 +31,7 @@ import org.slf4j.LoggerFactory;
  */
 final class KmsAudit {
   private static final Logger log = LoggerFactory.getLogger("dev.keymanager.audit");
+  private static final Logger problems = LoggerFactory.getLogger(KmsAudit.class);
 
   private final Stats stats;
   private final List<AuditListener> listeners;
@@ -247,7 +248,7 @@ final class KmsAudit {
       try {
         listener.onEvent(event);
       } catch (RuntimeException e) {
-        log.warn(
+        problems.warn(
             "Audit listener {} failed on a {} event",
             listener.getClass().getName(),
             event.type(),
