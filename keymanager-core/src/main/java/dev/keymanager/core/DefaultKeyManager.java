@@ -235,6 +235,15 @@ final class DefaultKeyManager implements KeyManager {
     return plaintext;
   }
 
+  KekCache cacheForTest() {
+    return cache;
+  }
+
+  /** Waits for background loads and refreshes to finish; for tests on a manual clock. */
+  void awaitBackgroundLoads() {
+    cache.awaitIdle(java.time.Duration.ofSeconds(30));
+  }
+
   @Override
   public KeyManagerStats stats() {
     return stats.snapshot();

@@ -14,6 +14,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KeyManagerException;
 import dev.keymanager.KmsUnavailableException;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -338,6 +339,28 @@ final class KekCache implements AutoCloseable {
     invalidations.incrementAndGet();
     entries.invalidate(ref);
     denials.invalidate(ref);
+  }
+
+  /**
+   * Waits until no load or refresh is running, for tests that advance a manual clock and need the
+   * background work a use started to have finished.
+   */
+  void awaitIdle(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!inflight.isEmpty()) {
+      for (CompletableFuture<CachedKek> f : inflight.values()) {
+        try {
+          f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | CancellationException e) {
+          // its failure is the caller's to observe through the cache
+        } catch (TimeoutException e) {
+          throw new IllegalStateException("KEK loads still running after " + timeout, e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted", e);
+        }
+      }
+    }
   }
 
   long size() {
