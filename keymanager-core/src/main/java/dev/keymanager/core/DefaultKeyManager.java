@@ -235,6 +235,10 @@ final class DefaultKeyManager implements KeyManager {
     return plaintext;
   }
 
+  String kmsThreadPrefixForTest() {
+    return executor.threadPrefix();
+  }
+
   KekCache cacheForTest() {
     return cache;
   }

@@ -20,9 +20,11 @@ final class KmsExecutor implements Executor, AutoCloseable {
   static final String THREAD_PREFIX = "keymanager-kms-";
 
   private final ThreadPoolExecutor pool;
+  private final String prefix;
 
   KmsExecutor(int threads) {
     String prefix = THREAD_PREFIX + INSTANCES.incrementAndGet() + "-";
+    this.prefix = prefix;
     AtomicInteger count = new AtomicInteger();
     ThreadFactory factory =
         r -> {
@@ -34,6 +36,11 @@ final class KmsExecutor implements Executor, AutoCloseable {
         new ThreadPoolExecutor(
             threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), factory);
     pool.allowCoreThreadTimeOut(true);
+  }
+
+  /** The name every thread of this executor starts with. */
+  String threadPrefix() {
+    return prefix;
   }
 
   @Override
