@@ -179,7 +179,12 @@ final class KekCache implements AutoCloseable {
       KeyAccessDeniedException denied = denials.getIfPresent(ref);
       if (denied != null) {
         throw new KeyAccessDeniedException(
-            "The KMS denied access to KEK " + ref + " recently; not asking again yet", denied);
+            "The KMS denied access to KEK "
+                + ref
+                + " recently ("
+                + denied.getMessage()
+                + "); not asking again yet",
+            denied);
       }
       CachedKek loaded = await(ref, load(ref, false));
       if (loaded != STALE && loaded.tryRetain()) {
