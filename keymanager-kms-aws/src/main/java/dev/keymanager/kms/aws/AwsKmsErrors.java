@@ -30,8 +30,10 @@ import software.amazon.awssdk.services.kms.model.NotFoundException;
  */
 final class AwsKmsErrors {
   /**
-   * Error codes of a caller the service does not accept (unknown or malformed credentials, a bad
-   * signature). Not modelled by the KMS SDK, so they arrive as a plain {@code KmsException}.
+   * Error codes of a caller the service does not accept (no permission, unknown or expired
+   * credentials, a bad signature). Not modelled by the KMS SDK, so they arrive as a plain {@code
+   * KmsException}. JSON-protocol services spell some with an {@code Exception} suffix, the AWS
+   * common-errors list without; both are here.
    */
   private static final Set<String> CALLER_REFUSED =
       Set.of(
@@ -39,8 +41,11 @@ final class AwsKmsErrors {
           "UnrecognizedClientException",
           "InvalidSignatureException",
           "IncompleteSignature",
+          "IncompleteSignatureException",
           "MissingAuthenticationToken",
+          "MissingAuthenticationTokenException",
           "InvalidClientTokenId",
+          "ExpiredToken",
           "ExpiredTokenException");
 
   private AwsKmsErrors() {}

@@ -25,8 +25,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.kms.model.DependencyTimeoutException;
@@ -353,6 +354,26 @@ class AwsKmsErrorMappingTest {
           .hasMessageContaining(cmk.toString())
           .hasMessageContaining("no answer")
           .hasMessageContaining("Attempt Count: " + ATTEMPTS);
+    }
+  }
+
+  @Test
+  void aRequestSignedWithTheWrongSecretIsRefusedAsAccessDenied() {
+    try (AwsKmsProvider provider =
+        KMS.providerBuilder(ATTEMPTS)
+            .credentialsProvider(
+                StaticCredentialsProvider.create(
+                    AwsBasicCredentials.create(FakeAwsKms.ACCESS_KEY_ID, "a-wrong-secret")))
+            .build()) {
+      URI cmk = FakeAwsKms.cmk(KMS.createKey());
+      KMS.clearRequests();
+
+      assertThatThrownBy(() -> provider.wrapper(cmk).orElseThrow().wrap(PLAINTEXT, CONTEXT))
+          .isInstanceOf(KeyAccessDeniedException.class)
+          .hasCauseInstanceOf(KmsException.class)
+          .hasMessageContaining("InvalidSignatureException")
+          .hasMessageContaining("credentials");
+      assertThat(KMS.requests()).hasSize(1);
     }
   }
 

@@ -51,8 +51,7 @@ class AwsKmsProviderTest {
     FakeAwsKms.Request encrypt = KMS.requests().get(0);
     assertThat(encrypt.target()).isEqualTo("TrentService.Encrypt");
     assertThat(encrypt.keyId()).contains(FakeAwsKms.keyArn(key));
-    assertThat(encrypt.encryptionContext())
-        .isEqualTo(Map.of("tenant", "acme", "table", "orders"));
+    assertThat(encrypt.encryptionContext()).isEqualTo(Map.of("tenant", "acme", "table", "orders"));
     assertThat(encrypt.json().get("Plaintext").asString())
         .isEqualTo(Base64.getEncoder().encodeToString(PLAINTEXT));
     assertThat(encrypt.json().get("EncryptionAlgorithm").asString()).isEqualTo("SYMMETRIC_DEFAULT");
@@ -74,8 +73,7 @@ class AwsKmsProviderTest {
     FakeAwsKms.Request decrypt = KMS.requests().get(0);
     assertThat(decrypt.target()).isEqualTo("TrentService.Decrypt");
     assertThat(decrypt.keyId()).contains(FakeAwsKms.keyArn(key));
-    assertThat(decrypt.encryptionContext())
-        .isEqualTo(Map.of("tenant", "acme", "table", "orders"));
+    assertThat(decrypt.encryptionContext()).isEqualTo(Map.of("tenant", "acme", "table", "orders"));
     assertThat(Base64.getDecoder().decode(decrypt.json().get("CiphertextBlob").asString()))
         .isEqualTo(ciphertext);
     assertSignedForRegion(decrypt, FakeAwsKms.REGION);
@@ -87,9 +85,10 @@ class AwsKmsProviderTest {
 
     byte[] ciphertext = PROVIDER.wrapper(cmk).orElseThrow().wrap(PLAINTEXT, KeyContext.empty());
 
-    assertThat(PROVIDER.unwrapper(cmk).unwrap(ciphertext, KeyContext.empty()))
-        .isEqualTo(PLAINTEXT);
-    assertThat(KMS.requests()).hasSize(2).allSatisfy(r -> assertThat(r.encryptionContext()).isNull());
+    assertThat(PROVIDER.unwrapper(cmk).unwrap(ciphertext, KeyContext.empty())).isEqualTo(PLAINTEXT);
+    assertThat(KMS.requests())
+        .hasSize(2)
+        .allSatisfy(r -> assertThat(r.encryptionContext()).isNull());
   }
 
   @Test
@@ -151,7 +150,8 @@ class AwsKmsProviderTest {
           URI.create(
               "aws-kms://arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab");
       KMS.clearRequests();
-      // The fake serves eu-west-1 only and answers NotFoundException; what matters is the signature.
+      // The fake serves eu-west-1 only and answers NotFoundException; what matters is the
+      // signature.
       assertThatThrownBy(() -> provider.unwrapper(usEast).unwrap(new byte[64], CONTEXT))
           .isInstanceOf(KeyAccessDeniedException.class);
       assertThat(provider.openRegions()).containsExactly("eu-west-1", "us-east-1");

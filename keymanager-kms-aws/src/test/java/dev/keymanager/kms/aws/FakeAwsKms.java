@@ -13,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.LinkedHashMap;
@@ -59,8 +58,9 @@ import software.amazon.awssdk.retries.api.RetryStrategy;
  *   <li>Every request is captured: target, headers, body.
  * </ul>
  *
- * <p>It does not verify SigV4 signatures (tests check that the SDK sent one) and knows nothing of
- * key policies beyond the deny switch. Thread-safe; handler threads are daemons.
+ * <p>Requests must carry a valid SigV4 signature of {@link #ACCESS_KEY_ID} ({@link SigV4}), as the
+ * service demands; the fake knows nothing of key policies beyond the deny switch. Thread-safe;
+ * handler threads are daemons.
  */
 final class FakeAwsKms implements AutoCloseable {
   static final String REGION = "eu-west-1";
@@ -158,16 +158,18 @@ final class FakeAwsKms implements AutoCloseable {
   /** The access key id the test providers sign with. */
   static final String ACCESS_KEY_ID = "AKIDKEYMANAGERTEST";
 
+  /** The secret key the endpoint verifies SigV4 signatures of {@link #ACCESS_KEY_ID} with. */
+  static final String SECRET_KEY = "not-a-real-secret";
+
   /**
-   * A provider builder aimed at this endpoint, with static test credentials and fast,
-   * deterministic retries: {@code attempts} attempts, no backoff, no retry quota.
+   * A provider builder aimed at this endpoint, with static test credentials and fast, deterministic
+   * retries: {@code attempts} attempts, no backoff, no retry quota.
    */
   AwsKmsProvider.Builder providerBuilder(int attempts) {
     return AwsKmsProvider.builder()
         .endpointOverride(endpoint())
         .credentialsProvider(
-            StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(ACCESS_KEY_ID, "not-a-real-secret")))
+            StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY_ID, SECRET_KEY)))
         .retryStrategy(fastRetries(attempts));
   }
 
@@ -324,6 +326,11 @@ final class FakeAwsKms implements AutoCloseable {
         }
         return;
       }
+      Optional<String> refused = SigV4.verify(exchange, body, ACCESS_KEY_ID, SECRET_KEY);
+      if (refused.isPresent()) {
+        error(exchange, 400, refused.get(), "signature check failed");
+        return;
+      }
       if (!"POST".equals(exchange.getRequestMethod())
           || !"/".equals(exchange.getRequestURI().getPath())) {
         error(exchange, 404, "UnknownOperationException", "not found");
@@ -405,7 +412,8 @@ final class FakeAwsKms implements AutoCloseable {
     in.get(iv);
     byte[] sealed = new byte[in.remaining()];
     in.get(sealed);
-    byte[] plaintext = gcm(Cipher.DECRYPT_MODE, key, iv, aad(header(key.id), context(json)), sealed);
+    byte[] plaintext =
+        gcm(Cipher.DECRYPT_MODE, key, iv, aad(header(key.id), context(json)), sealed);
     return object(
         "Plaintext",
         Base64.getEncoder().encodeToString(plaintext),
@@ -450,8 +458,7 @@ final class FakeAwsKms implements AutoCloseable {
     switch (key.state) {
       case DISABLED -> throw new KmsError(400, "DisabledException", keyArn(id) + " is disabled.");
       case PENDING_DELETION ->
-          throw new KmsError(
-              400, "KMSInvalidStateException", keyArn(id) + " is pending deletion.");
+          throw new KmsError(400, "KMSInvalidStateException", keyArn(id) + " is pending deletion.");
       case ENABLED -> {}
     }
     return key;
