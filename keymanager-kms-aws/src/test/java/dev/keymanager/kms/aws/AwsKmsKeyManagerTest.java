@@ -20,7 +20,6 @@ import java.time.InstantSource;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -55,14 +54,16 @@ class AwsKmsKeyManagerTest {
 
   /** The ways a customer cuts off a CMK in AWS KMS. */
   enum Revocation {
-    DISABLE_KEY((kms, key) -> kms.setState(key, KeyState.DISABLED)),
-    SCHEDULE_KEY_DELETION((kms, key) -> kms.setState(key, KeyState.PENDING_DELETION)),
-    WITHDRAW_ACCESS((kms, key) -> kms.denyAccess(key, true));
+    DISABLE_KEY,
+    SCHEDULE_KEY_DELETION,
+    WITHDRAW_ACCESS;
 
-    final BiConsumer<FakeAwsKms, String> apply;
-
-    Revocation(BiConsumer<FakeAwsKms, String> apply) {
-      this.apply = apply;
+    void apply(FakeAwsKms kms, String key) {
+      switch (this) {
+        case DISABLE_KEY -> kms.setState(key, KeyState.DISABLED);
+        case SCHEDULE_KEY_DELETION -> kms.setState(key, KeyState.PENDING_DELETION);
+        case WITHDRAW_ACCESS -> kms.denyAccess(key, true);
+      }
     }
   }
 
@@ -83,7 +84,7 @@ class AwsKmsKeyManagerTest {
         assertThat(back.use(byte[]::clone)).isEqualTo(dekBytes);
       }
 
-      revocation.apply.accept(KMS, key);
+      revocation.apply(KMS, key);
       clock.advance(HARD_TTL.plusSeconds(1));
 
       assertThatThrownBy(() -> keys.unwrapDek(wrapped, CONTEXT))

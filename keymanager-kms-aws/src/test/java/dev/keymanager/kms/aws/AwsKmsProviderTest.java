@@ -1,5 +1,6 @@
 package dev.keymanager.kms.aws;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -28,7 +29,7 @@ class AwsKmsProviderTest {
   private static final AwsKmsProvider PROVIDER = KMS.providerBuilder(3).build();
   private static final KeyContext CONTEXT =
       KeyContext.of(Map.of("tenant", "acme", "table", "orders"));
-  private static final byte[] PLAINTEXT = "thirty-two bytes of a secret key".getBytes();
+  private static final byte[] PLAINTEXT = "thirty-two bytes of a secret key".getBytes(UTF_8);
 
   @AfterAll
   static void stopEndpoint() {

@@ -7,6 +7,8 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -137,7 +139,8 @@ final class FakeAwsKms implements AutoCloseable {
   /** Starts the endpoint on an ephemeral port of 127.0.0.1. */
   static FakeAwsKms start() {
     try {
-      HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      HttpServer server =
+          HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
       ExecutorService executor =
           Executors.newCachedThreadPool(
               r -> {
@@ -183,7 +186,12 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   URI endpoint() {
-    return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    InetAddress address = server.getAddress().getAddress();
+    String host =
+        address instanceof Inet6Address
+            ? "[" + address.getHostAddress() + "]"
+            : address.getHostAddress();
+    return URI.create("http://" + host + ":" + server.getAddress().getPort());
   }
 
   /** Creates an enabled key and returns its id (a UUID, as in KMS). */
@@ -567,7 +575,8 @@ final class FakeAwsKms implements AutoCloseable {
 
   private static String quote(String s) {
     StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
       switch (c) {
         case '"' -> b.append("\\\"");
         case '\\' -> b.append("\\\\");

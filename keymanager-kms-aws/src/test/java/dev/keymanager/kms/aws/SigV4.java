@@ -26,6 +26,8 @@ final class SigV4 {
           "AWS4-HMAC-SHA256 Credential=([^/]+)/(\\d{8})/([^/]+)/([^/]+)/aws4_request,"
               + " ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})");
 
+  private static final Pattern SEMICOLON = Pattern.compile(";");
+
   private SigV4() {}
 
   /**
@@ -63,7 +65,7 @@ final class SigV4 {
     String query = exchange.getRequestURI().getRawQuery();
     canonical.append(query == null ? "" : query).append('\n');
     String signedHeaders = m.group(5);
-    for (String name : signedHeaders.split(";")) {
+    for (String name : SEMICOLON.split(signedHeaders, -1)) {
       List<String> values = exchange.getRequestHeaders().get(name);
       if (values == null) {
         return Optional.of("InvalidSignatureException");
