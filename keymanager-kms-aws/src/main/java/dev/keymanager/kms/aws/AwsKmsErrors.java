@@ -8,6 +8,7 @@ import dev.keymanager.KmsUnavailableException;
 import java.net.URI;
 import java.util.Set;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.exception.ApiCallAttemptTimeoutException;
 import software.amazon.awssdk.core.exception.ApiCallTimeoutException;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -114,6 +115,12 @@ final class AwsKmsErrors {
             e);
       }
       return denied(what + " was rejected by the service" + codeOf(s), e);
+    }
+    if (e instanceof AbortedException) {
+      // The caller's thread was interrupted (the SDK's own timeouts throw their own types). The
+      // SDK consumed the interrupt; set it again so the caller's code sees it.
+      Thread.currentThread().interrupt();
+      return unavailable(what + " was interrupted", e);
     }
     if (e instanceof ApiCallTimeoutException || e instanceof ApiCallAttemptTimeoutException) {
       return unavailable(what + " timed out: " + e.getMessage(), e);

@@ -50,7 +50,8 @@ import software.amazon.awssdk.services.kms.KmsClientBuilder;
  * {@link dev.keymanager.KeyAccessDeniedException}; KMS's {@code InvalidCiphertextException} to
  * {@link dev.keymanager.InvalidCiphertextException}; throttling, {@code KMSInternalException},
  * {@code KeyUnavailableException}, {@code DependencyTimeoutException}, other 5xx answers, {@code
- * LimitExceededException}, timeouts and I/O failures, after the SDK's own retries, to {@link
+ * LimitExceededException}, timeouts and I/O failures, after the SDK's own retries, and an
+ * interrupted calling thread (its interrupt flag set again) to {@link
  * dev.keymanager.KmsUnavailableException}; {@code InvalidKeyUsageException} (a key that cannot
  * encrypt) to {@link dev.keymanager.KeyManagerConfigException}; any other 4xx answer to {@link
  * dev.keymanager.KeyAccessDeniedException}. Ciphertext of another CMK is therefore reported as

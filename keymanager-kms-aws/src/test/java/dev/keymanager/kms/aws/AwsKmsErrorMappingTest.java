@@ -29,6 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
+import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.kms.model.DependencyTimeoutException;
 import software.amazon.awssdk.services.kms.model.DisabledException;
@@ -334,6 +335,25 @@ class AwsKmsErrorMappingTest {
       assertThat(elapsed).isBetween(Duration.ofMillis(250), Duration.ofMillis(4000));
       assertThat(KMS.requests()).hasSizeBetween(1, ATTEMPTS);
     }
+  }
+
+  @Test
+  void anInterruptedCallerGetsKmsUnavailableAndKeepsItsInterruptFlag() {
+    URI cmk = FakeAwsKms.cmk(KMS.createKey());
+    Thread.currentThread().interrupt();
+    Throwable thrown;
+    boolean stillInterrupted;
+    try {
+      thrown = catchThrowable(() -> PROVIDER.wrapper(cmk).orElseThrow().wrap(PLAINTEXT, CONTEXT));
+    } finally {
+      stillInterrupted = Thread.interrupted(); // and clear it for the next test
+    }
+
+    assertThat(thrown)
+        .isInstanceOf(KmsUnavailableException.class)
+        .hasCauseInstanceOf(AbortedException.class)
+        .hasMessageContaining("interrupted");
+    assertThat(stillInterrupted).isTrue();
   }
 
   @Test
