@@ -4,6 +4,8 @@
  */
 module dev.keymanager.kms.aws {
   requires transitive dev.keymanager.api;
+  // The builder takes these SDK types, so users need them readable. The SDK ships automatic
+  // modules only, hence javac's "requires transitive directive for an automatic module" warnings.
   requires transitive software.amazon.awssdk.auth;
   requires transitive software.amazon.awssdk.http;
   requires transitive software.amazon.awssdk.retries.api;
