@@ -25,7 +25,8 @@ record CryptoKeyUri(URI uri, String resourceName) {
           + "://projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY"
           + " (a CryptoKey, not a version; no query or fragment)";
 
-  // Project ids may be domain-scoped ("example.com:proj"); ring and key ids are [a-zA-Z0-9_-]{1,63}.
+  // Project ids may be domain-scoped ("example.com:proj"); ring and key ids are
+  // [a-zA-Z0-9_-]{1,63}.
   private static final Pattern RESOURCE =
       Pattern.compile(
           "projects/([a-z0-9][a-z0-9.:-]{0,99})"

@@ -60,7 +60,8 @@ final class GcpErrors {
       case INVALID_ARGUMENT:
         if (isChecksumRejection(e)) {
           // Cloud KMS saw bytes that do not match the CRC32C we computed from the caller's bytes:
-          // they were corrupted on the way, not wrong to begin with, so sending them again can work.
+          // they were corrupted on the way, not wrong to begin with, so sending them again can
+          // work.
           return new KmsUnavailableException(
               what + ": the request arrived corrupted (CRC32C mismatch); retry the call", e);
         }

@@ -62,8 +62,8 @@ import java.util.Set;
  * {@code roles/cloudkms.cryptoKeyDecrypter} to use imported ones.
  *
  * <p>Dependency: {@code com.google.cloud:google-cloud-kms} (Google's client: gax retries and
- * deadlines, gRPC with a shaded Netty, protobuf, google-auth-library for credentials; about 48 MB of
- * jars), versions aligned by {@code com.google.cloud:libraries-bom}.
+ * deadlines, gRPC with a shaded Netty, protobuf, google-auth-library for credentials; about 48 MB
+ * of jars), versions aligned by {@code com.google.cloud:libraries-bom}.
  *
  * <p>Known issues: the plaintext KEK of a Decrypt response lives on in protobuf's immutable {@code
  * ByteString} (and in gRPC's buffers) until garbage collection; only the copy handed to the caller
@@ -212,8 +212,8 @@ public final class GcpKmsProvider implements KmsProvider {
    *
    * <p>With the defaults, a call against a KMS that keeps answering UNAVAILABLE gives up after 4
    * attempts and about 0.7 s of backoff (100 + 200 + 400 ms, jittered); a KMS that never answers
-   * fails after 15 s (three 5 s attempts). The library's own defaults (unlimited attempts within
-   * 60 s) made one such call take about 45 s, longer than a storage engine should block on a KEK.
+   * fails after 15 s (three 5 s attempts). The library's own defaults (unlimited attempts within 60
+   * s) made one such call take about 45 s, longer than a storage engine should block on a KEK.
    */
   public static final class Builder {
     private CredentialsProvider credentials;
@@ -376,7 +376,8 @@ public final class GcpKmsProvider implements KmsProvider {
               .setTotalTimeoutDuration(totalTimeout)
               .setMaxAttempts(maxAttempts)
               .build();
-      for (UnaryCallSettings.Builder<?, ?> call : List.of(b.encryptSettings(), b.decryptSettings())) {
+      for (UnaryCallSettings.Builder<?, ?> call :
+          List.of(b.encryptSettings(), b.decryptSettings())) {
         call.setRetrySettings(retry).setRetryableCodes(RETRYABLE_CODES);
       }
       try {
