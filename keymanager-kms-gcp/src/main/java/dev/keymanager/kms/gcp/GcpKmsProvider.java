@@ -106,7 +106,10 @@ public final class GcpKmsProvider implements KmsProvider {
           StatusCode.Code.RESOURCE_EXHAUSTED,
           StatusCode.Code.INTERNAL);
 
-  private final KeyManagementServiceSettings settings;
+  /** The public endpoint, used unless {@link Builder#endpoint(String)} says otherwise. */
+  public static final String DEFAULT_ENDPOINT = "cloudkms.googleapis.com:443";
+
+  private final Builder config; // a private copy; turned into client settings at the first call
   private final Object lock = new Object();
   private KeyManagementServiceClient client; // guarded by lock; null until the first call
   private boolean closed; // guarded by lock
@@ -120,7 +123,9 @@ public final class GcpKmsProvider implements KmsProvider {
   }
 
   private GcpKmsProvider(Builder b) {
-    this.settings = b.settings();
+    // Discovery instantiates every provider on the class path, used or not: keep this cheap and
+    // load none of the client library's classes until a KMS call needs them.
+    this.config = b.copy();
   }
 
   /** A builder starting from the defaults. */
@@ -161,7 +166,7 @@ public final class GcpKmsProvider implements KmsProvider {
       }
       if (client == null) {
         try {
-          client = KeyManagementServiceClient.create(settings);
+          client = KeyManagementServiceClient.create(config.settings());
         } catch (IOException e) {
           // Typically no application default credentials: not found, or a key file that does not
           // parse. Not memoised: the next call tries again.
@@ -203,7 +208,7 @@ public final class GcpKmsProvider implements KmsProvider {
 
   @Override
   public String toString() {
-    return "GcpKmsProvider[endpoint=" + settings.getEndpoint() + "]";
+    return "GcpKmsProvider[endpoint=" + config.endpointOrDefault() + "]";
   }
 
   /**
@@ -227,6 +232,23 @@ public final class GcpKmsProvider implements KmsProvider {
 
     private Builder() {}
 
+    private Builder copy() {
+      Builder b = new Builder();
+      b.credentials = credentials;
+      b.endpoint = endpoint;
+      b.transport = transport;
+      b.attemptTimeout = attemptTimeout;
+      b.totalTimeout = totalTimeout;
+      b.maxAttempts = maxAttempts;
+      b.initialRetryDelay = initialRetryDelay;
+      b.maxRetryDelay = maxRetryDelay;
+      return b;
+    }
+
+    private String endpointOrDefault() {
+      return endpoint != null ? endpoint : DEFAULT_ENDPOINT;
+    }
+
     /**
      * Where credentials come from; default: application default credentials with the {@code
      * cloud-platform} scope ({@code GOOGLE_APPLICATION_CREDENTIALS}, gcloud's application default
@@ -240,8 +262,8 @@ public final class GcpKmsProvider implements KmsProvider {
     }
 
     /**
-     * The {@code host:port} to call; default {@code cloudkms.googleapis.com:443}. For a regional or
-     * Private Service Connect endpoint, or a test server.
+     * The {@code host:port} to call; default {@link #DEFAULT_ENDPOINT}. For a regional or Private
+     * Service Connect endpoint, or a test server.
      *
      * @throws IllegalArgumentException if not of the form {@code host:port}
      */
@@ -359,9 +381,7 @@ public final class GcpKmsProvider implements KmsProvider {
           credentials != null
               ? credentials
               : KeyManagementServiceSettings.defaultCredentialsProviderBuilder().build());
-      if (endpoint != null) {
-        b.setEndpoint(endpoint);
-      }
+      b.setEndpoint(endpointOrDefault());
       if (transport != null) {
         b.setTransportChannelProvider(transport);
       }

@@ -152,7 +152,10 @@ class GcpKmsProviderTest {
 
   @Test
   void defaultsBoundAFailingCallToSeconds() {
-    var retry = GcpKmsProvider.builder().settings().decryptSettings().getRetrySettings();
+    var settings = GcpKmsProvider.builder().settings();
+    var retry = settings.decryptSettings().getRetrySettings();
+
+    assertThat(settings.getEndpoint()).isEqualTo(GcpKmsProvider.DEFAULT_ENDPOINT);
 
     assertThat(retry.getTotalTimeoutDuration()).isEqualTo(Duration.ofSeconds(15));
     assertThat(retry.getMaxAttempts()).isEqualTo(4);
