@@ -181,6 +181,30 @@ class ErrorMappingTest {
   }
 
   @Test
+  void defaultRetriesGiveUpAfterFourAttemptsInUnderASecondOfBackoff() {
+    // Every retry setting at its default; only credentials and transport point at the fake.
+    try (GcpKmsProvider defaults =
+        GcpKmsProvider.builder()
+            .credentials(com.google.api.gax.core.NoCredentialsProvider.create())
+            .transportChannelProvider(KMS.providerBuilderTransport())
+            .build()) {
+      KMS.failNext(10, Status.UNAVAILABLE.withDescription("down"));
+      int before = KMS.decryptCalls();
+      long start = System.nanoTime();
+
+      Throwable thrown = catchThrowable(() -> defaults.unwrapper(CMK).unwrap(WRAPPED, CONTEXT));
+
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      assertThat(thrown).isInstanceOf(KmsUnavailableException.class);
+      assertThat(KMS.decryptCalls() - before).isEqualTo(GcpKmsProvider.DEFAULT_MAX_ATTEMPTS);
+      // Backoff is at most 100 + 200 + 400 ms (jittered below that); the rest is a loaded CI box.
+      assertThat(took).isLessThan(Duration.ofSeconds(5));
+    } finally {
+      KMS.clearFaults();
+    }
+  }
+
+  @Test
   void serverThatIsGoneIsUnavailable() {
     FakeCloudKms gone = FakeCloudKms.onLoopback();
     URI cmk = gone.createKey("errors", "ring", "gone");

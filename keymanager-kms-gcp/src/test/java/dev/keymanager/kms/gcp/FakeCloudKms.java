@@ -164,6 +164,14 @@ final class FakeCloudKms implements AutoCloseable {
                 .build());
   }
 
+  /** The in-process transport alone, for a provider built with other defaults. */
+  com.google.api.gax.rpc.TransportChannelProvider providerBuilderTransport() {
+    if (channel == null) {
+      throw new IllegalStateException("only for the in-process server");
+    }
+    return FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+  }
+
   /** The port on 127.0.0.1, for the loopback server. */
   int port() {
     return server.getPort();

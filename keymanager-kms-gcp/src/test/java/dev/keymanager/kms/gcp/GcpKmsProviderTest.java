@@ -7,10 +7,12 @@ import com.google.cloud.kms.v1.KeyManagementServiceClient;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.spi.KmsProvider;
+import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -160,6 +162,34 @@ class GcpKmsProviderTest {
     assertThat(retry.getTotalTimeoutDuration()).isEqualTo(Duration.ofSeconds(15));
     assertThat(retry.getMaxAttempts()).isEqualTo(4);
     assertThat(retry.getMaxRpcTimeoutDuration()).isEqualTo(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void credentialsThatCannotBeLoadedAreAConfigurationErrorAndTheNextCallTriesAgain() {
+    // What application default credentials do when none are set up: getCredentials() throws.
+    AtomicInteger lookups = new AtomicInteger();
+    try (FakeCloudKms kms = FakeCloudKms.inProcess();
+        GcpKmsProvider provider =
+            GcpKmsProvider.builder()
+                .credentials(
+                    () -> {
+                      lookups.incrementAndGet();
+                      throw new IOException("Your default credentials were not found");
+                    })
+                .transportChannelProvider(kms.providerBuilderTransport())
+                .build()) {
+      URI cmk = kms.createKey("creds", "ring", "cmk");
+
+      for (int i = 0; i < 2; i++) {
+        assertThatThrownBy(
+                () -> provider.wrapper(cmk).orElseThrow().wrap(new byte[32], KeyContext.empty()))
+            .isInstanceOf(KeyManagerConfigException.class)
+            .hasMessageContaining("credentials were not found")
+            .hasCauseInstanceOf(IOException.class);
+      }
+      assertThat(lookups).hasValue(2);
+      assertThat(kms.encryptCalls()).isZero();
+    }
   }
 
   @Test
