@@ -96,8 +96,9 @@ public final class GcpKmsProvider implements KmsProvider {
 
   /**
    * The status codes retried by the client before a call fails: UNAVAILABLE and DEADLINE_EXCEEDED
-   * (the library's defaults), plus RESOURCE_EXHAUSTED and INTERNAL, which Cloud KMS documents as
-   * retryable with backoff. Encrypt and Decrypt change nothing on the server, so a retry is safe.
+   * (the library's defaults), plus RESOURCE_EXHAUSTED (quota, throttling) and INTERNAL (a server
+   * error): the transient failures keymanager's failure model retries with jittered backoff.
+   * Encrypt and Decrypt change nothing on the server, so a retry is safe.
    */
   static final Set<StatusCode.Code> RETRYABLE_CODES =
       Set.of(
