@@ -179,11 +179,11 @@ final class KekCache implements AutoCloseable {
       KeyAccessDeniedException denied = denials.getIfPresent(ref);
       if (denied != null) {
         throw new KeyAccessDeniedException(
-            "The KMS denied access to KEK "
+            "Not asking the KMS again yet for KEK "
                 + ref
-                + " recently ("
+                + ": it denied access within the negative TTL ("
                 + denied.getMessage()
-                + "); not asking again yet",
+                + ")",
             denied);
       }
       CachedKek loaded = await(ref, load(ref, false));
