@@ -25,16 +25,17 @@ import reactor.netty.resources.ConnectionProvider;
 /**
  * The {@code azure-kv} KMS provider: Azure Key Vault and Managed HSM keys named {@code
  * azure-kv://VAULT.vault.azure.net/keys/NAME[/VERSION]} (or {@code HSM.managedhsm.azure.net}, and
- * the sovereign-cloud hosts), wrapped and unwrapped with the Azure SDK's {@code CryptographyClient}.
+ * the sovereign-cloud hosts), wrapped and unwrapped with the Azure SDK's {@code
+ * CryptographyClient}.
  *
  * <h2>Wrapped form and how the key context is bound</h2>
  *
  * Key Vault's wrapKey/unwrapKey take no associated data, so the {@link dev.keymanager.KeyContext}
- * is bound with a local AEAD layer: each wrap draws a random 256-bit intermediate key, has Key Vault
- * wrap it (RSA-OAEP-256 for RSA keys, A256KW for Managed HSM AES keys), and seals the caller's
- * plaintext under it with AES-256-GCM, whose associated data is the header (algorithm, key name,
- * key version, Key Vault's output) followed by the context's canonical encoding. Layout in {@code
- * WrappedBlob}; golden vectors in the tests.
+ * is bound with a local AEAD layer: each wrap draws a random 256-bit intermediate key, has Key
+ * Vault wrap it (RSA-OAEP-256 for RSA keys, A256KW for Managed HSM AES keys), and seals the
+ * caller's plaintext under it with AES-256-GCM, whose associated data is the header (algorithm, key
+ * name, key version, Key Vault's output) followed by the context's canonical encoding. Layout in
+ * {@code WrappedBlob}; golden vectors in the tests.
  *
  * <p>Why a local AEAD layer rather than a context digest inside the Key Vault plaintext: Key Vault
  * always wraps exactly 32 bytes, which every algorithm takes (A256KW needs a multiple of 8 bytes,
@@ -47,10 +48,10 @@ import reactor.netty.resources.ConnectionProvider;
  *
  * <p>The algorithm and the exact key version used are recorded in the wrapped form, so unwrap never
  * guesses: it calls that version, even when the URI names no version and the key has since been
- * rotated. A URI that pins a version refuses ciphertext made under another one, and any URI
- * refuses ciphertext made under another key name, both as {@code InvalidCiphertextException}
- * without calling Key Vault. Ciphertext of another vault's key of the same name reaches Key Vault,
- * which answers 404 ({@link dev.keymanager.KeyAccessDeniedException}).
+ * rotated. A URI that pins a version refuses ciphertext made under another one, and any URI refuses
+ * ciphertext made under another key name, both as {@code InvalidCiphertextException} without
+ * calling Key Vault. Ciphertext of another vault's key of the same name reaches Key Vault, which
+ * answers 404 ({@link dev.keymanager.KeyAccessDeniedException}).
  *
  * <h2>Wrap checks the key first</h2>
  *
@@ -221,7 +222,11 @@ public final class AzureKeyVaultKmsProvider implements KmsProvider {
 
   @Override
   public String toString() {
-    return "AzureKeyVaultKmsProvider[" + cmks.size() + " keys open" + (closed ? ", closed" : "") + "]";
+    return "AzureKeyVaultKmsProvider["
+        + cmks.size()
+        + " keys open"
+        + (closed ? ", closed" : "")
+        + "]";
   }
 
   /**
@@ -268,8 +273,8 @@ public final class AzureKeyVaultKmsProvider implements KmsProvider {
     }
 
     /**
-     * The identity that calls Key Vault; default {@code DefaultAzureCredential}, built on first
-     * use (environment variables, workload identity, managed identity, Azure CLI, ...).
+     * The identity that calls Key Vault; default {@code DefaultAzureCredential}, built on first use
+     * (environment variables, workload identity, managed identity, Azure CLI, ...).
      */
     public Builder credential(TokenCredential credential) {
       this.credential = requireNonNull(credential, "credential");
@@ -288,8 +293,7 @@ public final class AzureKeyVaultKmsProvider implements KmsProvider {
     }
 
     /**
-     * The TCP connect timeout of the default HTTP client; default {@link
-     * #DEFAULT_CONNECT_TIMEOUT}.
+     * The TCP connect timeout of the default HTTP client; default {@link #DEFAULT_CONNECT_TIMEOUT}.
      *
      * @throws IllegalArgumentException if not positive
      */

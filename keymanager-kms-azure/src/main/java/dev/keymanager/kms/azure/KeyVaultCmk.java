@@ -176,7 +176,10 @@ final class KeyVaultCmk implements KmsUnwrapper, KmsWrapper {
         || !parts[2].equalsIgnoreCase(id.name())
         || !WrappedBlob.isValidVersion(parts[3])) {
       throw new KeyManagerConfigException(
-          "Azure Key Vault returned key id '" + kid + "' that does not name a version of " + id.uri());
+          "Azure Key Vault returned key id '"
+              + kid
+              + "' that does not name a version of "
+              + id.uri());
     }
     return parts[3];
   }

@@ -37,10 +37,10 @@ import javax.crypto.spec.GCMParameterSpec;
  * Key Vault output are authenticated) followed by {@link KeyContext#encode()}.
  *
  * <p>The CRC is not a security measure (anyone can recompute it; the GCM tag is what
- * authenticates). It lets a corrupted header fail here as {@link InvalidCiphertextException}
- * before any Key Vault call, instead of sending a garbled key version that Key Vault would answer
- * with 404, which means "denied" in this module's error mapping. Key names and versions are
- * restricted to URL-safe characters because they become part of the request path.
+ * authenticates). It lets a corrupted header fail here as {@link InvalidCiphertextException} before
+ * any Key Vault call, instead of sending a garbled key version that Key Vault would answer with
+ * 404, which means "denied" in this module's error mapping. Key names and versions are restricted
+ * to URL-safe characters because they become part of the request path.
  */
 final class WrappedBlob {
   static final int FORMAT_VERSION = 1;
@@ -120,7 +120,9 @@ final class WrappedBlob {
   }
 
   static boolean isValidKeyName(String s) {
-    return s.length() >= 1 && s.length() <= MAX_KEY_NAME && s.chars().allMatch(c -> isAlnum(c) || c == '-');
+    return s.length() >= 1
+        && s.length() <= MAX_KEY_NAME
+        && s.chars().allMatch(c -> isAlnum(c) || c == '-');
   }
 
   static boolean isValidVersion(String s) {

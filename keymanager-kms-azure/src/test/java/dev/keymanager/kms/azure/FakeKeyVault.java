@@ -248,7 +248,8 @@ final class FakeKeyVault implements AutoCloseable {
                 "Bearer authorization=\"https://login.microsoftonline.com/"
                     + TENANT
                     + "\", resource=\"https://vault.azure.net\"");
-        status = error(ex, 401, "Unauthorized", "AKV10000: Request is missing a Bearer token.", null);
+        status =
+            error(ex, 401, "Unauthorized", "AKV10000: Request is missing a Bearer token.", null);
       } else if (!isApiVersionSet(ex)) {
         status = error(ex, 400, "BadParameter", "api-version is required", null);
       } else {
@@ -329,7 +330,11 @@ final class FakeKeyVault implements AutoCloseable {
     Instant now = Instant.now();
     if (v.notBefore != null && now.isBefore(v.notBefore)) {
       return error(
-          ex, 403, "Forbidden", "Operation " + op + " is not allowed before nbf.", "KeyNotYetValid");
+          ex,
+          403,
+          "Forbidden",
+          "Operation " + op + " is not allowed before nbf.",
+          "KeyNotYetValid");
     }
     Map<String, Object> req = parse(body);
     String alg = String.valueOf(req.get("alg"));
@@ -337,11 +342,19 @@ final class FakeKeyVault implements AutoCloseable {
     boolean wrap = "wrapkey".equals(op);
     if (wrap && v.expires != null && !now.isBefore(v.expires)) {
       return error(
-          ex, 403, "Forbidden", "Operation wrapKey is not allowed on an expired key.", "KeyExpired");
+          ex,
+          403,
+          "Forbidden",
+          "Operation wrapKey is not allowed on an expired key.",
+          "KeyExpired");
     }
     if (!wrap && !v.enabled) {
       return error(
-          ex, 403, "Forbidden", "Operation unwrapKey is not allowed on a disabled key.", "KeyDisabled");
+          ex,
+          403,
+          "Forbidden",
+          "Operation unwrapKey is not allowed on a disabled key.",
+          "KeyDisabled");
     }
     String expectedAlg = v.rsa != null ? "RSA-OAEP-256" : "A256KW";
     if (!expectedAlg.equals(alg)) {
@@ -355,7 +368,9 @@ final class FakeKeyVault implements AutoCloseable {
       return error(ex, 400, "BadParameter", "The parameter is incorrect.", null);
     }
     return json(
-        ex, 200, "{\"kid\":\"" + kid(name, v) + "\",\"value\":\"" + B64.encodeToString(out) + "\"}");
+        ex,
+        200,
+        "{\"kid\":\"" + kid(name, v) + "\",\"value\":\"" + B64.encodeToString(out) + "\"}");
   }
 
   private static byte[] wrapValue(Version v, byte[] value) throws GeneralSecurityException {
