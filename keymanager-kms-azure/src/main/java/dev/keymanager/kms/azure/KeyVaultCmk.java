@@ -49,10 +49,14 @@ final class KeyVaultCmk implements KmsUnwrapper, KmsWrapper {
   public byte[] wrap(byte[] plaintext, KeyContext context) {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
-    KeyVaultKey key = call(Operation.GET, () -> client(id.version().orElse("")).getKey());
+    // Clients are taken outside call(): after close() that is an IllegalStateException, not a
+    // KMS failure.
+    CryptographyClient current = client(id.version().orElse(""));
+    KeyVaultKey key = call(Operation.GET, current::getKey);
     checkUsable(key.getProperties());
     Algorithm algorithm = algorithmFor(key.getKeyType());
     String version = versionOf(key.getId());
+    CryptographyClient versioned = client(version);
     byte[] intermediate = new byte[WrappedBlob.INTERMEDIATE_KEY_LENGTH];
     byte[] nonce = new byte[WrappedBlob.NONCE_LENGTH];
     RANDOM.nextBytes(intermediate);
@@ -62,8 +66,7 @@ final class KeyVaultCmk implements KmsUnwrapper, KmsWrapper {
           call(
               Operation.WRAP,
               () ->
-                  client(version)
-                      .wrapKey(KeyWrapAlgorithm.fromString(algorithm.jwaName), intermediate));
+                  versioned.wrapKey(KeyWrapAlgorithm.fromString(algorithm.jwaName), intermediate));
       if (result.getKeyId() != null && !version.equalsIgnoreCase(versionOf(result.getKeyId()))) {
         // The version is what unwrap will call: never record one Key Vault did not use.
         throw new KeyManagerConfigException(
@@ -103,14 +106,13 @@ final class KeyVaultCmk implements KmsUnwrapper, KmsWrapper {
               + ", not under the pinned CMK "
               + id.uri());
     }
+    CryptographyClient versioned = client(blob.keyVersion());
     byte[] intermediate =
         call(
                 Operation.UNWRAP,
                 () ->
-                    client(blob.keyVersion())
-                        .unwrapKey(
-                            KeyWrapAlgorithm.fromString(blob.algorithm().jwaName),
-                            blob.wrappedKey()))
+                    versioned.unwrapKey(
+                        KeyWrapAlgorithm.fromString(blob.algorithm().jwaName), blob.wrappedKey()))
             .getKey();
     try {
       return blob.open(intermediate, context);

@@ -144,16 +144,19 @@ class AzureKeyVaultKmsProviderTest {
   }
 
   @Test
-  void unwrapperHeldAcrossCloseFailsInsteadOfReopening() {
+  void wrapperAndUnwrapperHeldAcrossCloseFailInsteadOfReopening() {
     KV.addRsaVersion("held");
     URI cmk = URI.create("azure-kv://vault1.vault.azure.net/keys/held");
     AzureKeyVaultKmsProvider provider = TestProviders.builder(KV).build();
     byte[] blob = provider.wrapper(cmk).orElseThrow().wrap(PLAINTEXT, CONTEXT);
     var unwrapper = provider.unwrapper(cmk);
+    var wrapper = provider.wrapper(cmk).orElseThrow();
 
     provider.close();
 
     assertThatThrownBy(() -> unwrapper.unwrap(blob, CONTEXT))
+        .isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> wrapper.wrap(PLAINTEXT, CONTEXT))
         .isInstanceOf(IllegalStateException.class);
   }
 
