@@ -59,6 +59,8 @@ final class FakeKeyVault implements AutoCloseable {
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
   private static final Base64.Decoder B64D = Base64.getUrlDecoder();
+  private static final String ARRIVED = "arrived";
+  private static final String AUTHORIZED = "authorized";
 
   /** One stored version of a key. */
   static final class Version {
@@ -78,7 +80,7 @@ final class FakeKeyVault implements AutoCloseable {
     }
   }
 
-  /** What the fake saw: one line per HTTP request. */
+  /** What the fake saw: one line per answered HTTP request, with its arrival time. */
   record Request(String method, String path, boolean authorized, int status, long nanoTime) {}
 
   private record Fault(int status, String code, Map<String, String> headers, Duration delay) {}
@@ -234,11 +236,13 @@ final class FakeKeyVault implements AutoCloseable {
   // ---- protocol ------------------------------------------------------------------------------
 
   private void handle(HttpExchange ex) throws IOException {
+    ex.setAttribute(ARRIVED, System.nanoTime());
     String method = ex.getRequestMethod();
     String path = ex.getRequestURI().getPath();
     byte[] body = ex.getRequestBody().readAllBytes();
     String auth = ex.getRequestHeaders().getFirst("Authorization");
     boolean authorized = ("Bearer " + TOKEN).equals(auth) && !rejectTokens;
+    ex.setAttribute(AUTHORIZED, authorized);
     int status;
     try {
       if (!authorized) {
@@ -258,7 +262,9 @@ final class FakeKeyVault implements AutoCloseable {
     } catch (RuntimeException e) {
       status = error(ex, 500, "InternalError", e.toString(), null);
     }
-    requests.add(new Request(method, path, authorized, status, System.nanoTime()));
+    if (status < 0) {
+      ex.close();
+    }
   }
 
   private static boolean isApiVersionSet(HttpExchange ex) {
@@ -447,7 +453,7 @@ final class FakeKeyVault implements AutoCloseable {
     }
   }
 
-  private static int error(HttpExchange ex, int status, String code, String message, String inner)
+  private int error(HttpExchange ex, int status, String code, String message, String inner)
       throws IOException {
     String innerJson = inner == null ? "" : ",\"innererror\":{\"code\":\"" + inner + "\"}";
     return json(
@@ -462,7 +468,15 @@ final class FakeKeyVault implements AutoCloseable {
             + "}}");
   }
 
-  private static int json(HttpExchange ex, int status, String body) throws IOException {
+  /** Records the request, then answers it: a client that has its answer finds it recorded. */
+  private int json(HttpExchange ex, int status, String body) throws IOException {
+    requests.add(
+        new Request(
+            ex.getRequestMethod(),
+            ex.getRequestURI().getPath(),
+            Boolean.TRUE.equals(ex.getAttribute(AUTHORIZED)),
+            status,
+            (Long) ex.getAttribute(ARRIVED)));
     byte[] bytes = body.getBytes(UTF_8);
     ex.getResponseHeaders().add("Content-Type", "application/json; charset=utf-8");
     ex.getResponseHeaders().add("x-ms-keyvault-service-version", "1.9.0.0");
