@@ -91,6 +91,7 @@ final class FakeKeyVault implements AutoCloseable {
   private final List<Fault> faults = new CopyOnWriteArrayList<>();
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final AtomicInteger versionCounter = new AtomicInteger();
+  private volatile byte[] lastUnwrapped = new byte[0];
   private volatile boolean denyAccess;
   private volatile boolean rejectTokens;
 
@@ -202,6 +203,11 @@ final class FakeKeyVault implements AutoCloseable {
     for (int i = 0; i < count; i++) {
       faults.add(new Fault(0, null, Map.of(), delay));
     }
+  }
+
+  /** The value the last successful unwrapkey returned (the intermediate key), for secret scans. */
+  byte[] lastUnwrapped() {
+    return lastUnwrapped.clone();
   }
 
   void clearFaults() {
@@ -370,6 +376,9 @@ final class FakeKeyVault implements AutoCloseable {
     byte[] out;
     try {
       out = wrap ? wrapValue(v, value) : unwrapValue(v, value);
+      if (!wrap) {
+        lastUnwrapped = out.clone();
+      }
     } catch (GeneralSecurityException e) {
       return error(ex, 400, "BadParameter", "The parameter is incorrect.", null);
     }
