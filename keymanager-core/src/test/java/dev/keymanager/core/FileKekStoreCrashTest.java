@@ -287,9 +287,7 @@ class FileKekStoreCrashTest {
       assertThat(opened).as("%s: child printed a line; stderr: %s", context, read(stderr)).isTrue();
       Thread.sleep(random.nextInt(maxKillDelayMillis)); // the random instant of the kill
     } finally {
-      // SIGKILL through the handle: Process.destroyForcibly() also closes our end of the pipe,
-      // which would drop acknowledged lines not yet read.
-      child.toHandle().destroyForcibly();
+      child.destroyForcibly();
     }
     assertThat(child.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as(context).isTrue();
     List<String> result = completeLines(Files.readAllBytes(stdout));
