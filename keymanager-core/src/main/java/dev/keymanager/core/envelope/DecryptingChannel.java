@@ -9,8 +9,8 @@ import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 
 /**
- * Random-access reads of a streaming payload: Tink's seekable channel with its failures sorted as in
- * {@link DecryptingStream}. The last segment is authenticated when the channel opens, so {@link
+ * Random-access reads of a streaming payload: Tink's seekable channel with its failures sorted as
+ * in {@link DecryptingStream}. The last segment is authenticated when the channel opens, so {@link
  * #size()} is trusted and truncation or appended bytes fail at open. Each read decrypts whole
  * segments (the one holding the current position is kept), so a small read costs at most two
  * segment decryptions. Methods are synchronized; position and read are separate calls, so callers

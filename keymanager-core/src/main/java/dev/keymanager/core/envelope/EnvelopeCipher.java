@@ -53,8 +53,8 @@ import java.security.GeneralSecurityException;
  *
  * <ul>
  *   <li>{@link InvalidCiphertextException} "Invalid payload: ..." for malformed bytes (bad magic,
- *       unknown version or kind, truncated header, bad wrapped DEK), and "... encrypted under KEK
- *       b v1, but this cipher decrypts only KEK a" for another KEK;
+ *       unknown version or kind, truncated header, bad wrapped DEK), and "... encrypted under KEK b
+ *       v1, but this cipher decrypts only KEK a" for another KEK;
  *   <li>{@link InvalidCiphertextException} "... its wrapped DEK did not authenticate ..." for
  *       another context (or an altered header, or a KEK of the same id from another store);
  *   <li>{@link InvalidCiphertextException} "... failed authentication ..." for an altered,
@@ -70,9 +70,9 @@ import java.security.GeneralSecurityException;
  * <p><b>Segment size.</b> Streaming payloads are cut into segments of {@link #DEFAULT_SEGMENT_SIZE}
  * (64 KiB) ciphertext bytes unless {@link Builder#segmentSize(int)} says otherwise; the size is
  * recorded in the header, so readers need no configuration. A random read decrypts the whole
- * segment it touches: 64 KiB keeps a 4 KiB read to one 64 KiB decryption, while the 16-byte tag
- * per segment costs 0.02 % of space; 1 MiB segments would cost 16 times more per random read for
- * no measurable gain in sequential throughput (README, "Payload envelope encryption").
+ * segment it touches: 64 KiB keeps a 4 KiB read to one 64 KiB decryption, while the 16-byte tag per
+ * segment costs 0.02 % of space; 1 MiB segments would cost 16 times more per random read for no
+ * measurable gain in sequential throughput (README, "Payload envelope encryption").
  *
  * <p><b>Key material.</b> Every payload has its own DEK, from {@link KeyManager#generateDek}; this
  * class closes (overwrites) its {@link DataKey} as soon as the cipher is set up. One-shot payloads
@@ -234,19 +234,13 @@ public final class EnvelopeCipher {
     PayloadHeader header = oneShotHeader(ciphertext, ciphertext.length);
     try (DataKey dek = unwrap(header, context)) {
       return OneShot.decrypt(
-          dek,
-          header,
-          ciphertext,
-          header.length(),
-          ciphertext.length - header.length(),
-          context);
+          dek, header, ciphertext, header.length(), ciphertext.length - header.length(), context);
     }
   }
 
   /**
    * Decrypts the remaining bytes of {@code ciphertext}, a one-shot payload, into a new heap buffer,
-   * ready to read. On success the buffer's position moves to its limit; on failure it is
-   * unchanged.
+   * ready to read. On success the buffer's position moves to its limit; on failure it is unchanged.
    *
    * @throws InvalidCiphertextException as {@link #decrypt(byte[], KeyContext)}
    * @throws KekStateException if the payload's KEK version is disabled or destroyed
@@ -267,7 +261,9 @@ public final class EnvelopeCipher {
     return plaintext;
   }
 
-  /** The header at the start of {@code b}, the first bytes of a payload {@code totalLength} long. */
+  /**
+   * The header at the start of {@code b}, the first bytes of a payload {@code totalLength} long.
+   */
   private static PayloadHeader oneShotHeader(byte[] b, int totalLength) {
     PayloadHeader header = PayloadHeader.parse(b, 0, Math.min(b.length, totalLength));
     if (header.kind() != PayloadHeader.Kind.ONE_SHOT) {
@@ -333,8 +329,8 @@ public final class EnvelopeCipher {
     return closingOnFailure(ciphertext, () -> encryptingChannel(ciphertext, context));
   }
 
-  private WritableByteChannel encryptingChannel(
-      WritableByteChannel ciphertext, KeyContext context) throws IOException {
+  private WritableByteChannel encryptingChannel(WritableByteChannel ciphertext, KeyContext context)
+      throws IOException {
     try (DataKey dek = keys.generateDek(kekId, context)) {
       PayloadHeader header = PayloadHeader.streaming(dek.wrappedKey(), segmentLog2);
       AesGcmHkdfStreaming tink = Streaming.primitive(dek, header);
@@ -349,9 +345,9 @@ public final class EnvelopeCipher {
   /**
    * An input stream of the plaintext of the streaming payload read from {@code ciphertext}. The
    * header is read and the DEK unwrapped before this method returns, so a wrong context or KEK
-   * fails here; altered, reordered, truncated or extended segments fail in {@code read} with
-   * {@link InvalidCiphertextException}, before any byte of the failing segment is returned.
-   * Closing the returned stream closes {@code ciphertext}.
+   * fails here; altered, reordered, truncated or extended segments fail in {@code read} with {@link
+   * InvalidCiphertextException}, before any byte of the failing segment is returned. Closing the
+   * returned stream closes {@code ciphertext}.
    *
    * @throws IOException if reading {@code ciphertext} fails
    * @throws InvalidCiphertextException if the header is malformed, names another KEK, or does not

@@ -8,8 +8,8 @@ import java.nio.channels.SeekableByteChannel;
 
 /**
  * Wrappers that remember whether the ciphertext source itself failed, so that an {@link
- * IOException} out of Tink can be told apart: a failure of the source stays an {@code
- * IOException}; anything else Tink raises is about the bytes and becomes an {@link
+ * IOException} out of Tink can be told apart: a failure of the source stays an {@code IOException};
+ * anything else Tink raises is about the bytes and becomes an {@link
  * dev.keymanager.InvalidCiphertextException}.
  */
 final class SourceTracking {

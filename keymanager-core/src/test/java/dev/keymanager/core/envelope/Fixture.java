@@ -47,8 +47,8 @@ final class Fixture implements AutoCloseable {
   }
 
   /** Encrypts {@code plaintext} through the streaming API, written in uneven pieces. */
-  static byte[] encryptStreaming(EnvelopeCipher cipher, byte[] plaintext, dev.keymanager.KeyContext c)
-      throws IOException {
+  static byte[] encryptStreaming(
+      EnvelopeCipher cipher, byte[] plaintext, dev.keymanager.KeyContext c) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (OutputStream out = cipher.newEncryptingStream(bytes, c)) {
       int at = 0;

@@ -90,8 +90,10 @@ class OneShotEnvelopeTest {
     byte[] out = new byte[back.remaining()];
     back.get(out);
     assertThat(out).isEqualTo(plaintext);
-    assertThat(cipher.decrypt(ByteBuffer.wrap(cipher.encrypt(new byte[0], CONTEXT)), CONTEXT)
-            .remaining())
+    assertThat(
+            cipher
+                .decrypt(ByteBuffer.wrap(cipher.encrypt(new byte[0], CONTEXT)), CONTEXT)
+                .remaining())
         .isZero();
   }
 
@@ -173,12 +175,12 @@ class OneShotEnvelopeTest {
             .build());
 
     try (KeyManager restarted = f.newKeyManager()) {
-      assertThatThrownBy(() -> EnvelopeCipher.of(restarted, "tenant-42").decrypt(ciphertext, CONTEXT))
+      assertThatThrownBy(
+              () -> EnvelopeCipher.of(restarted, "tenant-42").decrypt(ciphertext, CONTEXT))
           .isInstanceOf(KekStateException.class)
           .hasMessageContaining("tenant-42 v1")
           .hasMessageContaining("DESTROYED")
-          .satisfies(
-              e -> assertThat(((KekStateException) e).state()).contains(KekState.DESTROYED));
+          .satisfies(e -> assertThat(((KekStateException) e).state()).contains(KekState.DESTROYED));
     }
   }
 
@@ -227,8 +229,7 @@ class OneShotEnvelopeTest {
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("failed authentication");
     int headerLength = ciphertext.length - 100 - 16;
-    assertThatThrownBy(
-            () -> cipher.decrypt(Arrays.copyOf(ciphertext, headerLength + 15), CONTEXT))
+    assertThatThrownBy(() -> cipher.decrypt(Arrays.copyOf(ciphertext, headerLength + 15), CONTEXT))
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("truncated one-shot payload");
   }

@@ -47,7 +47,8 @@ class StreamingEnvelopeTest {
   }
 
   private byte[] decryptAll(byte[] ciphertext, KeyContext context) throws IOException {
-    try (InputStream in = cipher.newDecryptingStream(new ByteArrayInputStream(ciphertext), context)) {
+    try (InputStream in =
+        cipher.newDecryptingStream(new ByteArrayInputStream(ciphertext), context)) {
       return in.readAllBytes();
     }
   }
@@ -108,7 +109,8 @@ class StreamingEnvelopeTest {
     }
 
     byte[] ciphertext = Files.readAllBytes(file);
-    assertThat(ciphertext[6 + ((ciphertext[4] & 0xFF) << 8 | ciphertext[5] & 0xFF)]).isEqualTo((byte) 16);
+    assertThat(ciphertext[6 + ((ciphertext[4] & 0xFF) << 8 | ciphertext[5] & 0xFF)])
+        .isEqualTo((byte) 16);
     try (SeekableByteChannel in =
         defaults.newSeekableDecryptingChannel(FileChannel.open(file), CONTEXT)) {
       Random random = new Random(5);
@@ -120,8 +122,7 @@ class StreamingEnvelopeTest {
       }
       assertThat(readAt(in, plaintext.length + 5, 10)).isEmpty();
     }
-    try (InputStream in =
-        defaults.newDecryptingStream(Files.newInputStream(file), CONTEXT)) {
+    try (InputStream in = defaults.newDecryptingStream(Files.newInputStream(file), CONTEXT)) {
       assertThat(in.readAllBytes()).isEqualTo(plaintext);
     }
   }
@@ -187,8 +188,7 @@ class StreamingEnvelopeTest {
       int perSegment = SEGMENT - 16;
       int segmentTwoStart = 2 * perSegment - (ciphertext.length - 16 * 5 - plaintext.length);
       assertThat(readAt(in, 0, 1000)).isEqualTo(Arrays.copyOf(plaintext, 1000));
-      assertThat(readAt(in, 19_000, 1000))
-          .isEqualTo(Arrays.copyOfRange(plaintext, 19_000, 20_000));
+      assertThat(readAt(in, 19_000, 1000)).isEqualTo(Arrays.copyOfRange(plaintext, 19_000, 20_000));
       assertThatThrownBy(() -> readAt(in, segmentTwoStart + 5, 1))
           .isInstanceOf(InvalidCiphertextException.class);
     }
@@ -218,7 +218,8 @@ class StreamingEnvelopeTest {
             () -> cipher.newDecryptingStream(new ByteArrayInputStream(ciphertext), other))
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("key context differs");
-    assertThatThrownBy(() -> cipher.newSeekableDecryptingChannel(new BytesChannel(ciphertext), other))
+    assertThatThrownBy(
+            () -> cipher.newSeekableDecryptingChannel(new BytesChannel(ciphertext), other))
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("key context differs");
     f.keys.createKek("tenant-43", Fixture.OTHER_CMK);
@@ -234,8 +235,7 @@ class StreamingEnvelopeTest {
   void aOneShotPayloadIsNotAStreamingPayload() {
     byte[] oneShot = cipher.encrypt(new byte[10], CONTEXT);
 
-    assertThatThrownBy(
-            () -> cipher.newDecryptingStream(new ByteArrayInputStream(oneShot), CONTEXT))
+    assertThatThrownBy(() -> cipher.newDecryptingStream(new ByteArrayInputStream(oneShot), CONTEXT))
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("this is a one-shot payload");
   }
@@ -244,7 +244,8 @@ class StreamingEnvelopeTest {
   void aFailingSourceStaysAnIoExceptionAndIsClosedWhenOpeningFails() throws IOException {
     byte[] ciphertext = Fixture.encryptStreaming(cipher, Fixture.pattern(20_000, 16), CONTEXT);
     try (SeekableByteChannel in =
-        cipher.newSeekableDecryptingChannel(new BytesChannel(ciphertext).failAfter(10_000), CONTEXT)) {
+        cipher.newSeekableDecryptingChannel(
+            new BytesChannel(ciphertext).failAfter(10_000), CONTEXT)) {
       assertThat(readAt(in, 0, 10)).hasSize(10);
       assertThatThrownBy(() -> readAt(in, 15_000, 10))
           .isInstanceOf(IOException.class)
