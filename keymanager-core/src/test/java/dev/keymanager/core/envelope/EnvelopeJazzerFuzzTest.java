@@ -24,22 +24,22 @@ class EnvelopeJazzerFuzzTest {
     targets.close();
   }
 
-  @FuzzTest(maxDuration = "60s")
+  @FuzzTest(maxDuration = "30s")
   void header(byte[] input) {
     targets.run(targets::header, input);
   }
 
-  @FuzzTest(maxDuration = "60s")
+  @FuzzTest(maxDuration = "30s")
   void oneShot(byte[] input) {
     targets.run(targets::oneShot, input);
   }
 
-  @FuzzTest(maxDuration = "60s")
+  @FuzzTest(maxDuration = "30s")
   void stream(byte[] input) {
     targets.run(targets::stream, input);
   }
 
-  @FuzzTest(maxDuration = "60s")
+  @FuzzTest(maxDuration = "30s")
   void seekable(byte[] input) {
     targets.run(targets::seekable, input);
   }
