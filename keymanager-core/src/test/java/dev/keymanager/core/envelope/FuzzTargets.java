@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The fuzz targets of every payload decoder, shared by the bounded run of the normal build ({@link
- * EnvelopeFuzzTest}) and Jazzer's coverage-guided run ({@link EnvelopeJazzerFuzzTest}, {@code
+ * EnvelopeFuzzTest}) and Jazzer's coverage-guided run ({@code EnvelopeJazzer*FuzzTest}, {@code
  * -Pfuzz}).
  *
  * <p>Each target reads its input as a little program: which valid payload to start from (or raw
