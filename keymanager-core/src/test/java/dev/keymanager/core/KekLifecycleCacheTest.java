@@ -1,0 +1,82 @@
+package dev.keymanager.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.keymanager.KekRef;
+import dev.keymanager.KeyManager;
+import dev.keymanager.testkit.FakeKms;
+import java.net.URI;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** What lifecycle steps do to the plaintext KEKs in the cache. */
+class KekLifecycleCacheTest {
+  private static final URI CMK = FakeKms.cmk("cache");
+
+  private final FakeKms kms = new FakeKms();
+  private final KeyManager keys =
+      KeyManagers.builder()
+          .kekStore(KekStores.inMemory())
+          .kmsProvider(kms)
+          .discoverProviders(false)
+          .clock(new MutableClock())
+          .minimumDestructionWindow(Duration.ZERO)
+          .build();
+  private final KekCache cache = ((DefaultKeyManager) keys).cacheForTest();
+
+  @AfterEach
+  void tearDown() {
+    keys.close();
+  }
+
+  @Test
+  void destructionOverwritesCachedCopiesOnceTheirLastUserReleasesThem() {
+    keys.createKek("orders", CMK);
+    keys.rotateKek("orders");
+    CachedKek inFlight = cache.acquire(new KekRef("orders", 1)); // an operation still running
+    CachedKek idle = cache.acquire(new KekRef("orders", 2));
+    idle.release();
+    assertThat(kms.unwrapCalls()).isZero(); // both were cached when created
+
+    keys.scheduleKekDestruction("orders", Duration.ZERO);
+    keys.destroyKek("orders");
+
+    assertThat(idle.isWiped()).isTrue();
+    assertThat(idle.kekBytesForWrap()).containsOnly(0);
+    assertThat(inFlight.isWiped()).isFalse(); // never runs on zeroed bytes
+    inFlight.release();
+    assertThat(inFlight.isWiped()).isTrue();
+    assertThat(inFlight.kekBytesForWrap()).containsOnly(0);
+    assertThat(cache.size()).isZero();
+  }
+
+  @Test
+  void disablingDropsEveryCachedVersionAtOnce() {
+    keys.createKek("orders", CMK);
+    keys.rotateKek("orders");
+    CachedKek v1 = cache.acquire(new KekRef("orders", 1));
+    v1.release();
+
+    keys.disableKek("orders");
+
+    assertThat(v1.isWiped()).isTrue();
+    assertThat(cache.size()).isZero();
+  }
+
+  @Test
+  void retiringAVersionDropsOnlyThatVersion() {
+    keys.createKek("orders", CMK);
+    keys.rotateKek("orders");
+    CachedKek v1 = cache.acquire(new KekRef("orders", 1));
+    v1.release();
+    CachedKek v2 = cache.acquire(new KekRef("orders", 2));
+    v2.release();
+
+    keys.setMinimumDecryptionVersion("orders", 2);
+
+    assertThat(v1.isWiped()).isTrue();
+    assertThat(v2.isWiped()).isFalse();
+    assertThat(kms.unwrapCalls()).isZero();
+  }
+}
