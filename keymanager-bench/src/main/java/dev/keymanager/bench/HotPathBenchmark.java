@@ -140,32 +140,37 @@ public class HotPathBenchmark {
 
   @Benchmark
   @Threads(1)
-  public int unwrap() {
+  public int unwrap(CpuTime cpu) {
+    cpu.op();
     return unwrap(wrapped);
   }
 
   @Benchmark
   @Threads(2)
-  public int unwrapTwoThreads() {
+  public int unwrapTwoThreads(CpuTime cpu) {
+    cpu.op();
     return unwrap(wrapped);
   }
 
   /** As an application reads a wrapped key from disk: decode the bytes, then unwrap. */
   @Benchmark
   @Threads(1)
-  public int decodeAndUnwrap() {
+  public int decodeAndUnwrap(CpuTime cpu) {
+    cpu.op();
     return unwrap(WrappedKey.decode(blob));
   }
 
   @Benchmark
   @Threads(1)
-  public byte[] jceDecrypt(PerThread t) {
+  public byte[] jceDecrypt(PerThread t, CpuTime cpu) {
+    cpu.op();
     return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
   }
 
   @Benchmark
   @Threads(2)
-  public byte[] jceDecryptTwoThreads(PerThread t) {
+  public byte[] jceDecryptTwoThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
     return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
   }
 
@@ -173,33 +178,38 @@ public class HotPathBenchmark {
 
   @Benchmark
   @Threads(1)
-  public int generateDek() {
+  public int generateDek(CpuTime cpu) {
+    cpu.op();
     return generate();
   }
 
   @Benchmark
   @Threads(2)
-  public int generateDekTwoThreads() {
+  public int generateDekTwoThreads(CpuTime cpu) {
+    cpu.op();
     return generate();
   }
 
   /** The floor for generate + wrap: 32 bytes from a per-thread DRBG, then one JCE encrypt. */
   @Benchmark
   @Threads(1)
-  public byte[] jceRandomEncrypt(PerThread t) {
+  public byte[] jceRandomEncrypt(PerThread t, CpuTime cpu) {
+    cpu.op();
     return randomEncrypt(t);
   }
 
   @Benchmark
   @Threads(2)
-  public byte[] jceRandomEncryptTwoThreads(PerThread t) {
+  public byte[] jceRandomEncryptTwoThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
     return randomEncrypt(t);
   }
 
   /** Where generate's floor goes: the 32 random bytes alone, from a per-thread DRBG. */
   @Benchmark
   @Threads(1)
-  public byte[] randomBytes(PerThread t) {
+  public byte[] randomBytes(PerThread t, CpuTime cpu) {
+    cpu.op();
     byte[] dek = new byte[32];
     t.random.nextBytes(dek);
     return dek;
@@ -209,14 +219,16 @@ public class HotPathBenchmark {
 
   @Benchmark
   @Threads(1)
-  public int unwrapWorkingSet8(PerThread t) {
+  public int unwrapWorkingSet8(PerThread t, CpuTime cpu) {
+    cpu.op();
     return unwrap(workingSet[t.nextInWorkingSet()]);
   }
 
   /** One reused cipher re-keyed on every call, as keymanager's per-thread cipher is. */
   @Benchmark
   @Threads(1)
-  public byte[] jceDecryptWorkingSet8OneCipher(PerThread t) {
+  public byte[] jceDecryptWorkingSet8OneCipher(PerThread t, CpuTime cpu) {
+    cpu.op();
     int i = t.nextInWorkingSet();
     return RawGcm.decrypt(
         t.cipher, workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
@@ -225,7 +237,8 @@ public class HotPathBenchmark {
   /** One cipher per key, so none is ever re-keyed: what a per-subkey cipher would achieve. */
   @Benchmark
   @Threads(1)
-  public byte[] jceDecryptWorkingSet8CipherPerKey(PerThread t) {
+  public byte[] jceDecryptWorkingSet8CipherPerKey(PerThread t, CpuTime cpu) {
+    cpu.op();
     int i = t.nextInWorkingSet();
     return RawGcm.decrypt(
         t.cipherPerKey[i], workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);

@@ -95,12 +95,14 @@ public class PeerBenchmark {
   }
 
   @Benchmark
-  public byte[] esdkCachingDecrypt() {
+  public byte[] esdkCachingDecrypt(CpuTime cpu) {
+    cpu.op();
     return esdkDecrypt();
   }
 
   @Benchmark
-  public byte[] tinkEnvelopeDecrypt() {
+  public byte[] tinkEnvelopeDecrypt(CpuTime cpu) {
+    cpu.op();
     return tink.decrypt();
   }
 
