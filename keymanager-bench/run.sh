@@ -21,8 +21,8 @@ include="${1:-dev.keymanager.bench}"
 shift || true
 
 case "$mode" in
-  quick)   jmh_opts=(-f 1 -wi 3 -w 2s -i 3 -r 1s -prof gc) ;;
-  full)    jmh_opts=(-f 2 -wi 5 -w 2s -i 5 -r 2s -prof gc) ;;
+  quick)   jmh_opts=(-f 1 -wi 4 -w 3s -i 3 -r 1s -prof gc) ;;
+  full)    jmh_opts=(-f 2 -wi 5 -w 3s -i 5 -r 2s -prof gc) ;;
   smoke)   jmh_opts=(-f 1 -wi 0 -i 1 -r 200ms) ;;
   profile) jmh_opts=(-f 1 -wi 2 -w 1s -i 3 -r 2s -prof gc) ;;
   *) echo "usage: $0 quick|full|smoke|profile [benchmark regex] [JMH options...]" >&2; exit 2 ;;

@@ -19,9 +19,9 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 /**
  * Runs every benchmark once, briefly and in this JVM (about 10 s), so the normal build proves they
  * still work against the current core: setup succeeds (including the check that raw JCE and
- * keymanager unwrap the same bytes to the same DEK), every benchmark yields a time, and the cold and
- * herd benchmarks make the KMS calls they claim to measure. It asserts nothing about speed: that is
- * {@code keymanager-bench/run.sh}'s job, on a quiet machine.
+ * keymanager unwrap the same bytes to the same DEK), every benchmark yields a time, and the cold
+ * and herd benchmarks make the KMS calls they claim to measure. It asserts nothing about speed:
+ * that is {@code keymanager-bench/run.sh}'s job, on a quiet machine.
  */
 class BenchmarksSmokeTest {
   private static final Map<String, RunResult> RESULTS = new TreeMap<>();
@@ -35,6 +35,7 @@ class BenchmarksSmokeTest {
             .warmupIterations(0)
             .measurementIterations(1)
             .measurementTime(TimeValue.milliseconds(100))
+            .param("streamBytes", Integer.toString(1 << 20)) // not 64 MiB in the test JVM
             .shouldFailOnError(true)
             .verbosity(VerboseMode.SILENT)
             .build();
@@ -73,7 +74,9 @@ class BenchmarksSmokeTest {
             "ColdPathBenchmark.unwrap@1",
             "ColdPathBenchmark.unwrap@20",
             "HerdBenchmark.unwrap@1",
-            "HerdBenchmark.unwrap@20");
+            "HerdBenchmark.unwrap@20",
+            "PayloadBenchmark.jceEncrypt",
+            "StreamingFloor.tinkDecryptStream");
     RESULTS.forEach(
         (name, r) -> assertThat(r.getPrimaryResult().getScore()).as(name).isPositive().isFinite());
   }
