@@ -14,6 +14,7 @@ import html
 import json
 import math
 import os
+import re
 import sys
 
 PKG = "dev.keymanager.bench."
@@ -106,7 +107,13 @@ def rows_of(results):
             "kms_per_op": kms_per_op,
             "params": params,
         })
-    rows.sort(key=lambda row: (ORDER[row["name"]], sorted(row["params"].items())))
+    # A benchmark measured in several files: the later file wins (e.g. a re-run with more warm-up).
+    latest = {row["key"]: row for row in rows}
+    rows = list(latest.values())
+    def param_key(row):
+        return sorted((k, int(v) if str(v).isdigit() else 0, str(v)) for k, v in row["params"].items())
+
+    rows.sort(key=lambda row: (ORDER[row["name"]], param_key(row)))
     return rows
 
 
@@ -118,11 +125,25 @@ def by_name(rows):
 
 
 def fmt_ns(ns):
+    if ns >= 1e9:
+        return f"{ns / 1e9:,.2f} s"
     if ns >= 1e6:
         return f"{ns / 1e6:,.2f} ms"
     if ns >= 1e4:
         return f"{ns / 1e3:,.1f} µs"
     return f"{ns:,.0f} ns"
+
+
+def fmt_tick(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:g} {unit}"
+    return f"{ns:g} ns"
+
+
+def jdk(env):
+    m = re.search(r"build (\d+[.\d]*)", env.get("java", ""))
+    return f"JDK {m.group(1)}" if m else env.get("java", "?")
 
 
 def fmt_num(x, digits=0):
@@ -251,15 +272,15 @@ def svg(rows, env):
         f'(log scale, lower is better)</text>',
     ]
     if env:
-        out.append(f'<text x="10" y="38" fill="#555">CPU time per op where measured (hot path, peers), '
-                   f'wall-clock for cold path and herds (they wait on the KMS). '
-                   f'{html.escape(str(env.get("cores", "?")))} cores, {html.escape(env.get("java", "?"))}, '
-                   f'load {html.escape(env.get("loadavg_before", "?").split(" ")[0])}</text>')
+        out.append(f'<text x="10" y="38" fill="#555">CPU time per op where measured (hot path, peers); '
+                   f'wall-clock for the cold path, herds and payloads. '
+                   f'{html.escape(str(env.get("cores", "?")))} cores, {html.escape(jdk(env))}, '
+                   f'load average {html.escape(env.get("loadavg_before", "?").split(" ")[0])}</text>')
     decade = lo
     while decade <= hi * 1.0001:
         gx = x(decade)
         out.append(f'<line x1="{gx:.1f}" y1="{top - 6}" x2="{gx:.1f}" y2="{height - 40}" stroke="#ddd"/>')
-        out.append(f'<text x="{gx:.1f}" y="{height - 26}" text-anchor="middle" fill="#555">{html.escape(fmt_ns(decade))}</text>')
+        out.append(f'<text x="{gx:.1f}" y="{height - 26}" text-anchor="middle" fill="#555">{html.escape(fmt_tick(decade))}</text>')
         decade *= 10
     for i, row in enumerate(rows):
         y = top + i * (bar_h + gap)
@@ -281,7 +302,8 @@ def svg(rows, env):
 
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("json", nargs="+", help="JMH JSON result files (-rf json)")
+    p.add_argument("json", nargs="+",
+                   help="JMH JSON result files (-rf json); where two hold the same benchmark, the later wins")
     p.add_argument("--markdown", help="write the table here (default: stdout)")
     p.add_argument("--svg", help="write the chart here")
     p.add_argument("--env", help="machine description JSON (default: <first json>.env.json beside it)")

@@ -20,11 +20,16 @@ shift || true
 include="${1:-dev.keymanager.bench}"
 shift || true
 
+# JMH_WARMUP replaces a mode's warm-up, e.g. JMH_WARMUP="-wi 10 -w 3s" on a loaded machine, where
+# the JIT needs more wall-clock time to finish compiling (check the warm-up iterations in the log).
+warmup=()
+[[ -z "${JMH_WARMUP:-}" ]] || read -r -a warmup <<< "$JMH_WARMUP"
+warm() { if (( ${#warmup[@]} )); then echo "${warmup[@]}"; else echo "$@"; fi; }
 case "$mode" in
-  quick)   jmh_opts=(-f 1 -wi 4 -w 3s -i 3 -r 1s -prof gc) ;;
-  full)    jmh_opts=(-f 2 -wi 5 -w 3s -i 5 -r 2s -prof gc) ;;
-  smoke)   jmh_opts=(-f 1 -wi 0 -i 1 -r 200ms) ;;
-  profile) jmh_opts=(-f 1 -wi 2 -w 1s -i 3 -r 2s -prof gc) ;;
+  quick)   read -r -a jmh_opts <<< "-f 1 $(warm -wi 4 -w 3s) -i 3 -r 1s -prof gc" ;;
+  full)    read -r -a jmh_opts <<< "-f 2 $(warm -wi 5 -w 3s) -i 5 -r 2s -prof gc" ;;
+  smoke)   read -r -a jmh_opts <<< "-f 1 -wi 0 -i 1 -r 200ms" ;;
+  profile) read -r -a jmh_opts <<< "-f 1 $(warm -wi 4 -w 3s) -i 3 -r 2s -prof gc" ;;
   *) echo "usage: $0 quick|full|smoke|profile [benchmark regex] [JMH options...]" >&2; exit 2 ;;
 esac
 
