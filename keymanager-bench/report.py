@@ -306,10 +306,13 @@ def main(argv):
                    help="JMH JSON result files (-rf json); where two hold the same benchmark, the later wins")
     p.add_argument("--markdown", help="write the table here (default: stdout)")
     p.add_argument("--svg", help="write the chart here")
+    p.add_argument("--exclude", help="leave out benchmarks whose name matches this regex")
     p.add_argument("--env", help="machine description JSON (default: <first json>.env.json beside it)")
     args = p.parse_args(argv)
 
     rows = rows_of(load(args.json))
+    if args.exclude:
+        rows = [r for r in rows if not re.search(args.exclude, r["name"])]
     if not rows:
         print("no keymanager-bench results in " + ", ".join(args.json), file=sys.stderr)
         return 1

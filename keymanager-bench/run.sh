@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the keymanager JMH benchmarks and turns the JSON into a markdown table and an SVG chart.
 #
-#   keymanager-bench/run.sh quick            # ~6 minutes on 2 cores: 1 fork, 3x2s warmup, 3x1s measurement
-#   keymanager-bench/run.sh full             # ~25 minutes: 2 forks, 5x2s warmup, 5x2s measurement
+#   keymanager-bench/run.sh quick            # ~10 minutes on 2 busy cores: 1 fork, 4x3s warmup, 3x1s measurement
+#   keymanager-bench/run.sh full             # ~40 minutes: 2 forks, 5x3s warmup, 5x2s measurement
 #   keymanager-bench/run.sh quick 'HotPath'  # only benchmarks matching a regex
 #   keymanager-bench/run.sh profile 'HotPathBenchmark.unwrapWorkingSet8'   # JFR recording per benchmark
 #
