@@ -5,6 +5,7 @@
 #   keymanager-bench/run.sh full             # ~40 minutes: 2 forks, 5x3s warmup, 5x2s measurement
 #   keymanager-bench/run.sh quick 'HotPath'  # only benchmarks matching a regex
 #   keymanager-bench/run.sh profile 'HotPathBenchmark.unwrapWorkingSet8'   # JFR recording per benchmark
+#   keymanager-bench/run.sh smoke            # one 200 ms iteration of each, no warm-up: does it all run?
 #
 # Every mode uses -prof gc (allocation per operation). Results land in bench-results/ at the repo root:
 #   <mode>-<UTC stamp>.json      JMH's JSON
