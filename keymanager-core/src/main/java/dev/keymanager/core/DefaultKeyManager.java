@@ -57,6 +57,7 @@ final class DefaultKeyManager implements KeyManager {
   private final KmsAudit audit;
   private final Stats stats;
   private final java.time.InstantSource clock;
+  private final KmsExecutor executor;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
@@ -65,7 +66,9 @@ final class DefaultKeyManager implements KeyManager {
     this.clock = config.clock();
     this.stats = new Stats();
     this.audit = new KmsAudit(stats);
-    this.cache = new KekCache(config.hardTtl(), config.maximumCachedKeks(), config.ticker(), stats);
+    this.executor = new KmsExecutor(config.kmsThreads());
+    this.cache =
+        new KekCache(config.cacheSettings(), config.ticker(), stats, executor, this::unwrapKek);
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -102,7 +105,6 @@ final class DefaultKeyManager implements KeyManager {
     }
     KekRef ref = new KekRef(kekId, 1);
     byte[] plaintext = Randoms.bytes(KEK_LENGTH);
-    CachedKek cached = new CachedKek(ref, plaintext); // owns plaintext from here on
     try {
       byte[] wrapped =
           audit.call("wrap", ref, cmkUri, () -> wrapper.wrap(plaintext, kekContext(ref)));
@@ -121,14 +123,12 @@ final class DefaultKeyManager implements KeyManager {
             "KEK " + kekId + " was created concurrently by another writer");
       }
       log.info("Created KEK {} under {}", ref, cmkUri);
-      cache.put(cached);
-      cached = null; // the cache owns it now
+      cache.put(ref, plaintext); // the cache owns the plaintext from here on
       primaries.invalidate(kekId);
       return record;
-    } finally {
-      if (cached != null) {
-        cached.release();
-      }
+    } catch (RuntimeException e) {
+      Arrays.fill(plaintext, (byte) 0);
+      throw e;
     }
   }
 
@@ -172,7 +172,7 @@ final class DefaultKeyManager implements KeyManager {
   private WrappedKey wrap(String kekId, byte[] dek, KeyContext context) {
     checkOpen();
     KekRef primary = primaries.get(kekId, this::loadPrimary);
-    CachedKek kek = cache.acquire(primary, this::load);
+    CachedKek kek = cache.acquire(primary);
     try {
       return DekCipher.wrap(kek, dek, context);
     } finally {
@@ -185,7 +185,7 @@ final class DefaultKeyManager implements KeyManager {
     requireNonNull(wrappedKey, "wrappedKey");
     requireNonNull(context, "context");
     checkOpen();
-    CachedKek kek = cache.acquire(wrappedKey.kek(), this::load);
+    CachedKek kek = cache.acquire(wrappedKey.kek());
     try {
       return ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey);
     } finally {
@@ -201,8 +201,11 @@ final class DefaultKeyManager implements KeyManager {
     return versions.get(versions.size() - 1).ref();
   }
 
-  /** The cache loader: one KMS unwrap of a stored, enabled KEK version. */
-  private CachedKek load(KekRef ref) {
+  /**
+   * The cache loader, run on the KMS executor: one KMS unwrap of a stored, usable KEK version. The
+   * caller owns the returned plaintext.
+   */
+  private byte[] unwrapKek(KekRef ref) {
     KeyEncryptionKey record =
         store
             .find(ref.id(), ref.version())
@@ -229,8 +232,20 @@ final class DefaultKeyManager implements KeyManager {
               + "; expected "
               + KEK_LENGTH);
     }
-    stats.loads.increment();
-    return new CachedKek(ref, plaintext);
+    return plaintext;
+  }
+
+  String kmsThreadPrefixForTest() {
+    return executor.threadPrefix();
+  }
+
+  KekCache cacheForTest() {
+    return cache;
+  }
+
+  /** Waits for background loads and refreshes to finish; for tests on a manual clock. */
+  void awaitBackgroundLoads() {
+    cache.awaitIdle(java.time.Duration.ofSeconds(30));
   }
 
   @Override
@@ -243,6 +258,7 @@ final class DefaultKeyManager implements KeyManager {
     if (closed.compareAndSet(false, true)) {
       cache.close();
       primaries.invalidateAll();
+      executor.close();
       kms.close();
       log.debug("Key manager closed");
     }
