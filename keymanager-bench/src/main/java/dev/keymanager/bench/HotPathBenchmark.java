@@ -1,0 +1,246 @@
+package dev.keymanager.bench;
+
+import dev.keymanager.DataKey;
+import dev.keymanager.KeyManager;
+import dev.keymanager.WrappedKey;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.crypto.Cipher;
+import javax.crypto.spec.SecretKeySpec;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The hot path: DEK unwrap and generate + wrap with the KEK cached, at one and two threads, and
+ * unwrap across a working set of 8 KEKs, each beside its raw JCE floor on the same bytes.
+ *
+ * <p>One key manager serves every thread, as in an application. The wrapped DEKs were made by
+ * another key manager instance over the same store (a process before a restart), so the reader
+ * unwraps under salts it did not pick, as it would in production.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+@State(Scope.Benchmark)
+public class HotPathBenchmark {
+  static final int WORKING_SET = 8;
+  private static final AtomicLong THREADS = new AtomicLong();
+
+  private Fixture fixture;
+  private KeyManager keys;
+  private WrappedKey wrapped;
+  private byte[] blob;
+  private RawGcm.Layout layout;
+  private SecretKeySpec subkey;
+  private WrappedKey[] workingSet;
+  private byte[][] workingSetBlobs;
+  private RawGcm.Layout[] workingSetLayouts;
+  private SecretKeySpec[] workingSetSubkeys;
+  private byte[] context;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    fixture = new Fixture(WORKING_SET, Duration.ofHours(1));
+    keys = fixture.reader;
+    context = Fixture.CONTEXT.encode();
+    workingSet = new WrappedKey[WORKING_SET];
+    workingSetBlobs = new byte[WORKING_SET][];
+    workingSetLayouts = new RawGcm.Layout[WORKING_SET];
+    workingSetSubkeys = new SecretKeySpec[WORKING_SET];
+    Cipher check = RawGcm.newCipher();
+    for (int i = 0; i < WORKING_SET; i++) {
+      workingSet[i] = fixture.wrapNewDek(i);
+      workingSetBlobs[i] = workingSet[i].encode();
+      workingSetLayouts[i] = RawGcm.Layout.of(workingSet[i]);
+      workingSetSubkeys[i] = fixture.rawSubkey(workingSet[i]);
+      byte[] expected = fixture.readerUnwrap(workingSet[i]); // also loads KEK i into the cache
+      byte[] raw =
+          RawGcm.decrypt(
+              check, workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
+      if (!Arrays.equals(expected, raw)) {
+        throw new IllegalStateException("raw JCE and keymanager disagree on wrapped DEK " + i);
+      }
+    }
+    wrapped = workingSet[0];
+    blob = workingSetBlobs[0];
+    layout = workingSetLayouts[0];
+    subkey = workingSetSubkeys[0];
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    fixture.close();
+  }
+
+  /** What each thread of the raw JCE baselines keeps: its cipher(s), its DRBG, its counters. */
+  @State(Scope.Thread)
+  public static class PerThread {
+    Cipher cipher;
+    Cipher[] cipherPerKey;
+    SecureRandom random;
+    long counter;
+    int next;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      cipher = RawGcm.newCipher();
+      cipherPerKey = new Cipher[WORKING_SET];
+      for (int i = 0; i < WORKING_SET; i++) {
+        cipherPerKey[i] = RawGcm.newCipher();
+      }
+      random = RawGcm.newDrbg();
+      // Distinct nonce ranges per thread: two threads must never encrypt under one nonce.
+      counter = THREADS.incrementAndGet() << 40;
+    }
+
+    int nextInWorkingSet() {
+      int i = next;
+      next = (i + 1) % WORKING_SET;
+      return i;
+    }
+  }
+
+  private int unwrap(WrappedKey w) {
+    try (DataKey dek = keys.unwrapDek(w, Fixture.CONTEXT)) {
+      return dek.length();
+    }
+  }
+
+  private int generate() {
+    try (DataKey dek = keys.generateDek(Fixture.kekId(0), Fixture.CONTEXT)) {
+      return dek.wrappedKey().length();
+    }
+  }
+
+  private byte[] randomEncrypt(PerThread t) {
+    byte[] dek = new byte[32];
+    t.random.nextBytes(dek);
+    byte[] out = RawGcm.encrypt(t.cipher, subkey, blob, layout, t.counter++, dek, context);
+    Arrays.fill(dek, (byte) 0);
+    return out;
+  }
+
+  // --- DEK unwrap, KEK cached ---
+
+  @Benchmark
+  @Threads(1)
+  public int unwrap(CpuTime cpu) {
+    cpu.op();
+    return unwrap(wrapped);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public int unwrapTwoThreads(CpuTime cpu) {
+    cpu.op();
+    return unwrap(wrapped);
+  }
+
+  /** As an application reads a wrapped key from disk: decode the bytes, then unwrap. */
+  @Benchmark
+  @Threads(1)
+  public int decodeAndUnwrap(CpuTime cpu) {
+    cpu.op();
+    return unwrap(WrappedKey.decode(blob));
+  }
+
+  @Benchmark
+  @Threads(1)
+  public byte[] jceDecrypt(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public byte[] jceDecryptTwoThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+  }
+
+  // --- DEK generate + wrap, KEK cached ---
+
+  @Benchmark
+  @Threads(1)
+  public int generateDek(CpuTime cpu) {
+    cpu.op();
+    return generate();
+  }
+
+  @Benchmark
+  @Threads(2)
+  public int generateDekTwoThreads(CpuTime cpu) {
+    cpu.op();
+    return generate();
+  }
+
+  /** The floor for generate + wrap: 32 bytes from a per-thread DRBG, then one JCE encrypt. */
+  @Benchmark
+  @Threads(1)
+  public byte[] jceRandomEncrypt(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return randomEncrypt(t);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public byte[] jceRandomEncryptTwoThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return randomEncrypt(t);
+  }
+
+  /** Where generate's floor goes: the 32 random bytes alone, from a per-thread DRBG. */
+  @Benchmark
+  @Threads(1)
+  public byte[] randomBytes(PerThread t, CpuTime cpu) {
+    cpu.op();
+    byte[] dek = new byte[32];
+    t.random.nextBytes(dek);
+    return dek;
+  }
+
+  // --- 8 hot KEKs used in turn on each thread ---
+
+  @Benchmark
+  @Threads(1)
+  public int unwrapWorkingSet8(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return unwrap(workingSet[t.nextInWorkingSet()]);
+  }
+
+  /** One reused cipher re-keyed on every call, as keymanager's per-thread cipher is. */
+  @Benchmark
+  @Threads(1)
+  public byte[] jceDecryptWorkingSet8OneCipher(PerThread t, CpuTime cpu) {
+    cpu.op();
+    int i = t.nextInWorkingSet();
+    return RawGcm.decrypt(
+        t.cipher, workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
+  }
+
+  /** One cipher per key, so none is ever re-keyed: what a per-subkey cipher would achieve. */
+  @Benchmark
+  @Threads(1)
+  public byte[] jceDecryptWorkingSet8CipherPerKey(PerThread t, CpuTime cpu) {
+    cpu.op();
+    int i = t.nextInWorkingSet();
+    return RawGcm.decrypt(
+        t.cipherPerKey[i], workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
+  }
+}

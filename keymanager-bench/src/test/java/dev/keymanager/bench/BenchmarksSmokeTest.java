@@ -1,0 +1,105 @@
+package dev.keymanager.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+/**
+ * Runs every benchmark once, briefly and in this JVM (about 10 s), so the normal build proves they
+ * still work against the current core: setup succeeds (including the check that raw JCE and
+ * keymanager unwrap the same bytes to the same DEK), every benchmark yields a time, and the cold
+ * and herd benchmarks make the KMS calls they claim to measure. It asserts nothing about speed:
+ * that is {@code keymanager-bench/run.sh}'s job, on a quiet machine.
+ */
+class BenchmarksSmokeTest {
+  private static final Map<String, RunResult> RESULTS = new TreeMap<>();
+
+  @BeforeAll
+  static void runEveryBenchmarkOnce() throws RunnerException {
+    Options options =
+        new OptionsBuilder()
+            .include(BenchmarksSmokeTest.class.getPackageName() + ".")
+            .forks(0)
+            .warmupIterations(0)
+            .measurementIterations(1)
+            .measurementTime(TimeValue.milliseconds(100))
+            .param("streamBytes", Integer.toString(1 << 20)) // not 64 MiB in the test JVM
+            .shouldFailOnError(true)
+            .verbosity(VerboseMode.SILENT)
+            .build();
+    Collection<RunResult> results = new Runner(options).run();
+    for (RunResult r : results) {
+      RESULTS.put(key(r), r);
+    }
+  }
+
+  private static String key(RunResult r) {
+    String name = r.getParams().getBenchmark();
+    String shortName = name.substring(name.lastIndexOf('.', name.lastIndexOf('.') - 1) + 1);
+    String latency = r.getParams().getParam("latencyMillis");
+    return latency == null ? shortName : shortName + "@" + latency;
+  }
+
+  private static double secondary(String key, String label) {
+    Result<?> r = RESULTS.get(key).getSecondaryResults().get(label);
+    assertThat(r).as(key + " " + label).isNotNull();
+    return r.getScore();
+  }
+
+  @Test
+  void everyBenchmarkRanAndMeasuredATime() {
+    assertThat(RESULTS.keySet())
+        .contains(
+            "HotPathBenchmark.unwrap",
+            "HotPathBenchmark.unwrapTwoThreads",
+            "HotPathBenchmark.generateDek",
+            "HotPathBenchmark.generateDekTwoThreads",
+            "HotPathBenchmark.unwrapWorkingSet8",
+            "HotPathBenchmark.jceDecrypt",
+            "HotPathBenchmark.jceRandomEncrypt",
+            "PeerBenchmark.esdkCachingDecrypt",
+            "PeerBenchmark.tinkEnvelopeDecrypt",
+            "ColdPathBenchmark.unwrap@1",
+            "ColdPathBenchmark.unwrap@20",
+            "HerdBenchmark.unwrap@1",
+            "HerdBenchmark.unwrap@20",
+            "PayloadBenchmark.jceEncrypt",
+            "StreamingFloor.tinkDecryptStream");
+    RESULTS.forEach(
+        (name, r) -> assertThat(r.getPrimaryResult().getScore()).as(name).isPositive().isFinite());
+  }
+
+  @Test
+  void coldUnwrapCallsTheKmsOncePerOperationLikeTink() {
+    for (String latency : new String[] {"1", "20"}) {
+      String keymanager = "ColdPathBenchmark.unwrap@" + latency;
+      String tink = "ColdPathBenchmark.tinkEnvelopeDecrypt@" + latency;
+      assertThat(secondary(keymanager, "operations")).isPositive();
+      assertThat(secondary(keymanager, "kmsCalls")).isEqualTo(secondary(keymanager, "operations"));
+      assertThat(secondary(tink, "kmsCalls")).isEqualTo(secondary(tink, "operations"));
+    }
+  }
+
+  @Test
+  void aHerdOnOneColdKekMakesOneKmsCallWhereTinkMakesOnePerThread() {
+    for (String latency : new String[] {"1", "20"}) {
+      String keymanager = "HerdBenchmark.unwrap@" + latency;
+      String tink = "HerdBenchmark.tinkEnvelopeDecrypt@" + latency;
+      assertThat(secondary(keymanager, "herds")).isPositive();
+      assertThat(secondary(keymanager, "kmsCalls")).isEqualTo(secondary(keymanager, "herds"));
+      assertThat(secondary(tink, "kmsCalls")).isEqualTo(16 * secondary(tink, "herds"));
+    }
+  }
+}
