@@ -56,8 +56,19 @@ public final class WrappedKey {
           }
 
           @Override
+          public WrappedKey adopt(byte[] encoded, WrapAlgorithm algorithm, KekRef kek) {
+            return new WrappedKey(encoded, algorithm, kek, FIXED_HEADER + (encoded[4] & 0xFF));
+          }
+
+          @Override
+          public byte[] header(WrapAlgorithm algorithm, KekRef kek) {
+            return WrappedKey.newEncoding(algorithm, kek, 0, 0);
+          }
+
+          @Override
           public byte[] newEncoding(WrapAlgorithm algorithm, KekRef kek, int ciphertextLength) {
-            return WrappedKey.newEncoding(algorithm, kek, ciphertextLength);
+            return WrappedKey.newEncoding(
+                algorithm, kek, algorithm.parametersLength(), ciphertextLength);
           }
         });
   }
@@ -139,10 +150,11 @@ public final class WrappedKey {
     return new WrappedKey(b, algorithm, kek, parametersOffset);
   }
 
-  private static byte[] newEncoding(WrapAlgorithm algorithm, KekRef kek, int ciphertextLength) {
+  private static byte[] newEncoding(
+      WrapAlgorithm algorithm, KekRef kek, int parametersLength, int ciphertextLength) {
     byte[] id = kek.id().getBytes(UTF_8);
     int parametersOffset = FIXED_HEADER + id.length;
-    byte[] b = new byte[parametersOffset + algorithm.parametersLength() + ciphertextLength];
+    byte[] b = new byte[parametersOffset + parametersLength + ciphertextLength];
     b[0] = MAGIC_0;
     b[1] = MAGIC_1;
     b[2] = FORMAT_VERSION;

@@ -30,6 +30,24 @@ class WrappedKeyTest {
   }
 
   @Test
+  void adoptingAnEncodingBuiltFromTheHeaderMatchesDecode() {
+    WrapAlgorithm algorithm = WrapAlgorithm.AES256_GCM_HKDF_SHA256;
+    KekRef kek = new KekRef("tenant é/42", 7); // a multi-byte UTF-8 id
+    byte[] header = ApiBridge.wrappedKeys().header(algorithm, kek);
+    byte[] encoded = Arrays.copyOf(header, header.length + algorithm.parametersLength() + 48);
+    Arrays.fill(encoded, header.length, encoded.length, (byte) 0x3C);
+
+    WrappedKey adopted = ApiBridge.wrappedKeys().adopt(encoded.clone(), algorithm, kek);
+    WrappedKey decoded = WrappedKey.decode(encoded);
+
+    assertThat(adopted.kek()).isEqualTo(decoded.kek()).isEqualTo(kek);
+    assertThat(adopted.parametersOffset()).isEqualTo(decoded.parametersOffset());
+    assertThat(adopted.parametersOffset()).isEqualTo(header.length);
+    assertThat(adopted.ciphertextOffset()).isEqualTo(decoded.ciphertextOffset());
+    assertThat(adopted.encode()).isEqualTo(decoded.encode());
+  }
+
+  @Test
   void decodeCopiesItsInput() {
     byte[] bytes = sample();
     WrappedKey key = WrappedKey.decode(bytes);

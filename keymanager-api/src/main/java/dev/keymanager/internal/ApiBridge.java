@@ -23,6 +23,15 @@ public final class ApiBridge {
     WrappedKey adopt(byte[] encoded);
 
     /**
+     * A wrapped key that owns {@code encoded}, which this process just built: it starts with {@link
+     * #header(WrapAlgorithm, KekRef) header(algorithm, kek)}, so nothing is parsed.
+     */
+    WrappedKey adopt(byte[] encoded, WrapAlgorithm algorithm, KekRef kek);
+
+    /** The header of every encoding under {@code kek}: everything before the parameters. */
+    byte[] header(WrapAlgorithm algorithm, KekRef kek);
+
+    /**
      * A new encoding with the header for {@code kek} written and the parameters and ciphertext left
      * zero, {@code ciphertextLength} bytes for the latter.
      */

@@ -5,6 +5,7 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
+import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -40,6 +41,7 @@ final class CachedKek {
   private static final int UNWRAP_SLOTS = 16;
 
   private final KekRef ref;
+  private final byte[] wrapHeader; // the wrapped-key header for this KEK version; not secret
   private final byte[] kek; // owned
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
@@ -62,6 +64,7 @@ final class CachedKek {
    */
   CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt) {
     this.ref = ref;
+    this.wrapHeader = ApiBridge.wrappedKeys().header(DekCipher.ALGORITHM, ref);
     this.kek = kekBytes;
     this.expiresAt = expiresAt;
     this.refreshAt = refreshAt;
@@ -70,6 +73,11 @@ final class CachedKek {
 
   KekRef ref() {
     return ref;
+  }
+
+  /** The header every DEK wrapped under this KEK version starts with; read only. */
+  byte[] wrapHeader() {
+    return wrapHeader;
   }
 
   /** Whether the hard TTL has passed at ticker time {@code now}. */

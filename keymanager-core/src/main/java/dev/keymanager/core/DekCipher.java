@@ -28,10 +28,11 @@ final class DekCipher {
 
   /** Wraps {@code dek} under {@code kek}, which the caller holds a reference to. */
   static WrappedKey wrap(CachedKek kek, byte[] dek, KeyContext context) {
-    ApiBridge.WrappedKeys keys = ApiBridge.wrappedKeys();
-    byte[] out = keys.newEncoding(ALGORITHM, kek.ref(), dek.length + TAG_LENGTH);
-    int ciphertextOffset = out.length - dek.length - TAG_LENGTH;
-    int saltOffset = ciphertextOffset - ALGORITHM.parametersLength();
+    byte[] header = kek.wrapHeader();
+    int saltOffset = header.length;
+    int ciphertextOffset = saltOffset + ALGORITHM.parametersLength();
+    byte[] out = new byte[ciphertextOffset + dek.length + TAG_LENGTH];
+    System.arraycopy(header, 0, out, 0, header.length);
     CachedKek.Subkey subkey = kek.nextWrap(out, saltOffset);
     Cipher cipher = subkey.ciphers().take();
     try {
@@ -43,7 +44,7 @@ final class DekCipher {
       subkey.ciphers().give(cipher);
       subkey.release();
     }
-    return keys.adopt(out);
+    return ApiBridge.wrappedKeys().adopt(out, ALGORITHM, kek.ref());
   }
 
   /**
