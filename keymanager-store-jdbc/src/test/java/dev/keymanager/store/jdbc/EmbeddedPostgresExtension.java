@@ -18,7 +18,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * path) for the whole test JVM, on 127.0.0.1 and an ephemeral port, the first time a test class
  * needs it, and stops it when the test run ends (the root context's store closes it).
  *
- * <p>Tests isolate themselves with a fresh schema each ({@link #newSchema()}), not a fresh server.
+ * <p>Tests isolate themselves with a fresh schema each ({@link Server#newSchema()}), not a fresh
+ * server.
  */
 final class EmbeddedPostgresExtension implements BeforeAllCallback {
   private static final ExtensionContext.Namespace NAMESPACE =

@@ -6,7 +6,6 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.KekStoreContract;
 import java.util.IdentityHashMap;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -20,7 +19,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class JdbcKekStoreContractTest extends KekStoreContract {
   private static HikariDataSource pool;
 
-  private final Map<KekStore, String> schemaOf = new IdentityHashMap<>();
+  private final IdentityHashMap<KekStore, String> schemaOf = new IdentityHashMap<>();
 
   @BeforeAll
   static void openPool() {
