@@ -85,4 +85,16 @@ class LayeringTest {
         .allowEmptyShould(true) // no KMS module exists yet; the testkit classes are always there
         .check(CLASSES);
   }
+
+  @Test
+  void storeModulesDependOnTheApiAndTheJdkAlone() {
+    classes()
+        .that()
+        .resideInAPackage("dev.keymanager.store..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..", "javax..", "dev.keymanager", "dev.keymanager.spi", "dev.keymanager.store..")
+        .check(CLASSES);
+  }
 }
