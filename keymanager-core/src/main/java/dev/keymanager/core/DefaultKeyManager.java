@@ -5,22 +5,25 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
+import dev.keymanager.KekDescription;
 import dev.keymanager.KekRef;
-import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
-import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KeyManagerStats;
+import dev.keymanager.RewrapProgress;
+import dev.keymanager.RewrapRequest;
+import dev.keymanager.RewrapSink;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
-import dev.keymanager.spi.KmsWrapper;
 import java.net.URI;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -58,13 +61,15 @@ final class DefaultKeyManager implements KeyManager {
   private final Stats stats;
   private final java.time.InstantSource clock;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final KekLifecycle lifecycle;
+  private final Rewrapper rewrapper;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
     this.store = config.store();
     this.kms = kms;
     this.clock = config.clock();
     this.stats = new Stats();
-    this.audit = new KmsAudit(stats);
+    this.audit = new KmsAudit(stats, config.auditListeners(), clock);
     this.cache = new KekCache(config.hardTtl(), config.maximumCachedKeks(), config.ticker(), stats);
     this.primaries =
         Caffeine.newBuilder()
@@ -72,6 +77,17 @@ final class DefaultKeyManager implements KeyManager {
             .maximumSize(config.maximumCachedKeks())
             .ticker(config.ticker())
             .build();
+    this.lifecycle =
+        new KekLifecycle(
+            store,
+            kms,
+            cache,
+            audit,
+            clock,
+            config.minimumDestructionWindow(),
+            config.maximumDestructionWindow(),
+            primaries::invalidate);
+    this.rewrapper = new Rewrapper(lifecycle, cache, this::load, audit, clock);
   }
 
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
@@ -82,54 +98,8 @@ final class DefaultKeyManager implements KeyManager {
 
   @Override
   public KeyEncryptionKey createKek(String kekId, URI cmkUri) {
-    KekRef.checkId(kekId);
-    requireNonNull(cmkUri, "cmkUri");
     checkOpen();
-    KmsWrapper wrapper =
-        kms.wrapper(cmkUri)
-            .orElseThrow(
-                () ->
-                    new KeyManagerConfigException(
-                        "The KMS provider for "
-                            + cmkUri
-                            + " can only unwrap; creating KEK "
-                            + kekId
-                            + " needs wrap rights. Import a pre-wrapped KEK instead."));
-    List<KeyEncryptionKey> existing = store.versions(kekId);
-    if (!existing.isEmpty()) {
-      throw new KekStateException(
-          kekId, existing.get(0).state(), "KEK " + kekId + " exists already");
-    }
-    KekRef ref = new KekRef(kekId, 1);
-    byte[] plaintext = Randoms.bytes(KEK_LENGTH);
-    CachedKek cached = new CachedKek(ref, plaintext); // owns plaintext from here on
-    try {
-      byte[] wrapped =
-          audit.call("wrap", ref, cmkUri, () -> wrapper.wrap(plaintext, kekContext(ref)));
-      KeyEncryptionKey record =
-          KeyEncryptionKey.builder()
-              .id(kekId)
-              .version(1)
-              .cmkUri(cmkUri)
-              .wrappedMaterial(wrapped)
-              .createdAt(clock.instant())
-              .build();
-      if (!store.create(record)) {
-        throw new KekStateException(
-            kekId,
-            KekState.ENABLED,
-            "KEK " + kekId + " was created concurrently by another writer");
-      }
-      log.info("Created KEK {} under {}", ref, cmkUri);
-      cache.put(cached);
-      cached = null; // the cache owns it now
-      primaries.invalidate(kekId);
-      return record;
-    } finally {
-      if (cached != null) {
-        cached.release();
-      }
-    }
+    return lifecycle.create(kekId, cmkUri);
   }
 
   @Override
@@ -137,6 +107,86 @@ final class DefaultKeyManager implements KeyManager {
     checkOpen();
     List<KeyEncryptionKey> versions = store.versions(kekId);
     return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.size() - 1));
+  }
+
+  @Override
+  public Optional<KekDescription> describeKekVersions(String kekId) {
+    KekRef.checkId(kekId);
+    checkOpen();
+    return lifecycle.describe(kekId);
+  }
+
+  @Override
+  public KeyEncryptionKey importKek(KekRef ref, URI cmkUri, byte[] wrappedMaterial) {
+    checkOpen();
+    return lifecycle.importKek(ref, cmkUri, wrappedMaterial);
+  }
+
+  @Override
+  public KeyEncryptionKey rotateKek(String kekId) {
+    checkOpen();
+    return lifecycle.rotate(kekId);
+  }
+
+  @Override
+  public KekDescription setMinimumDecryptionVersion(String kekId, int version) {
+    checkOpen();
+    return lifecycle.setMinimumDecryptionVersion(kekId, version);
+  }
+
+  @Override
+  public WrappedKey rewrapDek(WrappedKey wrappedKey, KeyContext context) {
+    checkOpen();
+    return rewrapper.rewrap(wrappedKey, context);
+  }
+
+  @Override
+  public RewrapProgress rewrapDeks(
+      Iterator<RewrapRequest> requests, RewrapProgress resumeFrom, RewrapSink sink) {
+    checkOpen();
+    return rewrapper.rewrapAll(requests, resumeFrom, sink);
+  }
+
+  @Override
+  public KekDescription changeCmk(String kekId, URI newCmkUri) {
+    checkOpen();
+    return lifecycle.changeCmk(kekId, newCmkUri);
+  }
+
+  @Override
+  public KekDescription disableKek(String kekId) {
+    checkOpen();
+    return lifecycle.disable(kekId);
+  }
+
+  @Override
+  public KekDescription enableKek(String kekId) {
+    checkOpen();
+    return lifecycle.enable(kekId);
+  }
+
+  @Override
+  public KekDescription scheduleKekDestruction(String kekId, Duration pendingWindow) {
+    checkOpen();
+    return lifecycle.scheduleDestruction(kekId, pendingWindow);
+  }
+
+  @Override
+  public KekDescription cancelKekDestruction(String kekId) {
+    checkOpen();
+    return lifecycle.cancelDestruction(kekId);
+  }
+
+  @Override
+  public KekDescription destroyKek(String kekId) {
+    checkOpen();
+    return lifecycle.destroy(kekId);
+  }
+
+  @Override
+  public List<String> destroyDueKeks() {
+    checkOpen();
+    return lifecycle.destroyDue();
   }
 
   @Override

@@ -72,6 +72,11 @@ final class KekCache implements AutoCloseable {
     cache.invalidate(ref);
   }
 
+  /** Drops every cached version of {@code kekId}; each is overwritten once its users finish. */
+  void invalidateAll(String kekId) {
+    cache.invalidateAll(cache.asMap().keySet().stream().filter(r -> r.id().equals(kekId)).toList());
+  }
+
   long size() {
     cache.cleanUp();
     return cache.estimatedSize();

@@ -24,7 +24,7 @@ import java.util.zip.CRC32C;
  * format       u16      1
  * id           u16 length + UTF-8
  * version      i32
- * state        u8       1 ENABLED, 2 DISABLED, 3 PENDING_DESTRUCTION, 4 DESTROYED
+ * state        u8       1 ENABLED, 2 DISABLED, 3 PENDING_DESTRUCTION, 4 DESTROYED, 5 RETIRED
  * revision     i64
  * cmkUri       i32 length + UTF-8 of URI.toString()
  * createdAt    i64 epoch seconds + i32 nanos
@@ -206,6 +206,7 @@ final class KekRecordCodec {
       case DISABLED -> 2;
       case PENDING_DESTRUCTION -> 3;
       case DESTROYED -> 4;
+      case RETIRED -> 5;
     };
   }
 
@@ -215,6 +216,7 @@ final class KekRecordCodec {
       case 2 -> KekState.DISABLED;
       case 3 -> KekState.PENDING_DESTRUCTION;
       case 4 -> KekState.DESTROYED;
+      case 5 -> KekState.RETIRED;
       default -> throw new IllegalArgumentException("unknown state code " + code);
     };
   }

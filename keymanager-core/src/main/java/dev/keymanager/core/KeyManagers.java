@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.spi.AuditListener;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import java.time.Duration;
@@ -37,6 +38,12 @@ public final class KeyManagers {
   /** The default bound on the number of cached KEK versions. */
   public static final long DEFAULT_MAXIMUM_CACHED_KEKS = 10_000;
 
+  /** The default shortest pending window before a KEK's destruction: 7 days, as AWS KMS. */
+  public static final Duration DEFAULT_MINIMUM_DESTRUCTION_WINDOW = Duration.ofDays(7);
+
+  /** The default longest pending window before a KEK's destruction: 30 days, as AWS KMS. */
+  public static final Duration DEFAULT_MAXIMUM_DESTRUCTION_WINDOW = Duration.ofDays(30);
+
   private KeyManagers() {}
 
   /** A new builder with the defaults documented on each setter. */
@@ -54,6 +61,9 @@ public final class KeyManagers {
     private Duration hardTtl = DEFAULT_HARD_TTL;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
     private InstantSource clock;
+    private final List<AuditListener> auditListeners = new ArrayList<>();
+    private Duration minimumDestructionWindow = DEFAULT_MINIMUM_DESTRUCTION_WINDOW;
+    private Duration maximumDestructionWindow = DEFAULT_MAXIMUM_DESTRUCTION_WINDOW;
 
     private Builder() {}
 
@@ -147,10 +157,51 @@ public final class KeyManagers {
     }
 
     /**
+     * Adds a listener that receives one {@link dev.keymanager.spi.AuditEvent} per KMS call and per
+     * KEK lifecycle step, in addition to the line every event writes to the SLF4J logger {@code
+     * dev.keymanager.audit}. Listeners are called in the order added.
+     */
+    public Builder auditListener(AuditListener listener) {
+      auditListeners.add(requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * The shortest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
+     * #DEFAULT_MINIMUM_DESTRUCTION_WINDOW} (7 days). Zero allows destroying at once.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder minimumDestructionWindow(Duration window) {
+      requireNonNull(window, "window");
+      if (window.isNegative()) {
+        throw new IllegalArgumentException("minimumDestructionWindow must be >= 0: " + window);
+      }
+      this.minimumDestructionWindow = window;
+      return this;
+    }
+
+    /**
+     * The longest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
+     * #DEFAULT_MAXIMUM_DESTRUCTION_WINDOW} (30 days).
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder maximumDestructionWindow(Duration window) {
+      requireNonNull(window, "window");
+      if (window.isNegative()) {
+        throw new IllegalArgumentException("maximumDestructionWindow must be >= 0: " + window);
+      }
+      this.maximumDestructionWindow = window;
+      return this;
+    }
+
+    /**
      * Builds the key manager. Makes no KMS call.
      *
      * @throws KeyManagerConfigException if no store was set, two providers claim one scheme, a
      *     provider cannot be loaded, or an allowed scheme has no provider
+     * @throws IllegalArgumentException if the minimum destruction window exceeds the maximum
      */
     public KeyManager build() {
       return build(discover ? KmsRegistry.discover(effectiveClassLoader()) : List.of());
@@ -160,6 +211,13 @@ public final class KeyManagers {
     KeyManager build(Iterable<KmsProvider> discovered) {
       if (store == null) {
         throw new KeyManagerConfigException("No KEK store configured: call kekStore(...)");
+      }
+      if (minimumDestructionWindow.compareTo(maximumDestructionWindow) > 0) {
+        throw new IllegalArgumentException(
+            "minimumDestructionWindow "
+                + minimumDestructionWindow
+                + " exceeds maximumDestructionWindow "
+                + maximumDestructionWindow);
       }
       return new DefaultKeyManager(
           this, KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes)));
@@ -175,6 +233,18 @@ public final class KeyManagers {
 
     KekStore store() {
       return store;
+    }
+
+    List<AuditListener> auditListeners() {
+      return List.copyOf(auditListeners);
+    }
+
+    Duration minimumDestructionWindow() {
+      return minimumDestructionWindow;
+    }
+
+    Duration maximumDestructionWindow() {
+      return maximumDestructionWindow;
     }
 
     Duration hardTtl() {

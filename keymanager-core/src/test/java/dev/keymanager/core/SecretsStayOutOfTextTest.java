@@ -10,9 +10,13 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
 import dev.keymanager.DataKey;
+import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
+import dev.keymanager.RewrapProgress;
+import dev.keymanager.RewrapRequest;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.spi.AuditEvent;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.spi.KmsUnwrapper;
@@ -185,6 +189,105 @@ class SecretsStayOutOfTextTest {
     text.add(k.stats().toString());
     k.close();
 
+    scan(8);
+    store.close();
+  }
+
+  /**
+   * The lifecycle: import, rotate, rewrap (one and bulk), minimum decryption version, change of
+   * CMK, disable, enable, scheduled destruction, cancel, destroy, and their refusals, with every
+   * audit event's {@code toString} captured too.
+   */
+  @Test
+  void noKeyAppearsInTheLifecycleOrItsAuditEvents() {
+    FakeKms fake = new FakeKms();
+    MutableClock clock = new MutableClock();
+    KekStore store = KekStores.file(dir.resolve("lifecycle"));
+    URI cmk = FakeKms.cmk("life");
+    List<AuditEvent> events = new CopyOnWriteArrayList<>();
+    KeyManager keys =
+        KeyManagers.builder()
+            .kekStore(store)
+            .kmsProvider(new Recording(fake))
+            .discoverProviders(false)
+            .clock(clock)
+            .auditListener(events::add)
+            .build();
+
+    text.add(keys.createKek("life", cmk).toString());
+    WrappedKey old;
+    try (DataKey dek = keys.generateDek("life", CONTEXT)) {
+      secrets.add(dek.use(byte[]::clone));
+      old = dek.wrappedKey();
+    }
+    text.add(keys.rotateKek("life").toString());
+    WrappedKey current = keys.rewrapDek(old, CONTEXT);
+    text.add(current.toString());
+    byte[] tampered = old.encode();
+    tampered[tampered.length - 1] ^= 1;
+    RewrapProgress progress =
+        keys.rewrapDeks(
+            List.of(
+                    new RewrapRequest(old, CONTEXT),
+                    new RewrapRequest(WrappedKey.decode(tampered), CONTEXT))
+                .iterator(),
+            RewrapProgress.START,
+            (position, before, after) -> text.add(after.toString()));
+    text.add(progress.toString());
+    progress
+        .failure()
+        .ifPresent(
+            e ->
+                failure(
+                    () -> {
+                      throw e;
+                    }));
+
+    byte[] customerKek = new byte[32];
+    Arrays.fill(customerKek, (byte) 0x5C);
+    secrets.add(customerKek.clone());
+    byte[] material =
+        fake.wrapper(cmk).orElseThrow().wrap(customerKek, CustomerKms.importContext("byok", 1));
+    text.add(keys.importKek(new KekRef("byok", 1), cmk, material).toString());
+    failure(() -> keys.importKek(new KekRef("byok", 2), cmk, material));
+    byte[] shortKek = new byte[16];
+    Arrays.fill(shortKek, (byte) 0x3A);
+    secrets.add(shortKek.clone());
+    byte[] shortMaterial =
+        fake.wrapper(cmk).orElseThrow().wrap(shortKek, CustomerKms.importContext("short", 1));
+    failure(() -> keys.importKek(new KekRef("short", 1), cmk, shortMaterial));
+
+    text.add(keys.setMinimumDecryptionVersion("life", 2).toString());
+    failure(() -> keys.unwrapDek(old, CONTEXT));
+    text.add(keys.changeCmk("life", FakeKms.cmk("life-2")).toString());
+    fake.denyAccess(FakeKms.cmk("life-3"));
+    failure(() -> keys.changeCmk("life", FakeKms.cmk("life-3")));
+    text.add(keys.disableKek("life").toString());
+    failure(() -> keys.unwrapDek(current, CONTEXT));
+    failure(() -> keys.rotateKek("life"));
+    text.add(keys.enableKek("life").toString());
+    text.add(keys.scheduleKekDestruction("life", Duration.ofDays(7)).toString());
+    failure(() -> keys.destroyKek("life"));
+    failure(() -> keys.scheduleKekDestruction("byok", Duration.ofDays(1)));
+    text.add(keys.cancelKekDestruction("life").toString());
+    keys.scheduleKekDestruction("life", Duration.ofDays(7));
+    clock.advance(Duration.ofDays(7));
+    text.add(keys.destroyDueKeks().toString());
+    failure(() -> keys.unwrapDek(current, CONTEXT));
+    failure(() -> keys.enableKek("life"));
+    text.add(keys.describeKekVersions("life").orElseThrow().toString());
+    keys.close();
+    store.close();
+    for (AuditEvent e : events) {
+      text.add(e.toString());
+    }
+
+    assertThat(events).hasSizeGreaterThan(20);
+    scan(5);
+  }
+
+  /** Adds every captured log line, then looks for every secret in every captured text. */
+  private void scan(int minimumSecrets) {
     for (ILoggingEvent e : appender.list) {
       text.add(e.getFormattedMessage());
       if (e.getThrowableProxy() != null) {
@@ -193,7 +296,7 @@ class SecretsStayOutOfTextTest {
     }
 
     assertThat(appender.list).isNotEmpty();
-    assertThat(secrets).hasSizeGreaterThanOrEqualTo(8);
+    assertThat(secrets).hasSizeGreaterThanOrEqualTo(minimumSecrets);
     String all = String.join("\n", text);
     for (int i = 0; i < secrets.size(); i++) {
       for (String form : forms(secrets.get(i))) {
@@ -203,7 +306,6 @@ class SecretsStayOutOfTextTest {
         }
       }
     }
-    store.close();
   }
 
   private KeyManager newKeyManager(KekStore store, FakeKms fake, MutableClock clock) {

@@ -1,0 +1,22 @@
+package dev.keymanager;
+
+/**
+ * Receives the results of {@link KeyManager#rewrapDeks}: the caller stores each new wrapped key in
+ * place of the old one, and may record progress.
+ */
+@FunctionalInterface
+public interface RewrapSink {
+  /**
+   * The request at {@code position} (counted from 0 over the whole iteration) was rewrapped: store
+   * {@code after} in place of {@code before}. When this returns, the request counts as done; if it
+   * throws, the bulk rewrap stops and reports this position as the one to resume at.
+   */
+  void rewrapped(long position, WrappedKey before, WrappedKey after);
+
+  /**
+   * Progress so far: called every {@link KeyManager#REWRAP_PROGRESS_INTERVAL} requests and once at
+   * the end. Persisting {@link RewrapProgress#position()} here is enough to resume after a crash.
+   * The default does nothing.
+   */
+  default void progress(RewrapProgress progress) {}
+}

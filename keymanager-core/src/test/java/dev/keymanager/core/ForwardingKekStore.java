@@ -1,0 +1,40 @@
+package dev.keymanager.core;
+
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekStore;
+import java.util.List;
+import java.util.Optional;
+
+/** A store that forwards every call, for tests that slip another writer in between two calls. */
+class ForwardingKekStore implements KekStore {
+  private final KekStore delegate;
+
+  ForwardingKekStore(KekStore delegate) {
+    this.delegate = delegate;
+  }
+
+  @Override
+  public Optional<KeyEncryptionKey> find(String kekId, int version) {
+    return delegate.find(kekId, version);
+  }
+
+  @Override
+  public List<KeyEncryptionKey> versions(String kekId) {
+    return delegate.versions(kekId);
+  }
+
+  @Override
+  public List<String> kekIds() {
+    return delegate.kekIds();
+  }
+
+  @Override
+  public boolean create(KeyEncryptionKey record) {
+    return delegate.create(record);
+  }
+
+  @Override
+  public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+    return delegate.compareAndSet(expectedRevision, next);
+  }
+}
