@@ -234,6 +234,158 @@ class MultiNodeTest {
     }
   }
 
+  /**
+   * Every node rotates every KEK at once, twice: each rotation creates its own version, so no
+   * rotation is lost and no version is made twice, the history is gap-free, and every node reads
+   * the same single primary (the newest version). DEKs wrapped under any version on any node unwrap
+   * on every other.
+   */
+  @Test
+  void concurrentRotationsFromEveryNodeLoseNoneAndLeaveOnePrimary() throws Exception {
+    List<String> ids = kekIds();
+    for (int k = 0; k < KEKS; k++) {
+      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
+    }
+    int rounds = 2;
+    List<Sealed> sealed = new ArrayList<>();
+
+    for (int round = 0; round < rounds; round++) {
+      List<List<Object>> rotated =
+          onEveryNode(
+              (node, barrier) -> {
+                List<Object> versions = new ArrayList<>();
+                for (String id : ids) {
+                  barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                  versions.add(node.keys().rotateKek(id).version());
+                }
+                return versions;
+              });
+      for (int k = 0; k < KEKS; k++) {
+        int kk = k;
+        int first = 2 + round * NODES;
+        assertThat(rotated.stream().map(perNode -> perNode.get(kk)).toList())
+            .as("versions made by the round-%s rotations of %s", round, ids.get(k))
+            .containsExactlyInAnyOrder(first, first + 1, first + 2, first + 3);
+      }
+      for (Node node : nodes) {
+        for (String id : ids) {
+          sealed.add(Sealed.generate(node, id, KeyContext.of("round", round + "/" + node)));
+        }
+      }
+    }
+
+    int primary = 1 + rounds * NODES;
+    for (String id : ids) {
+      KeyEncryptionKey newest = nodes.get(0).keys().describeKek(id).orElseThrow();
+      assertThat(newest.version()).as("primary of %s", id).isEqualTo(primary);
+      for (Node node : nodes) {
+        assertThat(node.keys().describeKek(id))
+            .as("primary of %s on %s", id, node)
+            .contains(newest);
+        List<KeyEncryptionKey> history = node.store().versions(id);
+        assertThat(history).extracting(KeyEncryptionKey::version).hasSize(primary);
+        for (int v = 1; v <= primary; v++) {
+          assertThat(history.get(v - 1).version()).isEqualTo(v);
+          assertThat(history.get(v - 1).state()).isEqualTo(KekState.ENABLED);
+        }
+      }
+    }
+    for (Node node : nodes) {
+      for (Sealed s : sealed) {
+        s.assertUnwrapsOn(node);
+      }
+    }
+  }
+
+  /**
+   * The consistency bound: a rotation made on one node is used for new DEKs on that node at once,
+   * and on every other node as soon as the hard TTL has passed since that node last read the
+   * primary version. The test clock is advanced to just before and just after the bound.
+   */
+  @Test
+  void aRotationOnOneNodeReachesEveryOtherNodeWithinTheHardTtl() throws Exception {
+    nodes.get(0).keys().createKek("bound", CMK);
+    // Every node reads the primary (v1) now, at t0, and caches it.
+    for (Node node : nodes) {
+      assertThat(Sealed.generate(node, "bound", KeyContext.of("t", "0")).wrapped().kek().version())
+          .isEqualTo(1);
+    }
+    clock.advance(Duration.ofMinutes(1));
+
+    assertThat(nodes.get(0).keys().rotateKek("bound").version()).isEqualTo(2);
+
+    assertThat(Sealed.generate(nodes.get(0), "bound", KeyContext.of("t", "1")).wrapped().kek())
+        .as("the rotating node")
+        .extracting(ref -> ref.version())
+        .isEqualTo(2);
+    clock.advance(HARD_TTL.minus(Duration.ofMinutes(1)).minusNanos(1)); // t0 + hard TTL - 1 ns
+    for (Node node : nodes.subList(1, NODES)) {
+      // Still inside the bound: the old primary is allowed (and still enabled and unwrappable).
+      assertThat(Sealed.generate(node, "bound", KeyContext.of("t", "2")).wrapped().kek().version())
+          .as("%s before the bound", node)
+          .isIn(1, 2);
+    }
+    clock.advance(Duration.ofNanos(1)); // t0 + hard TTL
+    List<Sealed> after = new ArrayList<>();
+    for (Node node : nodes) {
+      Sealed s = Sealed.generate(node, "bound", KeyContext.of("t", "3"));
+      assertThat(s.wrapped().kek().version()).as("%s at the bound", node).isEqualTo(2);
+      after.add(s);
+    }
+    for (Node node : nodes) {
+      for (Sealed s : after) {
+        s.assertUnwrapsOn(node);
+      }
+    }
+  }
+
+  /**
+   * One node disables a KEK while the three others rotate it: whatever the interleaving, the
+   * disable is not lost. Every version ends disabled, rotations that lost the race fail naming the
+   * state, and no node wraps under the KEK once the hard TTL has passed.
+   */
+  @Test
+  void aDisableOnOneNodeRacingRotationsOnTheOthersIsNotLost() throws Exception {
+    List<String> ids = kekIds();
+    for (int k = 0; k < KEKS; k++) {
+      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
+    }
+
+    onEveryNode(
+        (node, barrier) -> {
+          List<Object> outcomes = new ArrayList<>();
+          for (String id : ids) {
+            barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            if (node.index() == 0) {
+              outcomes.add(node.keys().disableKek(id));
+            } else {
+              try {
+                outcomes.add(node.keys().rotateKek(id));
+              } catch (KekStateException e) {
+                assertThat(e.state()).contains(KekState.DISABLED);
+                outcomes.add(e);
+              }
+            }
+          }
+          return outcomes;
+        });
+
+    clock.advance(HARD_TTL.plusNanos(1));
+    for (String id : ids) {
+      for (Node node : nodes) {
+        assertThat(node.store().versions(id))
+            .as("states of %s on %s", id, node)
+            .isNotEmpty()
+            .extracting(KeyEncryptionKey::state)
+            .containsOnly(KekState.DISABLED);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> node.keys().generateDek(id, KeyContext.of("after", "disable")))
+            .as("wrap under disabled %s on %s", id, node)
+            .isInstanceOf(KekStateException.class);
+      }
+    }
+  }
+
   /** Nodes read a record through their own stores, then all compare-and-set it: no lost update. */
   @Test
   void racingStateChangesFromEveryNodeLoseNoUpdate() throws Exception {
