@@ -2,12 +2,12 @@ package dev.keymanager.store.jdbc;
 
 import static dev.keymanager.store.jdbc.EmbeddedPostgresExtension.server;
 
+import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.KekStoreContract;
 import java.util.IdentityHashMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -17,24 +17,23 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(EmbeddedPostgresExtension.class)
 class JdbcKekStoreContractTest extends KekStoreContract {
-  private static HikariDataSource pool;
-
   private final IdentityHashMap<KekStore, String> schemaOf = new IdentityHashMap<>();
+  private HikariDataSource pool;
 
-  @BeforeAll
-  static void openPool() {
-    pool = server().pool("contract", THREADS + 2, config -> {});
-  }
+  /** How the pool under test is configured beyond the defaults; subclasses change it. */
+  void configure(HikariConfig config) {}
 
-  @AfterAll
-  static void closePool() {
-    pool.close();
+  @AfterEach
+  void closePool() {
+    if (pool != null) {
+      pool.close(); // the contract closes its stores after this; closing a store needs no pool
+    }
   }
 
   @Override
   protected KekStore newStore() {
     String schema = server().newSchema();
-    KekStore store = JdbcKekStore.builder().dataSource(pool).schema(schema).build();
+    KekStore store = JdbcKekStore.builder().dataSource(pool()).schema(schema).build();
     schemaOf.put(store, schema);
     return store;
   }
@@ -45,11 +44,18 @@ class JdbcKekStoreContractTest extends KekStoreContract {
     store.close();
     KekStore reopened =
         JdbcKekStore.builder()
-            .dataSource(pool)
+            .dataSource(pool())
             .schema(schema)
             .schemaMode(SchemaMode.VALIDATE)
             .build();
     schemaOf.put(reopened, schema);
     return reopened;
+  }
+
+  private HikariDataSource pool() {
+    if (pool == null) {
+      pool = server().pool(getClass().getSimpleName(), THREADS + 2, this::configure);
+    }
+    return pool;
   }
 }
