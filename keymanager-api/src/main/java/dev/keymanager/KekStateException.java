@@ -25,7 +25,18 @@ public final class KekStateException extends KeyManagerException {
    * @param message says what was attempted; the id and state are in it already
    */
   public KekStateException(String kekId, KekState state, String message) {
-    super(message, null);
+    this(kekId, state, message, null);
+  }
+
+  /**
+   * A state failure for {@code kekId} with a cause.
+   *
+   * @param state the KEK's current state, or {@code null} when no such KEK exists
+   * @param message says what was attempted; the id and state are in it already
+   * @param cause the failure behind this one, such as the same failure seen by another thread
+   */
+  public KekStateException(String kekId, KekState state, String message, Throwable cause) {
+    super(message, cause);
     this.kekId = requireNonNull(kekId, "kekId");
     this.state = state;
   }

@@ -5,9 +5,7 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -43,20 +41,54 @@ final class CachedKek {
 
   private final KekRef ref;
   private final byte[] kek; // owned
+  private final long expiresAt; // ticker nanos; never used at or after this
+  private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
+  private final AtomicLong nextRefreshAttempt;
   private final AtomicInteger holders = new AtomicInteger(1); // the cache's reference
   private final Subkey[] unwrapSlots = new Subkey[UNWRAP_SLOTS]; // writes under this
-  private final List<Subkey> retired = new ArrayList<>(); // guarded by this
   private int nextSlot; // guarded by this
   private volatile WrapSubkey wrapSubkey; // created on first wrap
 
-  /** Takes ownership of {@code kekBytes}: they are overwritten when the last holder releases. */
+  /** A KEK that never expires, for tests and key derivation checks. */
   CachedKek(KekRef ref, byte[] kekBytes) {
+    this(ref, kekBytes, Long.MAX_VALUE, Long.MAX_VALUE);
+  }
+
+  /**
+   * Takes ownership of {@code kekBytes}: they are overwritten when the last holder releases.
+   *
+   * @param expiresAt ticker time from which the KEK must not be used (the hard TTL)
+   * @param refreshAt ticker time from which a use starts a background refresh
+   */
+  CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt) {
     this.ref = ref;
     this.kek = kekBytes;
+    this.expiresAt = expiresAt;
+    this.refreshAt = refreshAt;
+    this.nextRefreshAttempt = new AtomicLong(refreshAt);
   }
 
   KekRef ref() {
     return ref;
+  }
+
+  /** Whether the hard TTL has passed at ticker time {@code now}. */
+  boolean isExpired(long now) {
+    return now - expiresAt >= 0;
+  }
+
+  long expiresAt() {
+    return expiresAt;
+  }
+
+  /**
+   * Claims the next refresh attempt at ticker time {@code now}: true for exactly one caller once
+   * the refresh time has come, and again for one caller {@code retryAfter} nanos after each claim
+   * (a refresh that failed transiently is retried, not hammered).
+   */
+  boolean claimRefresh(long now, long retryAfter) {
+    long next = nextRefreshAttempt.get();
+    return now - next >= 0 && nextRefreshAttempt.compareAndSet(next, now + retryAfter);
   }
 
   /** Adds a holder; {@code false} if the bytes are already overwritten (the caller reloads). */
@@ -84,17 +116,22 @@ final class CachedKek {
   }
 
   /**
-   * The subkey for the next wrap and its nonce, written into {@code out} at {@code saltOffset}
-   * (salt, then nonce). The caller holds a reference.
+   * The subkey for the next wrap, retained, with its salt and a fresh nonce written into {@code
+   * out} at {@code saltOffset} (salt, then nonce). The caller holds a reference to this KEK and
+   * must {@link Subkey#release()} the subkey.
    */
-  LentKey nextWrap(byte[] out, int saltOffset) {
+  Subkey nextWrap(byte[] out, int saltOffset) {
     for (; ; ) {
       WrapSubkey current = wrapSubkey;
       if (current == null || current.exhausted()) {
         current = rollOver(current);
       }
+      if (!current.tryRetain()) {
+        continue; // rolled over and released meanwhile
+      }
       long n = current.counter.getAndIncrement();
       if (n >= MAX_WRAPS_PER_SUBKEY) {
+        current.release();
         continue; // another thread will roll over, or we will on the next pass
       }
       System.arraycopy(current.salt, 0, out, saltOffset, SALT_LENGTH);
@@ -103,7 +140,7 @@ final class CachedKek {
       for (int i = 0; i < 8; i++) {
         out[nonce + 4 + i] = (byte) (n >>> (56 - 8 * i));
       }
-      return current.key;
+      return current;
     }
   }
 
@@ -112,59 +149,79 @@ final class CachedKek {
     if (current != seen && current != null && !current.exhausted()) {
       return current;
     }
-    if (current != null) {
-      retired.add(current);
-    }
     WrapSubkey next = new WrapSubkey(derive(Randoms.bytes(SALT_LENGTH)), Randoms.bytes(4));
     wrapSubkey = next;
+    if (current != null) {
+      current.release(); // this KEK's reference; wraps in flight finish first
+    }
     return next;
   }
 
   /**
-   * The subkey for the salt at {@code saltOffset} of {@code encoded}: this instance's own wrap
-   * subkey, a recently used one, or a new derivation. The caller holds a reference.
+   * The subkey for the salt at {@code saltOffset} of {@code encoded}, retained: this instance's own
+   * wrap subkey, a recently used one, or a new derivation that replaces the oldest of {@value
+   * #UNWRAP_SLOTS} slots. The caller holds a reference to this KEK and must {@link
+   * Subkey#release()} the subkey.
    */
-  LentKey unwrapKey(byte[] encoded, int saltOffset) {
+  Subkey unwrapKey(byte[] encoded, int saltOffset) {
     int end = saltOffset + SALT_LENGTH;
+    for (; ; ) {
+      Subkey found = lookup(encoded, saltOffset, end);
+      if (found == null) {
+        found = install(derive(Arrays.copyOfRange(encoded, saltOffset, end)), encoded, saltOffset);
+      }
+      if (found.tryRetain()) {
+        return found;
+      }
+      // replaced and released between the lookup and the retain: look again
+    }
+  }
+
+  private Subkey lookup(byte[] encoded, int from, int to) {
     WrapSubkey own = wrapSubkey;
-    if (own != null && own.matches(encoded, saltOffset, end)) {
-      return own.key;
+    if (own != null && own.matches(encoded, from, to)) {
+      return own;
     }
     for (Subkey s : unwrapSlots) {
-      if (s != null && s.matches(encoded, saltOffset, end)) {
-        return s.key;
+      if (s != null && s.matches(encoded, from, to)) {
+        return s;
       }
     }
-    Subkey derived = derive(Arrays.copyOfRange(encoded, saltOffset, end));
-    synchronized (this) {
-      Subkey old = unwrapSlots[nextSlot];
-      if (old != null) {
-        retired.add(old); // an unwrap in flight may still use it; wiped with the rest
-      }
-      unwrapSlots[nextSlot] = derived;
-      nextSlot = (nextSlot + 1) % UNWRAP_SLOTS;
+    return null;
+  }
+
+  /** Puts a freshly derived subkey into a slot, unless another thread installed its salt first. */
+  private synchronized Subkey install(Subkey derived, byte[] encoded, int saltOffset) {
+    Subkey raced = lookup(encoded, saltOffset, saltOffset + SALT_LENGTH);
+    if (raced != null) {
+      derived.release();
+      return raced;
     }
-    return derived.key;
+    Subkey old = unwrapSlots[nextSlot];
+    unwrapSlots[nextSlot] = derived;
+    nextSlot = (nextSlot + 1) % UNWRAP_SLOTS;
+    if (old != null) {
+      old.release(); // the slot's reference; unwraps in flight on it finish first
+    }
+    return derived;
   }
 
   private Subkey derive(byte[] salt) {
     return new Subkey(salt, Hkdf.deriveSha256(kek, salt, SUBKEY_INFO, 32));
   }
 
+  /** Runs once, when the last holder releases: no operation is in flight on any subkey. */
   private synchronized void wipe() {
     Arrays.fill(kek, (byte) 0);
-    for (Subkey s : unwrapSlots) {
-      if (s != null) {
-        s.wipe();
+    for (int i = 0; i < UNWRAP_SLOTS; i++) {
+      if (unwrapSlots[i] != null) {
+        unwrapSlots[i].release();
+        unwrapSlots[i] = null;
       }
     }
-    for (Subkey s : retired) {
-      s.wipe();
-    }
-    retired.clear();
     WrapSubkey w = wrapSubkey;
     if (w != null) {
-      w.wipe();
+      w.release();
     }
   }
 
@@ -173,23 +230,51 @@ final class CachedKek {
     return "CachedKek[" + ref + ", holders=" + holders.get() + ", redacted]";
   }
 
-  private static class Subkey {
+  /**
+   * A subkey derived from this KEK for one salt, with the ciphers keyed with it. Reference counted
+   * like the KEK: its slot (or the wrap position) holds one reference and every operation on it
+   * another; the last release scrubs the ciphers and overwrites the bytes.
+   */
+  static class Subkey {
     final byte[] salt;
-    final byte[] bytes;
-    final LentKey key;
+    private final byte[] bytes;
+    private final SubkeyCiphers ciphers;
+    private final AtomicInteger holders = new AtomicInteger(1);
 
     Subkey(byte[] salt, byte[] bytes) {
       this.salt = salt;
       this.bytes = bytes;
-      this.key = LentKey.aes(bytes);
+      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes));
+    }
+
+    Subkey(Subkey derived) {
+      this.salt = derived.salt;
+      this.bytes = derived.bytes;
+      this.ciphers = derived.ciphers;
+    }
+
+    SubkeyCiphers ciphers() {
+      return ciphers;
     }
 
     boolean matches(byte[] encoded, int from, int to) {
       return Arrays.equals(salt, 0, SALT_LENGTH, encoded, from, to);
     }
 
-    void wipe() {
-      Arrays.fill(bytes, (byte) 0);
+    boolean tryRetain() {
+      return holders.getAndUpdate(n -> n == 0 ? 0 : n + 1) != 0;
+    }
+
+    void release() {
+      if (holders.decrementAndGet() == 0) {
+        ciphers.wipe();
+        Arrays.fill(bytes, (byte) 0);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "Subkey[redacted]";
     }
   }
 
@@ -198,7 +283,7 @@ final class CachedKek {
     final AtomicLong counter = new AtomicLong();
 
     WrapSubkey(Subkey derived, byte[] prefix) {
-      super(derived.salt, derived.bytes);
+      super(derived);
       this.prefix = prefix;
     }
 

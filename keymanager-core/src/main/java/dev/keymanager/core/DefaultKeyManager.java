@@ -60,8 +60,10 @@ final class DefaultKeyManager implements KeyManager {
   private final KmsAudit audit;
   private final Stats stats;
   private final java.time.InstantSource clock;
+  private final KmsExecutor executor;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final KekLifecycle lifecycle;
+  private final KekStateChanges states;
   private final Rewrapper rewrapper;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
@@ -70,24 +72,26 @@ final class DefaultKeyManager implements KeyManager {
     this.clock = config.clock();
     this.stats = new Stats();
     this.audit = new KmsAudit(stats, config.auditListeners(), clock);
-    this.cache = new KekCache(config.hardTtl(), config.maximumCachedKeks(), config.ticker(), stats);
+    this.executor = new KmsExecutor(config.kmsThreads());
+    this.cache =
+        new KekCache(config.cacheSettings(), config.ticker(), stats, executor, this::unwrapKek);
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
             .maximumSize(config.maximumCachedKeks())
             .ticker(config.ticker())
             .build();
-    this.lifecycle =
-        new KekLifecycle(
+    this.lifecycle = new KekLifecycle(store, kms, cache, audit, clock, primaries::invalidate);
+    this.states =
+        new KekStateChanges(
             store,
-            kms,
             cache,
             audit,
             clock,
             config.minimumDestructionWindow(),
             config.maximumDestructionWindow(),
             primaries::invalidate);
-    this.rewrapper = new Rewrapper(lifecycle, cache, this::load, audit, clock);
+    this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
   }
 
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
@@ -131,7 +135,7 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public KekDescription setMinimumDecryptionVersion(String kekId, int version) {
     checkOpen();
-    return lifecycle.setMinimumDecryptionVersion(kekId, version);
+    return states.setMinimumDecryptionVersion(kekId, version);
   }
 
   @Override
@@ -156,37 +160,37 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public KekDescription disableKek(String kekId) {
     checkOpen();
-    return lifecycle.disable(kekId);
+    return states.disable(kekId);
   }
 
   @Override
   public KekDescription enableKek(String kekId) {
     checkOpen();
-    return lifecycle.enable(kekId);
+    return states.enable(kekId);
   }
 
   @Override
   public KekDescription scheduleKekDestruction(String kekId, Duration pendingWindow) {
     checkOpen();
-    return lifecycle.scheduleDestruction(kekId, pendingWindow);
+    return states.scheduleDestruction(kekId, pendingWindow);
   }
 
   @Override
   public KekDescription cancelKekDestruction(String kekId) {
     checkOpen();
-    return lifecycle.cancelDestruction(kekId);
+    return states.cancelDestruction(kekId);
   }
 
   @Override
   public KekDescription destroyKek(String kekId) {
     checkOpen();
-    return lifecycle.destroy(kekId);
+    return states.destroy(kekId);
   }
 
   @Override
   public List<String> destroyDueKeks() {
     checkOpen();
-    return lifecycle.destroyDue();
+    return states.destroyDue();
   }
 
   @Override
@@ -222,7 +226,7 @@ final class DefaultKeyManager implements KeyManager {
   private WrappedKey wrap(String kekId, byte[] dek, KeyContext context) {
     checkOpen();
     KekRef primary = primaries.get(kekId, this::loadPrimary);
-    CachedKek kek = cache.acquire(primary, this::load);
+    CachedKek kek = cache.acquire(primary);
     try {
       return DekCipher.wrap(kek, dek, context);
     } finally {
@@ -235,7 +239,7 @@ final class DefaultKeyManager implements KeyManager {
     requireNonNull(wrappedKey, "wrappedKey");
     requireNonNull(context, "context");
     checkOpen();
-    CachedKek kek = cache.acquire(wrappedKey.kek(), this::load);
+    CachedKek kek = cache.acquire(wrappedKey.kek());
     try {
       return ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey);
     } finally {
@@ -251,8 +255,11 @@ final class DefaultKeyManager implements KeyManager {
     return versions.get(versions.size() - 1).ref();
   }
 
-  /** The cache loader: one KMS unwrap of a stored, enabled KEK version. */
-  private CachedKek load(KekRef ref) {
+  /**
+   * The cache loader, run on the KMS executor: one KMS unwrap of a stored, usable KEK version. The
+   * caller owns the returned plaintext.
+   */
+  private byte[] unwrapKek(KekRef ref) {
     KeyEncryptionKey record =
         store
             .find(ref.id(), ref.version())
@@ -279,8 +286,20 @@ final class DefaultKeyManager implements KeyManager {
               + "; expected "
               + KEK_LENGTH);
     }
-    stats.loads.increment();
-    return new CachedKek(ref, plaintext);
+    return plaintext;
+  }
+
+  String kmsThreadPrefixForTest() {
+    return executor.threadPrefix();
+  }
+
+  KekCache cacheForTest() {
+    return cache;
+  }
+
+  /** Waits for background loads and refreshes to finish; for tests on a manual clock. */
+  void awaitBackgroundLoads() {
+    cache.awaitIdle(java.time.Duration.ofSeconds(30));
   }
 
   @Override
@@ -293,6 +312,7 @@ final class DefaultKeyManager implements KeyManager {
     if (closed.compareAndSet(false, true)) {
       cache.close();
       primaries.invalidateAll();
+      executor.close();
       kms.close();
       log.debug("Key manager closed");
     }

@@ -4,7 +4,6 @@ import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.WrapAlgorithm;
 import dev.keymanager.WrappedKey;
-import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.internal.ApiBridge;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
@@ -17,22 +16,13 @@ import javax.crypto.spec.GCMParameterSpec;
  *
  * <p>The associated data is the wrapped key's header followed by the canonical {@link KeyContext}
  * encoding, so editing the header (to name another KEK) or presenting another context fails
- * authentication. Each thread reuses one {@link Cipher}, re-initialised per call.
+ * authentication. Ciphers come from the subkey's own small pool ({@link SubkeyCiphers}), so they
+ * stay keyed with it and are scrubbed when it is wiped.
  */
 final class DekCipher {
   static final WrapAlgorithm ALGORITHM = WrapAlgorithm.AES256_GCM_HKDF_SHA256;
   private static final int TAG_BITS = 128;
   private static final int TAG_LENGTH = TAG_BITS / 8;
-
-  private static final ThreadLocal<Cipher> CIPHER =
-      ThreadLocal.withInitial(
-          () -> {
-            try {
-              return Cipher.getInstance("AES/GCM/NoPadding");
-            } catch (GeneralSecurityException e) {
-              throw new IllegalStateException("AES/GCM/NoPadding unavailable", e);
-            }
-          });
 
   private DekCipher() {}
 
@@ -42,12 +32,16 @@ final class DekCipher {
     byte[] out = keys.newEncoding(ALGORITHM, kek.ref(), dek.length + TAG_LENGTH);
     int ciphertextOffset = out.length - dek.length - TAG_LENGTH;
     int saltOffset = ciphertextOffset - ALGORITHM.parametersLength();
-    LentKey key = kek.nextWrap(out, saltOffset);
+    CachedKek.Subkey subkey = kek.nextWrap(out, saltOffset);
+    Cipher cipher = subkey.ciphers().take();
     try {
-      Cipher cipher = init(Cipher.ENCRYPT_MODE, key, out, saltOffset, ciphertextOffset, context);
+      init(cipher, Cipher.ENCRYPT_MODE, subkey, out, saltOffset, ciphertextOffset, context);
       cipher.doFinal(dek, 0, dek.length, out, ciphertextOffset);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("AES-GCM wrap failed for KEK " + kek.ref(), e);
+    } finally {
+      subkey.ciphers().give(cipher);
+      subkey.release();
     }
     return keys.adopt(out);
   }
@@ -63,10 +57,11 @@ final class DekCipher {
     int saltOffset = wrapped.parametersOffset();
     int ciphertextOffset = wrapped.ciphertextOffset();
     int ciphertextLength = in.length - ciphertextOffset;
-    LentKey key = kek.unwrapKey(in, saltOffset);
+    CachedKek.Subkey subkey = kek.unwrapKey(in, saltOffset);
+    Cipher cipher = subkey.ciphers().take();
     byte[] dek = new byte[ciphertextLength - TAG_LENGTH];
     try {
-      Cipher cipher = init(Cipher.DECRYPT_MODE, key, in, saltOffset, ciphertextOffset, context);
+      init(cipher, Cipher.DECRYPT_MODE, subkey, in, saltOffset, ciphertextOffset, context);
       cipher.doFinal(in, ciphertextOffset, ciphertextLength, dek, 0);
       return dek;
     } catch (AEADBadTagException e) {
@@ -81,29 +76,32 @@ final class DekCipher {
       Arrays.fill(dek, (byte) 0);
       throw new InvalidCiphertextException(
           "Wrapped DEK under KEK " + wrapped.kek() + " could not be decrypted", e);
+    } finally {
+      subkey.ciphers().give(cipher);
+      subkey.release();
     }
   }
 
   /**
-   * This thread's cipher, keyed for one wrapped-key encoding: the nonce follows the salt, and the
-   * associated data is the header (everything before the ciphertext) then the context.
+   * Keys {@code cipher} for one wrapped-key encoding: the nonce follows the salt, and the
+   * associated data is the header (everything before the ciphertext) then the context. The cipher
+   * already holds this subkey's expanded key, so the JDK skips the key expansion.
    */
-  private static Cipher init(
+  private static void init(
+      Cipher cipher,
       int mode,
-      LentKey key,
+      CachedKek.Subkey subkey,
       byte[] encoding,
       int saltOffset,
       int ciphertextOffset,
       KeyContext context)
       throws GeneralSecurityException {
-    Cipher cipher = CIPHER.get();
     cipher.init(
         mode,
-        key,
+        subkey.ciphers().key(),
         new GCMParameterSpec(
             TAG_BITS, encoding, saltOffset + CachedKek.SALT_LENGTH, CachedKek.NONCE_LENGTH));
     cipher.updateAAD(encoding, 0, ciphertextOffset);
     cipher.updateAAD(ApiBridge.contextEncoding(context));
-    return cipher;
   }
 }

@@ -2,89 +2,382 @@ package dev.keymanager.core;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
+import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekRef;
+import dev.keymanager.KekStateException;
+import dev.keymanager.KekStoreException;
+import dev.keymanager.KeyAccessDeniedException;
+import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.KeyManagerException;
+import dev.keymanager.KmsUnavailableException;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Plaintext KEKs by id and version, each usable for at most the hard TTL after the KMS unwrap that
- * produced it. Expiry, size eviction, invalidation and {@link #close()} drop the cache's reference,
- * and the last holder overwrites the bytes ({@link CachedKek}).
+ * Plaintext KEKs by id and version: the revocation bound, refresh-ahead, single flight and the
+ * negative cache.
  *
- * <p>Concurrent misses on one KEK run the loader once (Caffeine's per-key compute); the others wait
- * for it and share its result or its exception.
+ * <ul>
+ *   <li><b>Hard TTL.</b> A KEK is used only before {@code hardTtl} has passed since the KMS unwrap
+ *       that produced it began ({@link CachedKek#isExpired}); checked on every use, not left to the
+ *       cache's own clean-up.
+ *   <li><b>Refresh-ahead.</b> The first use after {@code hardTtl - refreshAhead} starts one
+ *       background unwrap. Success replaces the entry (a new hard TTL). A <em>denial</em> or any
+ *       other permanent failure (KEK disabled or gone from the store, corrupt record) evicts the
+ *       entry at once. A <em>transient</em> failure keeps the entry until its hard TTL, and the
+ *       refresh is retried by a later use after {@code hardTtl / 32}.
+ *   <li><b>Single flight.</b> A miss starts at most one load per KEK; every concurrent miss waits
+ *       for it, at most {@code loadWait}, and shares its result or its error (each caller gets its
+ *       own exception instance, with the shared one as cause).
+ *   <li><b>Negative cache.</b> A KMS denial is remembered for {@code negativeTtl}: misses in that
+ *       time fail at once without a KMS call. Transient failures are never remembered.
+ *   <li><b>Wiping.</b> Expiry, size eviction, invalidation, replacement by a refresh and {@link
+ *       #close()} drop the cache's reference; the last holder overwrites the bytes ({@link
+ *       CachedKek}). An operation holds its own reference, so it never runs on zeroed bytes.
+ * </ul>
+ *
+ * <p>Loads run on the key manager's KMS executor, never under a lock a caller holds. A load that
+ * raced with an invalidation (a lifecycle change) is not cached: its waiters look again.
  */
 final class KekCache implements AutoCloseable {
-  private final Cache<KekRef, CachedKek> cache;
-  private final Stats stats;
+  private static final Logger log = LoggerFactory.getLogger(KekCache.class);
 
-  KekCache(Duration hardTtl, long maximumSize, Ticker ticker, Stats stats) {
+  /** Completes a load future when the load raced with an invalidation: waiters look again. */
+  private static final CachedKek STALE = null;
+
+  private final Cache<KekRef, CachedKek> entries;
+  private final Cache<KekRef, KeyAccessDeniedException> denials;
+  private final ConcurrentHashMap<KekRef, CompletableFuture<CachedKek>> inflight =
+      new ConcurrentHashMap<>();
+  private final Function<KekRef, byte[]> loader;
+  private final Executor executor;
+  private final Ticker ticker;
+  private final Stats stats;
+  private final long ttlNanos;
+  private final long refreshAheadNanos;
+  private final long refreshRetryNanos;
+  private final long loadWaitNanos;
+  private final AtomicLong invalidations = new AtomicLong();
+  private final Object installLock = new Object();
+  private boolean closed; // guarded by installLock
+
+  /**
+   * @param loader unwraps one KEK version through the KMS and returns the plaintext, which the
+   *     cache then owns; runs on {@code executor}
+   */
+  KekCache(
+      CacheSettings settings,
+      Ticker ticker,
+      Stats stats,
+      Executor executor,
+      Function<KekRef, byte[]> loader) {
+    this.ticker = ticker;
     this.stats = stats;
-    this.cache =
+    this.executor = executor;
+    this.loader = loader;
+    this.ttlNanos = settings.hardTtl().toNanos();
+    this.refreshAheadNanos = settings.refreshAhead().toNanos();
+    this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
+    this.loadWaitNanos = settings.loadWait().toNanos();
+    this.entries =
         Caffeine.newBuilder()
-            .expireAfterWrite(hardTtl)
-            .maximumSize(maximumSize)
+            .expireAfter(new UntilHardTtl())
+            .maximumSize(settings.maximumSize())
             .ticker(ticker)
             // Release on the thread that removed the entry, so the bytes are overwritten now
             // rather than whenever a pool thread gets to it.
             .executor(Runnable::run)
             .removalListener(
-                (KekRef ref,
-                    CachedKek kek,
-                    com.github.benmanes.caffeine.cache.RemovalCause cause) -> {
+                (KekRef ref, CachedKek kek, RemovalCause cause) -> {
                   if (kek != null) {
-                    stats.evictions.increment();
+                    if (cause != RemovalCause.REPLACED) {
+                      stats.evictions.increment();
+                    }
                     kek.release();
                   }
                 })
             .build();
+    this.denials =
+        Caffeine.newBuilder()
+            .maximumSize(settings.negativeTtl().isZero() ? 0 : settings.maximumSize())
+            .expireAfterWrite(settings.negativeTtl())
+            .ticker(ticker)
+            .build();
   }
 
-  /**
-   * A retained KEK for {@code ref}, loading it with {@code loader} on a miss. The caller must
-   * {@link CachedKek#release()} it.
-   */
-  CachedKek acquire(KekRef ref, Function<KekRef, CachedKek> loader) {
-    for (; ; ) {
-      CachedKek kek = cache.getIfPresent(ref);
-      if (kek != null) {
-        stats.hits.increment();
-      } else {
-        stats.misses.increment();
-        kek = cache.get(ref, loader);
-      }
-      if (kek.tryRetain()) {
-        return kek;
-      }
-      // Evicted and overwritten between the lookup and the retain: drop the stale mapping if it
-      // is still there and look again.
-      cache.asMap().remove(ref, kek);
+  /** The tunables of the cache, validated by the builder. */
+  record CacheSettings(
+      Duration hardTtl,
+      Duration refreshAhead,
+      Duration negativeTtl,
+      Duration loadWait,
+      long maximumSize) {}
+
+  /** Caffeine's expiry: each entry lives until its own hard TTL, whatever is done with it. */
+  private static final class UntilHardTtl implements Expiry<KekRef, CachedKek> {
+    @Override
+    public long expireAfterCreate(KekRef key, CachedKek value, long currentTime) {
+      return Math.max(0, value.expiresAt() - currentTime);
+    }
+
+    @Override
+    public long expireAfterUpdate(
+        KekRef key, CachedKek value, long currentTime, long currentDuration) {
+      return Math.max(0, value.expiresAt() - currentTime);
+    }
+
+    @Override
+    public long expireAfterRead(
+        KekRef key, CachedKek value, long currentTime, long currentDuration) {
+      return currentDuration;
     }
   }
 
+  /**
+   * A retained, unexpired KEK for {@code ref}, loading it on a miss. The caller must {@link
+   * CachedKek#release()} it.
+   *
+   * @throws KeyAccessDeniedException if the KMS denied the unwrap, now or within the negative TTL
+   * @throws KmsUnavailableException if the KMS failed transiently, or the load took longer than the
+   *     bounded wait
+   */
+  CachedKek acquire(KekRef ref) {
+    boolean missed = false;
+    for (; ; ) {
+      CachedKek kek = entries.getIfPresent(ref);
+      if (kek != null) {
+        long now = ticker.read();
+        if (!kek.isExpired(now) && kek.tryRetain()) {
+          if (!missed) {
+            stats.hits.increment();
+          }
+          maybeRefresh(kek, now);
+          return kek;
+        }
+        // Past its hard TTL, or evicted and overwritten between the lookup and the retain.
+        entries.asMap().remove(ref, kek);
+      }
+      if (!missed) {
+        stats.misses.increment();
+        missed = true;
+      }
+      KeyAccessDeniedException denied = denials.getIfPresent(ref);
+      if (denied != null) {
+        throw new KeyAccessDeniedException(
+            "The KMS denied access to KEK " + ref + " recently; not asking again yet", denied);
+      }
+      CachedKek loaded = await(ref, load(ref, false));
+      if (loaded != STALE && loaded.tryRetain()) {
+        if (!loaded.isExpired(ticker.read())) {
+          return loaded;
+        }
+        loaded.release();
+      }
+      // Stale, already evicted, or expired while we were waiting: look again.
+    }
+  }
+
+  private void maybeRefresh(CachedKek kek, long now) {
+    if (refreshAheadNanos > 0 && kek.claimRefresh(now, refreshRetryNanos)) {
+      load(kek.ref(), true);
+    }
+  }
+
+  /** The load in flight for {@code ref}, or a new one on the executor. */
+  private CompletableFuture<CachedKek> load(KekRef ref, boolean refresh) {
+    CompletableFuture<CachedKek> running = inflight.get(ref);
+    if (running != null) {
+      return running;
+    }
+    CompletableFuture<CachedKek> mine = new CompletableFuture<>();
+    running = inflight.putIfAbsent(ref, mine);
+    if (running != null) {
+      return running;
+    }
+    try {
+      executor.execute(() -> runLoad(ref, refresh, mine));
+    } catch (RejectedExecutionException e) {
+      inflight.remove(ref, mine);
+      mine.completeExceptionally(new IllegalStateException("key manager is closed", e));
+    }
+    return mine;
+  }
+
+  private void runLoad(KekRef ref, boolean refresh, CompletableFuture<CachedKek> future) {
+    long generation = invalidations.get();
+    CachedKek result = STALE;
+    Throwable failure = null;
+    try {
+      long start = ticker.read();
+      byte[] plaintext = loader.apply(ref);
+      CachedKek kek =
+          new CachedKek(ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos);
+      result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
+    } catch (KeyAccessDeniedException e) {
+      denials.put(ref, e);
+      evictAfterPermanentFailure(ref, refresh, e);
+      failure = e;
+    } catch (KeyManagerException e) {
+      if (e.isRetryable()) {
+        if (refresh) {
+          log.warn("Refresh of KEK {} failed transiently; serving until its hard TTL", ref);
+        }
+      } else {
+        evictAfterPermanentFailure(ref, refresh, e);
+      }
+      failure = e;
+    } catch (RuntimeException | Error e) {
+      failure = e;
+    }
+    // Leave the single-flight map before waking the waiters, so a caller that saw this failure
+    // and tries again starts a new load instead of joining this finished one.
+    inflight.remove(ref, future);
+    if (failure == null) {
+      future.complete(result);
+    } else {
+      future.completeExceptionally(failure);
+    }
+  }
+
+  /** Caches a loaded KEK, unless the cache closed or was invalidated since the load began. */
+  private CachedKek install(CachedKek kek, long generation, LongAdder counter) {
+    synchronized (installLock) {
+      if (closed || invalidations.get() != generation) {
+        kek.release();
+        return STALE;
+      }
+      entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
+    }
+    denials.invalidate(kek.ref());
+    if (counter != null) {
+      counter.increment();
+    }
+    return kek;
+  }
+
+  private void evictAfterPermanentFailure(KekRef ref, boolean refresh, KeyManagerException e) {
+    if (refresh) {
+      log.warn("Refresh of KEK {} failed permanently; evicting it now: {}", ref, e.getMessage());
+    }
+    entries.invalidate(ref);
+  }
+
+  /** Waits for a load, at most the bounded wait, and rethrows its failure as the caller's own. */
+  private CachedKek await(KekRef ref, CompletableFuture<CachedKek> load) {
+    try {
+      return load.get(loadWaitNanos, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new KmsUnavailableException(
+          "Waited "
+              + Duration.ofNanos(loadWaitNanos).toMillis()
+              + " ms for the KMS to unwrap KEK "
+              + ref
+              + "; the call goes on in the background and fills the cache if it succeeds",
+          e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new KmsUnavailableException(
+          "Interrupted while waiting for the KMS to unwrap KEK " + ref, e);
+    } catch (ExecutionException e) {
+      throw forCaller(e.getCause());
+    }
+  }
+
+  /**
+   * A new exception of the same type for this caller, with the shared one as its cause, so that no
+   * two threads ever throw (and mutate) the same instance.
+   */
+  static RuntimeException forCaller(Throwable shared) {
+    String message = shared.getMessage();
+    if (shared instanceof KeyAccessDeniedException) {
+      return new KeyAccessDeniedException(message, shared);
+    } else if (shared instanceof KmsUnavailableException) {
+      return new KmsUnavailableException(message, shared);
+    } else if (shared instanceof InvalidCiphertextException) {
+      return new InvalidCiphertextException(message, shared);
+    } else if (shared instanceof KekStateException) {
+      KekStateException s = (KekStateException) shared;
+      return new KekStateException(s.kekId(), s.state().orElse(null), message, shared);
+    } else if (shared instanceof KekStoreException) {
+      return new KekStoreException(message, ((KekStoreException) shared).isRetryable(), shared);
+    } else if (shared instanceof KeyManagerConfigException) {
+      return new KeyManagerConfigException(message, shared);
+    } else if (shared instanceof IllegalStateException) {
+      return new IllegalStateException(message, shared);
+    }
+    return new IllegalStateException("Loading a KEK failed unexpectedly", shared);
+  }
+
   /** Caches a KEK just created, so its first use needs no KMS call. */
-  void put(CachedKek kek) {
-    cache.put(kek.ref(), kek);
+  void put(KekRef ref, byte[] plaintext) {
+    long now = ticker.read();
+    CachedKek kek =
+        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos);
+    install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
   }
 
+  /**
+   * Drops and wipes {@code ref}'s plaintext and any remembered denial; loads already running for it
+   * are not cached. For lifecycle changes.
+   */
   void invalidate(KekRef ref) {
-    cache.invalidate(ref);
+    invalidations.incrementAndGet();
+    entries.invalidate(ref);
+    denials.invalidate(ref);
   }
 
-  /** Drops every cached version of {@code kekId}; each is overwritten once its users finish. */
-  void invalidateAll(String kekId) {
-    cache.invalidateAll(cache.asMap().keySet().stream().filter(r -> r.id().equals(kekId)).toList());
+  /**
+   * Waits until no load or refresh is running, for tests that advance a manual clock and need the
+   * background work a use started to have finished.
+   */
+  void awaitIdle(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!inflight.isEmpty()) {
+      for (CompletableFuture<CachedKek> f : inflight.values()) {
+        try {
+          f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | CancellationException e) {
+          // its failure is the caller's to observe through the cache
+        } catch (TimeoutException e) {
+          throw new IllegalStateException("KEK loads still running after " + timeout, e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted", e);
+        }
+      }
+    }
   }
 
   long size() {
-    cache.cleanUp();
-    return cache.estimatedSize();
+    entries.cleanUp();
+    return entries.estimatedSize();
   }
 
+  /** Drops and wipes every entry; loads still running are not cached. */
   @Override
   public void close() {
-    cache.invalidateAll();
-    cache.cleanUp();
+    synchronized (installLock) {
+      closed = true;
+    }
+    entries.invalidateAll();
+    entries.cleanUp();
+    denials.invalidateAll();
+    IllegalStateException closedException = new IllegalStateException("key manager is closed");
+    inflight.values().forEach(f -> f.completeExceptionally(closedException));
   }
 }

@@ -17,17 +17,13 @@ import dev.keymanager.spi.KmsUnwrapper;
 import dev.keymanager.spi.KmsWrapper;
 import java.net.URI;
 import java.security.MessageDigest;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,8 +55,6 @@ final class KekLifecycle {
   private final KekCache cache;
   private final KmsAudit audit;
   private final InstantSource clock;
-  private final Duration minimumWindow;
-  private final Duration maximumWindow;
   private final Consumer<String> primaryChanged;
 
   KekLifecycle(
@@ -69,16 +63,12 @@ final class KekLifecycle {
       KekCache cache,
       KmsAudit audit,
       InstantSource clock,
-      Duration minimumWindow,
-      Duration maximumWindow,
       Consumer<String> primaryChanged) {
     this.store = store;
     this.kms = kms;
     this.cache = cache;
     this.audit = audit;
     this.clock = clock;
-    this.minimumWindow = minimumWindow;
-    this.maximumWindow = maximumWindow;
     this.primaryChanged = primaryChanged;
   }
 
@@ -144,7 +134,7 @@ final class KekLifecycle {
                     + DefaultKeyManager.KEK_LENGTH
                     + " random bytes");
           }
-          CachedKek cached = new CachedKek(ref, plaintext); // owns plaintext from here on
+          byte[] owned = plaintext; // overwritten below unless the cache takes it
           try {
             KeyEncryptionKey record = record(ref, cmkUri, material);
             if (!store.create(record)) {
@@ -153,8 +143,8 @@ final class KekLifecycle {
               throw new KekStateException(
                   ref.id(), state, "KEK " + ref + " exists already (" + state + ")");
             }
-            cache.put(cached);
-            cached = null; // the cache owns it now
+            cache.put(ref, plaintext);
+            owned = null; // the cache owns it now
             primaryChanged.accept(ref.id());
             if (previous != null) {
               followPredecessor(previous, record);
@@ -162,8 +152,8 @@ final class KekLifecycle {
             log.info("Imported KEK {} under {}", ref, cmkUri);
             return record;
           } finally {
-            if (cached != null) {
-              cached.release();
+            if (owned != null) {
+              Arrays.fill(owned, (byte) 0);
             }
           }
         });
@@ -228,7 +218,7 @@ final class KekLifecycle {
    */
   private Optional<KeyEncryptionKey> newVersion(KekRef ref, URI cmkUri, KmsWrapper wrapper) {
     byte[] plaintext = Randoms.bytes(DefaultKeyManager.KEK_LENGTH);
-    CachedKek cached = new CachedKek(ref, plaintext); // owns plaintext from here on
+    byte[] owned = plaintext; // overwritten below unless the cache takes it
     try {
       byte[] wrapped =
           audit.call(
@@ -241,13 +231,13 @@ final class KekLifecycle {
         return Optional.empty();
       }
       log.info("Created KEK {} under {}", ref, cmkUri);
-      cache.put(cached);
-      cached = null; // the cache owns it now
+      cache.put(ref, plaintext);
+      owned = null; // the cache owns it now
       primaryChanged.accept(ref.id());
       return Optional.of(record);
     } finally {
-      if (cached != null) {
-        cached.release();
+      if (owned != null) {
+        Arrays.fill(owned, (byte) 0);
       }
     }
   }
@@ -275,7 +265,7 @@ final class KekLifecycle {
     }
     KeyEncryptionKey current = created;
     for (int attempt = 1; current.state() == KekState.ENABLED; attempt++) {
-      KeyEncryptionKey.Builder next = successor(current).state(state).destroyAt(null);
+      KeyEncryptionKey.Builder next = successor(current, clock).state(state).destroyAt(null);
       if (state == KekState.PENDING_DESTRUCTION) {
         next.destroyAt(now.destroyAt().orElseThrow());
       } else if (state == KekState.DESTROYED) {
@@ -287,7 +277,7 @@ final class KekLifecycle {
       checkAttempts(attempt, created.id(), "state change");
       current = store.find(created.id(), created.version()).orElseThrow();
     }
-    cache.invalidateAll(created.id());
+    invalidateVersions(created.id());
     primaryChanged.accept(created.id());
     throw new KekStateException(
         created.id(),
@@ -301,271 +291,6 @@ final class KekLifecycle {
             + " was made "
             + state
             + " too");
-  }
-
-  // ---------------------------------------------------------------- state changes
-
-  /** One KEK-wide state change: which states it starts from and what it does to each version. */
-  private record Transition(
-      AuditEvent.Type type,
-      String verb,
-      Set<KekState> from,
-      KekState to,
-      UnaryOperator<KeyEncryptionKey> change) {}
-
-  KekDescription disable(String kekId) {
-    return transition(
-        new Transition(
-            AuditEvent.Type.DISABLE,
-            "disable",
-            EnumSet.of(KekState.ENABLED, KekState.DISABLED),
-            KekState.DISABLED,
-            v -> v.state() == KekState.ENABLED ? to(v, KekState.DISABLED).build() : null),
-        kekId);
-  }
-
-  KekDescription enable(String kekId) {
-    return transition(
-        new Transition(
-            AuditEvent.Type.ENABLE,
-            "enable",
-            EnumSet.of(KekState.DISABLED, KekState.ENABLED),
-            KekState.ENABLED,
-            v -> v.state() == KekState.DISABLED ? to(v, KekState.ENABLED).build() : null),
-        kekId);
-  }
-
-  KekDescription scheduleDestruction(String kekId, Duration window) {
-    requireNonNull(window, "window");
-    if (window.compareTo(minimumWindow) < 0 || window.compareTo(maximumWindow) > 0) {
-      throw new IllegalArgumentException(
-          "pending window for destroying KEK "
-              + kekId
-              + " must be between "
-              + minimumWindow
-              + " and "
-              + maximumWindow
-              + ": "
-              + window);
-    }
-    Instant destroyAt = clock.instant().plus(window);
-    return transition(
-        new Transition(
-            AuditEvent.Type.SCHEDULE_DESTRUCTION,
-            "schedule the destruction of",
-            EnumSet.of(KekState.ENABLED, KekState.DISABLED),
-            KekState.PENDING_DESTRUCTION,
-            v ->
-                v.state() == KekState.ENABLED || v.state() == KekState.DISABLED
-                    ? to(v, KekState.PENDING_DESTRUCTION).destroyAt(destroyAt).build()
-                    : null),
-        kekId);
-  }
-
-  KekDescription cancelDestruction(String kekId) {
-    return transition(
-        new Transition(
-            AuditEvent.Type.CANCEL_DESTRUCTION,
-            "cancel the destruction of",
-            EnumSet.of(KekState.PENDING_DESTRUCTION),
-            KekState.DISABLED,
-            v ->
-                v.state() == KekState.PENDING_DESTRUCTION
-                    ? to(v, KekState.DISABLED).build()
-                    : null),
-        kekId);
-  }
-
-  KekDescription destroy(String kekId) {
-    return transition(
-        new Transition(
-            AuditEvent.Type.DESTROY,
-            "destroy",
-            EnumSet.of(KekState.PENDING_DESTRUCTION, KekState.DESTROYED),
-            KekState.DESTROYED,
-            v ->
-                v.state() == KekState.DESTROYED
-                    ? null
-                    : to(v, KekState.DESTROYED).wrappedMaterial(new byte[0]).build()),
-        kekId);
-  }
-
-  List<String> destroyDue() {
-    Instant now = clock.instant();
-    List<String> destroyed = new ArrayList<>();
-    for (String id : store.kekIds()) {
-      List<KeyEncryptionKey> versions = store.versions(id);
-      if (versions.isEmpty()) {
-        continue;
-      }
-      KeyEncryptionKey primary = last(versions);
-      if (primary.state() == KekState.PENDING_DESTRUCTION
-          && !primary.destroyAt().orElseThrow().isAfter(now)) {
-        try {
-          destroy(id);
-          destroyed.add(id);
-        } catch (KekStateException e) {
-          log.info("KEK {} was not destroyed: {}", id, e.getMessage()); // cancelled meanwhile
-        }
-      }
-    }
-    return destroyed;
-  }
-
-  private KekDescription transition(Transition t, String kekId) {
-    KekRef.checkId(kekId);
-    return audit.step(
-        t.type(),
-        kekId,
-        note -> {
-          List<Integer> changed = new ArrayList<>();
-          KekState before = null;
-          int done = 0; // versions up to this one have been walked
-          for (int pass = 1; ; pass++) {
-            List<KeyEncryptionKey> versions = existing(kekId);
-            KeyEncryptionKey primary = last(versions);
-            if (before == null) {
-              before = primary.state();
-              note.cmk(primary.cmkUri());
-              requireState(primary, t.verb(), t.from().toArray(KekState[]::new));
-              if (t.type() == AuditEvent.Type.DESTROY) {
-                requireDue(primary);
-              }
-            }
-            if (primary.version() == done) {
-              break; // no version appeared since the last walk
-            }
-            for (KeyEncryptionKey v : versions) {
-              if (v.version() > done && apply(v, t.change())) {
-                changed.add(v.version());
-              }
-            }
-            done = primary.version();
-            checkAttempts(pass, kekId, t.verb());
-          }
-          if (!t.to().isUsable()) {
-            cache.invalidateAll(kekId);
-          }
-          primaryChanged.accept(kekId);
-          note.detail(before + " -> " + t.to() + ", versions changed " + changed);
-          log.info("KEK {}: {} -> {}, versions changed {}", kekId, before, t.to(), changed);
-          return describe(kekId).orElseThrow();
-        });
-  }
-
-  private void requireDue(KeyEncryptionKey primary) {
-    if (primary.state() != KekState.PENDING_DESTRUCTION) {
-      return; // destroyed already: nothing is due
-    }
-    Instant due = primary.destroyAt().orElseThrow();
-    if (clock.instant().isBefore(due)) {
-      throw new KekStateException(
-          primary.id(),
-          primary.state(),
-          "KEK "
-              + primary.id()
-              + " is PENDING_DESTRUCTION until "
-              + due
-              + "; it cannot be destroyed before its pending window ends"
-              + " (cancel with cancelKekDestruction)");
-    }
-  }
-
-  /**
-   * Applies {@code change} to one version with compare-and-set, re-reading on conflict.
-   *
-   * @return whether the record changed
-   */
-  private boolean apply(KeyEncryptionKey version, UnaryOperator<KeyEncryptionKey> change) {
-    KeyEncryptionKey current = version;
-    for (int attempt = 1; ; attempt++) {
-      KeyEncryptionKey next = change.apply(current);
-      if (next == null) {
-        return false;
-      }
-      if (store.compareAndSet(current.revision(), next)) {
-        return true;
-      }
-      checkAttempts(attempt, version.id(), "state change");
-      Optional<KeyEncryptionKey> reread = store.find(version.id(), version.version());
-      if (reread.isEmpty()) {
-        return false;
-      }
-      current = reread.get();
-    }
-  }
-
-  /** The next revision of {@code v}, stamped now. */
-  private KeyEncryptionKey.Builder successor(KeyEncryptionKey v) {
-    Instant now = clock.instant();
-    return v.toBuilder()
-        .revision(v.revision() + 1)
-        .updatedAt(now.isBefore(v.createdAt()) ? v.createdAt() : now);
-  }
-
-  private KeyEncryptionKey.Builder to(KeyEncryptionKey v, KekState state) {
-    return successor(v).state(state).destroyAt(null);
-  }
-
-  // ---------------------------------------------------------------- minimum decryption version
-
-  KekDescription setMinimumDecryptionVersion(String kekId, int minimum) {
-    KekRef.checkId(kekId);
-    return audit.step(
-        AuditEvent.Type.SET_MINIMUM_DECRYPTION_VERSION,
-        kekId,
-        note -> {
-          note.version(minimum);
-          List<KeyEncryptionKey> versions = existing(kekId);
-          KeyEncryptionKey primary = last(versions);
-          note.cmk(primary.cmkUri());
-          requireState(
-              primary,
-              "set the minimum decryption version of",
-              KekState.ENABLED,
-              KekState.DISABLED);
-          if (minimum < 1 || minimum > primary.version()) {
-            throw new IllegalArgumentException(
-                "minimum decryption version of KEK "
-                    + kekId
-                    + " must be 1 to the primary version "
-                    + primary.version()
-                    + ": "
-                    + minimum);
-          }
-          KekState live = primary.state();
-          List<Integer> retired = new ArrayList<>();
-          List<Integer> restored = new ArrayList<>();
-          // Retire upwards and restore downwards, so that a run cut short leaves a prefix retired
-          // and the minimum read back from the states is always one that was asked for or held.
-          for (KeyEncryptionKey v : versions) {
-            if (v.version() < minimum
-                && apply(
-                    v,
-                    x ->
-                        x.state() == KekState.ENABLED || x.state() == KekState.DISABLED
-                            ? to(x, KekState.RETIRED).build()
-                            : null)) {
-              retired.add(v.version());
-              cache.invalidate(v.ref());
-            }
-          }
-          for (int i = versions.size() - 1; i >= 0; i--) {
-            KeyEncryptionKey v = versions.get(i);
-            if (v.version() >= minimum
-                && apply(v, x -> x.state() == KekState.RETIRED ? to(x, live).build() : null)) {
-              restored.add(v.version());
-            }
-          }
-          note.detail("retired " + retired + ", restored " + restored);
-          log.info(
-              "KEK {}: minimum decryption version {}; retired {}, restored {}",
-              kekId,
-              minimum,
-              retired,
-              restored);
-          return describe(kekId).orElseThrow();
-        });
   }
 
   // ---------------------------------------------------------------- change of CMK
@@ -654,7 +379,7 @@ final class KekLifecycle {
         }
         if (store.compareAndSet(
             current.revision(),
-            successor(current).cmkUri(newCmk).wrappedMaterial(wrapped).build())) {
+            successor(current, clock).cmkUri(newCmk).wrappedMaterial(wrapped).build())) {
           return true;
         }
       } finally {
@@ -682,6 +407,11 @@ final class KekLifecycle {
   }
 
   private List<KeyEncryptionKey> existing(String kekId) {
+    return existing(store, kekId);
+  }
+
+  /** Every version of {@code kekId}, oldest first; a state failure if there is none. */
+  static List<KeyEncryptionKey> existing(KekStore store, String kekId) {
     List<KeyEncryptionKey> versions = store.versions(kekId);
     if (versions.isEmpty()) {
       throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
@@ -689,11 +419,12 @@ final class KekLifecycle {
     return versions;
   }
 
-  private static KeyEncryptionKey last(List<KeyEncryptionKey> versions) {
+  static KeyEncryptionKey last(List<KeyEncryptionKey> versions) {
     return versions.get(versions.size() - 1);
   }
 
-  private static void requireState(KeyEncryptionKey primary, String verb, KekState... allowed) {
+  /** Refuses with the KEK's state unless its primary is in one of {@code allowed}. */
+  static void requireState(KeyEncryptionKey primary, String verb, KekState... allowed) {
     for (KekState s : allowed) {
       if (primary.state() == s) {
         return;
@@ -713,6 +444,25 @@ final class KekLifecycle {
             + ")");
   }
 
+  /** The next revision of {@code v}, stamped now (never before its creation). */
+  static KeyEncryptionKey.Builder successor(KeyEncryptionKey v, InstantSource clock) {
+    Instant now = clock.instant();
+    return v.toBuilder()
+        .revision(v.revision() + 1)
+        .updatedAt(now.isBefore(v.createdAt()) ? v.createdAt() : now);
+  }
+
+  /** Drops every version of {@code kekId} from the cache (each overwritten once unused). */
+  static void invalidateVersions(KekStore store, KekCache cache, String kekId) {
+    for (KeyEncryptionKey v : store.versions(kekId)) {
+      cache.invalidate(v.ref());
+    }
+  }
+
+  private void invalidateVersions(String kekId) {
+    invalidateVersions(store, cache, kekId);
+  }
+
   private KmsWrapper wrapper(URI cmkUri, String kekId, String doing) {
     return kms.wrapper(cmkUri)
         .orElseThrow(
@@ -727,7 +477,8 @@ final class KekLifecycle {
                         + " needs wrap rights. Import a pre-wrapped KEK instead."));
   }
 
-  private static void checkAttempts(int attempt, String kekId, String what) {
+  /** Gives up, retryably, after {@link #MAX_ATTEMPTS} compare-and-set conflicts. */
+  static void checkAttempts(int attempt, String kekId, String what) {
     if (attempt >= MAX_ATTEMPTS) {
       throw new KekStoreException(
           "Gave up the "

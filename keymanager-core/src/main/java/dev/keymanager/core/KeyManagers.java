@@ -35,6 +35,15 @@ public final class KeyManagers {
   /** The default hard TTL of a cached KEK. */
   public static final Duration DEFAULT_HARD_TTL = Duration.ofMinutes(5);
 
+  /** The default time a KMS denial is remembered. */
+  public static final Duration DEFAULT_NEGATIVE_TTL = Duration.ofSeconds(10);
+
+  /** The default longest wait of a caller for a KEK being unwrapped. */
+  public static final Duration DEFAULT_LOAD_TIMEOUT = Duration.ofSeconds(10);
+
+  /** The default number of threads making KMS calls. */
+  public static final int DEFAULT_KMS_THREADS = 4;
+
   /** The default bound on the number of cached KEK versions. */
   public static final long DEFAULT_MAXIMUM_CACHED_KEKS = 10_000;
 
@@ -59,6 +68,10 @@ public final class KeyManagers {
     private ClassLoader classLoader;
     private final Set<String> allowedSchemes = new LinkedHashSet<>();
     private Duration hardTtl = DEFAULT_HARD_TTL;
+    private Duration refreshAhead; // default: a fifth of the hard TTL
+    private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
+    private Duration loadTimeout = DEFAULT_LOAD_TIMEOUT;
+    private int kmsThreads = DEFAULT_KMS_THREADS;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
     private InstantSource clock;
     private final List<AuditListener> auditListeners = new ArrayList<>();
@@ -129,6 +142,76 @@ public final class KeyManagers {
         throw new IllegalArgumentException("hardTtl must be in (0, 1 day]: " + hardTtl);
       }
       this.hardTtl = hardTtl;
+      return this;
+    }
+
+    /**
+     * How long before its hard TTL a KEK in use is unwrapped again in the background; default a
+     * fifth of the hard TTL (one minute of five). The first use of a KEK in that window starts one
+     * KMS call; success renews the hard TTL, so steady traffic never waits on the KMS. A denial
+     * evicts the KEK at once (revocation takes effect then, not at the TTL); a transient failure
+     * keeps it until its hard TTL and is retried by later uses every 1/32 of the hard TTL. Zero
+     * turns refresh-ahead off: every KEK then expires at its hard TTL and the next use waits.
+     *
+     * @throws IllegalArgumentException if negative or not shorter than the hard TTL
+     */
+    public Builder refreshAhead(Duration refreshAhead) {
+      requireNonNull(refreshAhead, "refreshAhead");
+      if (refreshAhead.isNegative()) {
+        throw new IllegalArgumentException("refreshAhead must not be negative: " + refreshAhead);
+      }
+      this.refreshAhead = refreshAhead;
+      return this;
+    }
+
+    /**
+     * How long a KMS denial (CMK disabled, access denied, key not found) is remembered for its KEK;
+     * default {@link #DEFAULT_NEGATIVE_TTL} (10 seconds). Within it, uses of the KEK fail at once
+     * with {@link dev.keymanager.KeyAccessDeniedException} and no KMS call, so a revoked CMK is not
+     * hammered; after a customer restores access, it takes effect within this time. Transient
+     * failures are never remembered. Zero turns the negative cache off.
+     *
+     * @throws IllegalArgumentException if negative or longer than one hour
+     */
+    public Builder negativeTtl(Duration negativeTtl) {
+      requireNonNull(negativeTtl, "negativeTtl");
+      if (negativeTtl.isNegative() || negativeTtl.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("negativeTtl must be in [0, 1 hour]: " + negativeTtl);
+      }
+      this.negativeTtl = negativeTtl;
+      return this;
+    }
+
+    /**
+     * The longest a caller waits for a KEK being unwrapped by the KMS; default {@link
+     * #DEFAULT_LOAD_TIMEOUT} (10 seconds). Past it the caller gets {@link
+     * dev.keymanager.KmsUnavailableException} (retryable) while the call goes on in the background
+     * and fills the cache if it succeeds. Concurrent callers of one KEK share one KMS call.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder loadTimeout(Duration loadTimeout) {
+      requireNonNull(loadTimeout, "loadTimeout");
+      if (loadTimeout.isNegative() || loadTimeout.isZero()) {
+        throw new IllegalArgumentException("loadTimeout must be positive: " + loadTimeout);
+      }
+      this.loadTimeout = loadTimeout;
+      return this;
+    }
+
+    /**
+     * The number of threads that make KMS calls (cache loads and refreshes), so that callers never
+     * make them under their own locks; default {@link #DEFAULT_KMS_THREADS}. They are daemon
+     * threads named {@code keymanager-kms-*}, started on demand, ended when idle for 30 seconds and
+     * shut down by {@link KeyManager#close()}.
+     *
+     * @throws IllegalArgumentException if below 1 or above 256
+     */
+    public Builder kmsThreads(int threads) {
+      if (threads < 1 || threads > 256) {
+        throw new IllegalArgumentException("kmsThreads must be in [1, 256]: " + threads);
+      }
+      this.kmsThreads = threads;
       return this;
     }
 
@@ -212,6 +295,10 @@ public final class KeyManagers {
       if (store == null) {
         throw new KeyManagerConfigException("No KEK store configured: call kekStore(...)");
       }
+      if (refreshAhead != null && refreshAhead.compareTo(hardTtl) >= 0) {
+        throw new KeyManagerConfigException(
+            "refreshAhead (" + refreshAhead + ") must be shorter than hardTtl (" + hardTtl + ")");
+      }
       if (minimumDestructionWindow.compareTo(maximumDestructionWindow) > 0) {
         throw new IllegalArgumentException(
             "minimumDestructionWindow "
@@ -253,6 +340,19 @@ public final class KeyManagers {
 
     long maximumCachedKeks() {
       return maximumCachedKeks;
+    }
+
+    KekCache.CacheSettings cacheSettings() {
+      return new KekCache.CacheSettings(
+          hardTtl,
+          refreshAhead != null ? refreshAhead : hardTtl.dividedBy(5),
+          negativeTtl,
+          loadTimeout,
+          maximumCachedKeks);
+    }
+
+    int kmsThreads() {
+      return kmsThreads;
     }
 
     InstantSource clock() {

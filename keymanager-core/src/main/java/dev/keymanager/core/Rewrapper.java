@@ -18,7 +18,6 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,19 +32,12 @@ final class Rewrapper {
 
   private final KekLifecycle lifecycle;
   private final KekCache cache;
-  private final Function<KekRef, CachedKek> loader;
   private final KmsAudit audit;
   private final InstantSource clock;
 
-  Rewrapper(
-      KekLifecycle lifecycle,
-      KekCache cache,
-      Function<KekRef, CachedKek> loader,
-      KmsAudit audit,
-      InstantSource clock) {
+  Rewrapper(KekLifecycle lifecycle, KekCache cache, KmsAudit audit, InstantSource clock) {
     this.lifecycle = lifecycle;
     this.cache = cache;
-    this.loader = loader;
     this.audit = audit;
     this.clock = clock;
   }
@@ -72,7 +64,7 @@ final class Rewrapper {
    */
   private WrappedKey rewrapTo(WrappedKey wrapped, KeyContext context, KekRef primary) {
     byte[] dek;
-    CachedKek old = cache.acquire(wrapped.kek(), loader);
+    CachedKek old = cache.acquire(wrapped.kek());
     try {
       dek = DekCipher.unwrap(old, wrapped, context);
     } finally {
@@ -82,7 +74,7 @@ final class Rewrapper {
       if (wrapped.kek().version() >= primary.version()) {
         return wrapped;
       }
-      CachedKek target = cache.acquire(primary, loader);
+      CachedKek target = cache.acquire(primary);
       try {
         return DekCipher.wrap(target, dek, context);
       } finally {

@@ -292,7 +292,9 @@ class FileKekStoreCrashTest {
       assertThat(opened).as("%s: child printed a line; stderr: %s", context, read(stderr)).isTrue();
       Thread.sleep(random.nextInt(maxKillDelayMillis)); // the random instant of the kill
     } finally {
-      child.destroyForcibly();
+      // SIGKILL through the handle: Process.destroyForcibly() also closes our end of the pipe,
+      // which would drop acknowledged lines not yet read.
+      child.toHandle().destroyForcibly();
     }
     assertThat(child.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as(context).isTrue();
     List<String> result = lines.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);

@@ -18,9 +18,6 @@ import dev.keymanager.RewrapRequest;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.spi.AuditEvent;
 import dev.keymanager.spi.KekStore;
-import dev.keymanager.spi.KmsProvider;
-import dev.keymanager.spi.KmsUnwrapper;
-import dev.keymanager.spi.KmsWrapper;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
 import java.nio.file.Files;
@@ -32,7 +29,6 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -54,58 +50,6 @@ class SecretsStayOutOfTextTest {
   private final List<String> text = new ArrayList<>();
   private final List<byte[]> secrets = new CopyOnWriteArrayList<>();
   private Level previousLevel;
-
-  /** Records every plaintext KEK that crosses the KMS boundary, in either direction. */
-  final class Recording implements KmsProvider {
-    private final KmsProvider delegate;
-
-    Recording(KmsProvider delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public String scheme() {
-      return delegate.scheme();
-    }
-
-    @Override
-    public KmsUnwrapper unwrapper(URI cmkUri) {
-      KmsUnwrapper u = delegate.unwrapper(cmkUri);
-      return new KmsUnwrapper() {
-        @Override
-        public URI cmkUri() {
-          return cmkUri;
-        }
-
-        @Override
-        public byte[] unwrap(byte[] ciphertext, KeyContext context) {
-          byte[] plaintext = u.unwrap(ciphertext, context);
-          secrets.add(plaintext.clone());
-          return plaintext;
-        }
-      };
-    }
-
-    @Override
-    public Optional<KmsWrapper> wrapper(URI cmkUri) {
-      return delegate
-          .wrapper(cmkUri)
-          .map(
-              w ->
-                  new KmsWrapper() {
-                    @Override
-                    public URI cmkUri() {
-                      return cmkUri;
-                    }
-
-                    @Override
-                    public byte[] wrap(byte[] plaintext, KeyContext context) {
-                      secrets.add(plaintext.clone());
-                      return w.wrap(plaintext, context);
-                    }
-                  });
-    }
-  }
 
   @BeforeEach
   void captureLogs() {
@@ -208,7 +152,7 @@ class SecretsStayOutOfTextTest {
     KeyManager keys =
         KeyManagers.builder()
             .kekStore(store)
-            .kmsProvider(new Recording(fake))
+            .kmsProvider(new RecordingKms(fake, secrets::add))
             .discoverProviders(false)
             .clock(clock)
             .auditListener(events::add)
@@ -311,8 +255,9 @@ class SecretsStayOutOfTextTest {
   private KeyManager newKeyManager(KekStore store, FakeKms fake, MutableClock clock) {
     return KeyManagers.builder()
         .kekStore(store)
-        .kmsProvider(new Recording(fake))
-        .kmsProvider(new Recording(new dev.keymanager.core.internal.LocalKmsProvider()))
+        .kmsProvider(new RecordingKms(fake, secrets::add))
+        .kmsProvider(
+            new RecordingKms(new dev.keymanager.core.internal.LocalKmsProvider(), secrets::add))
         .discoverProviders(false)
         .hardTtl(Duration.ofMinutes(1))
         .clock(clock)

@@ -1,0 +1,101 @@
+package dev.keymanager.core;
+
+import dev.keymanager.core.internal.LentKey;
+import dev.keymanager.core.internal.Randoms;
+import java.security.GeneralSecurityException;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import javax.crypto.Cipher;
+import javax.crypto.spec.GCMParameterSpec;
+
+/**
+ * A few AES-GCM {@link Cipher}s keyed with one subkey, lent to one operation at a time.
+ *
+ * <p>Why not one cipher per thread: a JCE cipher keeps copies of the last key it was given (the
+ * JDK's AES keeps the raw key and its expanded schedule; GCM keeps the last encryption key to
+ * refuse IV reuse) until it is keyed again, and nobody can reach another thread's cipher to scrub
+ * it. Ciphers that belong to a subkey can be scrubbed when the subkey is wiped ({@link #wipe()}),
+ * and a cipher that stays keyed with one subkey skips the key expansion on every init (about 1 µs
+ * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
+ * one.
+ *
+ * <p>A thread takes the cipher from the slot its identity hash picks and puts it back after the
+ * operation; a second thread on the same slot makes its own, and the loser of the put-back scrubs
+ * its cipher and drops it. No allocation, two atomic operations per use.
+ */
+final class SubkeyCiphers {
+  private static final int SLOTS = 4; // a power of two
+  private static final byte[] SCRUB_KEY = new byte[32];
+
+  private final LentKey key;
+  private final AtomicReferenceArray<Cipher> slots = new AtomicReferenceArray<>(SLOTS);
+  private volatile boolean wiped;
+
+  SubkeyCiphers(LentKey key) {
+    this.key = key;
+  }
+
+  /** The key these ciphers use; lent, owned by the subkey. */
+  LentKey key() {
+    return key;
+  }
+
+  /** A cipher for this subkey, to be {@link #give given} back after one operation. */
+  Cipher take() {
+    Cipher c = slots.getAndSet(slot(), null);
+    return c != null ? c : newCipher();
+  }
+
+  /** Returns {@code c}, or scrubs it if the slot is taken or the subkey is wiped meanwhile. */
+  void give(Cipher c) {
+    if (wiped || !slots.compareAndSet(slot(), null, c)) {
+      scrub(c);
+    } else if (wiped) {
+      // wipe() ran between the check and the put: take it back out if it is still there
+      if (slots.compareAndSet(slot(), c, null)) {
+        scrub(c);
+      }
+    }
+  }
+
+  /**
+   * Scrubs every pooled cipher. Called when the subkey's last holder releases it, so no operation
+   * has a cipher out.
+   */
+  void wipe() {
+    wiped = true;
+    for (int i = 0; i < SLOTS; i++) {
+      Cipher c = slots.getAndSet(i, null);
+      if (c != null) {
+        scrub(c);
+      }
+    }
+  }
+
+  private static int slot() {
+    return System.identityHashCode(Thread.currentThread()) & (SLOTS - 1);
+  }
+
+  private static Cipher newCipher() {
+    try {
+      return Cipher.getInstance("AES/GCM/NoPadding");
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES/GCM/NoPadding unavailable", e);
+    }
+  }
+
+  /**
+   * Re-keys {@code c} with an all-zero key for encryption, which replaces both copies a JDK cipher
+   * keeps: the AES key and schedule, and GCM's last encryption key. A fresh random IV each time, so
+   * GCM's IV-reuse check never refuses.
+   */
+  static void scrub(Cipher c) {
+    try {
+      c.init(
+          Cipher.ENCRYPT_MODE,
+          LentKey.aes(SCRUB_KEY),
+          new GCMParameterSpec(128, Randoms.bytes(CachedKek.NONCE_LENGTH)));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("could not scrub an AES-GCM cipher", e);
+    }
+  }
+}
