@@ -82,7 +82,6 @@ class LayeringTest {
         .should()
         .dependOnClassesThat()
         .resideInAPackage("dev.keymanager.core..")
-        .allowEmptyShould(true) // no KMS module exists yet; the testkit classes are always there
         .check(CLASSES);
   }
 

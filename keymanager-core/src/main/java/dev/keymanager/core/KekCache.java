@@ -179,7 +179,12 @@ final class KekCache implements AutoCloseable {
       KeyAccessDeniedException denied = denials.getIfPresent(ref);
       if (denied != null) {
         throw new KeyAccessDeniedException(
-            "The KMS denied access to KEK " + ref + " recently; not asking again yet", denied);
+            "Not asking the KMS again yet for KEK "
+                + ref
+                + ": it denied access within the negative TTL ("
+                + denied.getMessage()
+                + ")",
+            denied);
       }
       CachedKek loaded = await(ref, load(ref, false));
       if (loaded != STALE && loaded.tryRetain()) {

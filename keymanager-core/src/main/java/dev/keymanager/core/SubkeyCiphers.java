@@ -18,9 +18,11 @@ import javax.crypto.spec.GCMParameterSpec;
  * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
  * one.
  *
- * <p>A thread takes the cipher from the slot its identity hash picks and puts it back after the
- * operation; a second thread on the same slot makes its own, and the loser of the put-back scrubs
- * its cipher and drops it. No allocation, two atomic operations per use.
+ * <p>A thread takes a cipher starting from the slot its identity hash picks and puts it back after
+ * the operation; with more threads than slots at once, the extra ones make a cipher and scrub it
+ * afterwards. No allocation in the steady state, two atomic operations per use. Memory: a keyed
+ * AES-GCM cipher is about 1.5 KiB, so a subkey holds at most {@value #SLOTS} of them, and only as
+ * many as threads have used it at once.
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
@@ -41,20 +43,32 @@ final class SubkeyCiphers {
 
   /** A cipher for this subkey, to be {@link #give given} back after one operation. */
   Cipher take() {
-    Cipher c = slots.getAndSet(slot(), null);
-    return c != null ? c : newCipher();
-  }
-
-  /** Returns {@code c}, or scrubs it if the slot is taken or the subkey is wiped meanwhile. */
-  void give(Cipher c) {
-    if (wiped || !slots.compareAndSet(slot(), null, c)) {
-      scrub(c);
-    } else if (wiped) {
-      // wipe() ran between the check and the put: take it back out if it is still there
-      if (slots.compareAndSet(slot(), c, null)) {
-        scrub(c);
+    int start = slot();
+    for (int i = 0; i < SLOTS; i++) {
+      int idx = (start + i) & (SLOTS - 1);
+      Cipher c = slots.get(idx);
+      if (c != null && slots.compareAndSet(idx, c, null)) {
+        return c;
       }
     }
+    return newCipher();
+  }
+
+  /** Returns {@code c} to a free slot, or scrubs it if there is none or the subkey is wiped. */
+  void give(Cipher c) {
+    if (!wiped) {
+      int start = slot();
+      for (int i = 0; i < SLOTS; i++) {
+        int idx = (start + i) & (SLOTS - 1);
+        if (slots.get(idx) == null && slots.compareAndSet(idx, null, c)) {
+          if (wiped && slots.compareAndSet(idx, c, null)) {
+            break; // wipe() ran meanwhile and missed it: scrub it here
+          }
+          return;
+        }
+      }
+    }
+    scrub(c);
   }
 
   /**

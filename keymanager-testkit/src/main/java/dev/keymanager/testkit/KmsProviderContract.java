@@ -46,11 +46,11 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Ciphertext of another CMK: vendors differ in how they refuse it, and the suite accepts either
  * {@link InvalidCiphertextException} or {@link KeyAccessDeniedException}. The fake answers {@code
- * InvalidCiphertextException} (authentication fails). AWS KMS answers {@code IncorrectKeyException}
- * when the request pins a key id, and GCP Cloud KMS answers {@code INVALID_ARGUMENT}; both modules
- * should map that to {@code InvalidCiphertextException}. Azure Key Vault's answer is for its module
- * to establish. A module that can only report it as a permission error gives {@code
- * KeyAccessDeniedException} and says so in its provider's javadoc.
+ * InvalidCiphertextException} (authentication fails). GCP Cloud KMS answers {@code
+ * INVALID_ARGUMENT}, which its module maps to {@code InvalidCiphertextException}. AWS KMS answers
+ * {@code IncorrectKeyException} when the request pins a key id, which its module maps to {@code
+ * KeyAccessDeniedException}, as the AWS error table of the README says. A module gives the type its
+ * vendor's answer fits and says so in its provider's javadoc.
  */
 public abstract class KmsProviderContract {
   private static final KeyContext CONTEXT = KeyContext.of("tenant", "acme");
