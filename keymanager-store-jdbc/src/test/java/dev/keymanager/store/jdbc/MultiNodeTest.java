@@ -339,53 +339,6 @@ class MultiNodeTest {
     }
   }
 
-  /**
-   * One node disables a KEK while the three others rotate it: whatever the interleaving, the
-   * disable is not lost. Every version ends disabled, rotations that lost the race fail naming the
-   * state, and no node wraps under the KEK once the hard TTL has passed.
-   */
-  @Test
-  void aDisableOnOneNodeRacingRotationsOnTheOthersIsNotLost() throws Exception {
-    List<String> ids = kekIds();
-    for (int k = 0; k < KEKS; k++) {
-      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
-    }
-
-    onEveryNode(
-        (node, barrier) -> {
-          List<Object> outcomes = new ArrayList<>();
-          for (String id : ids) {
-            barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            if (node.index() == 0) {
-              outcomes.add(node.keys().disableKek(id));
-            } else {
-              try {
-                outcomes.add(node.keys().rotateKek(id));
-              } catch (KekStateException e) {
-                assertThat(e.state()).contains(KekState.DISABLED);
-                outcomes.add(e);
-              }
-            }
-          }
-          return outcomes;
-        });
-
-    clock.advance(HARD_TTL.plusNanos(1));
-    for (String id : ids) {
-      for (Node node : nodes) {
-        assertThat(node.store().versions(id))
-            .as("states of %s on %s", id, node)
-            .isNotEmpty()
-            .extracting(KeyEncryptionKey::state)
-            .containsOnly(KekState.DISABLED);
-        org.assertj.core.api.Assertions.assertThatThrownBy(
-                () -> node.keys().generateDek(id, KeyContext.of("after", "disable")))
-            .as("wrap under disabled %s on %s", id, node)
-            .isInstanceOf(KekStateException.class);
-      }
-    }
-  }
-
   /** Nodes read a record through their own stores, then all compare-and-set it: no lost update. */
   @Test
   void racingStateChangesFromEveryNodeLoseNoUpdate() throws Exception {
