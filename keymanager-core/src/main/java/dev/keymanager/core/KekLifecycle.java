@@ -28,21 +28,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The KEK lifecycle of {@link dev.keymanager.KeyManager}: create, import, rotate, the minimum
- * decryption version, change of CMK, disable and enable, scheduled destruction and destruction. The
- * transitions are tabled in {@code KeyManager}'s javadoc.
+ * The KEK lifecycle steps of {@link dev.keymanager.KeyManager} that make or re-wrap key material:
+ * create, import, rotate and change of CMK; the KEK-wide state changes are in {@link
+ * KekStateChanges}. The transitions are tabled in {@code KeyManager}'s javadoc.
  *
- * <p>Every change is a compare-and-set on one record's revision. A change that concerns every
- * version walks them oldest first, primary last, and then looks again for versions created
- * meanwhile (a concurrent rotation) until a listing shows none, so a rotation racing a disable
- * cannot leave an enabled primary behind it. A rotation checks the previous primary after creating
- * its version and, if a state change landed there meanwhile, makes the new version follow it. What
- * remains is the instant between those two writes: a process killed there leaves a new enabled
- * version after a disable that had already returned; running the disable again fixes it.
+ * <p>Every change is a compare-and-set on one record's revision. Concurrent rotations each create
+ * their own version: the store lets one writer create each, the loser re-reads and rotates past it.
+ * A rotation checks the previous primary after creating its version and, if a state change (a
+ * disable, a scheduled destruction) landed there meanwhile, makes the new version follow it and
+ * fails, so that change is not lost. What remains is the instant between those two writes: a
+ * process killed there leaves a new enabled version after a disable that had already returned;
+ * running the disable again fixes it.
  *
- * <p>The cache ({@link KekCache}) and the primary-version lookup of the key manager are told of
- * every change: versions that may no longer be used are dropped (and overwritten once their
- * in-flight users finish), and the primary is looked up again.
+ * <p>New versions go into the cache ({@link KekCache}) at once, so their first use needs no KMS
+ * call, and the key manager's primary-version lookup is told of every change.
  */
 final class KekLifecycle {
   private static final Logger log = LoggerFactory.getLogger(KekLifecycle.class);

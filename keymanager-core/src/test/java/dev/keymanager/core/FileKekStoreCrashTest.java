@@ -8,9 +8,7 @@ import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekStore;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,8 +16,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -270,6 +266,7 @@ class FileKekStoreCrashTest {
       String context)
       throws Exception {
     Path stderr = temp.resolve(tag + ".stderr");
+    Path stdout = temp.resolve(tag + ".stdout");
     Process child =
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -283,42 +280,52 @@ class FileKekStoreCrashTest {
                 Long.toString(childSeed),
                 tag)
             .redirectError(stderr.toFile())
+            .redirectOutput(stdout.toFile())
             .start();
-    CountDownLatch firstLine = new CountDownLatch(1);
-    CompletableFuture<List<String>> lines =
-        CompletableFuture.supplyAsync(() -> readLines(child.getInputStream(), firstLine));
     try {
-      boolean opened = firstLine.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      boolean opened = awaitFirstLine(stdout, child);
       assertThat(opened).as("%s: child printed a line; stderr: %s", context, read(stderr)).isTrue();
       Thread.sleep(random.nextInt(maxKillDelayMillis)); // the random instant of the kill
     } finally {
-      // SIGKILL through the handle: Process.destroyForcibly() also closes our end of the pipe,
-      // which would drop acknowledged lines not yet read.
-      child.toHandle().destroyForcibly();
+      child.destroyForcibly();
     }
     assertThat(child.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as(context).isTrue();
-    List<String> result = lines.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+    List<String> result = completeLines(Files.readAllBytes(stdout));
     assertThat(result).as("%s: stderr: %s", context, read(stderr)).isNotEmpty();
     return result;
   }
 
-  /** Complete lines only: a line the kill cut short has no newline and is dropped. */
-  private static List<String> readLines(InputStream in, CountDownLatch firstLine) {
-    List<String> lines = new ArrayList<>();
-    ByteArrayOutputStream line = new ByteArrayOutputStream();
-    try (in) {
-      int b;
-      while ((b = in.read()) != -1) {
+  /**
+   * Waits until the child's output file holds a complete line. The protocol goes to a file, not a
+   * pipe: every byte the child wrote before the kill is in the file, whereas a pipe read racing
+   * with the JDK's drain of an exited process can lose lines that were written.
+   */
+  private static boolean awaitFirstLine(Path stdout, Process child) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+    while (System.nanoTime() < deadline) {
+      byte[] bytes = Files.readAllBytes(stdout);
+      for (byte b : bytes) {
         if (b == '\n') {
-          lines.add(line.toString(UTF_8));
-          line.reset();
-          firstLine.countDown();
-        } else {
-          line.write(b);
+          return true;
         }
       }
-    } catch (IOException e) {
-      // The pipe closes when the child is killed; every complete line is in already.
+      if (!child.isAlive()) {
+        return false;
+      }
+      Thread.sleep(2);
+    }
+    return false;
+  }
+
+  /** Complete lines only: a line the kill cut short has no newline and is dropped. */
+  private static List<String> completeLines(byte[] bytes) {
+    List<String> lines = new ArrayList<>();
+    int start = 0;
+    for (int i = 0; i < bytes.length; i++) {
+      if (bytes[i] == '\n') {
+        lines.add(new String(bytes, start, i - start, UTF_8));
+        start = i + 1;
+      }
     }
     return lines;
   }
