@@ -84,4 +84,16 @@ class LayeringTest {
         .resideInAPackage("dev.keymanager.core..")
         .check(CLASSES);
   }
+
+  @Test
+  void storeModulesDependOnTheApiAndTheJdkAlone() {
+    classes()
+        .that()
+        .resideInAPackage("dev.keymanager.store..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..", "javax..", "dev.keymanager", "dev.keymanager.spi", "dev.keymanager.store..")
+        .check(CLASSES);
+  }
 }

@@ -1,0 +1,392 @@
+package dev.keymanager.store.jdbc;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.keymanager.KekRef;
+import dev.keymanager.KekStoreException;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.spi.KekStore;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * A {@link KekStore} in one PostgreSQL table, for fleets of nodes that share KEK records through a
+ * database they already run. Plain JDBC over the application's {@link DataSource} (and so its
+ * connection pool); no ORM.
+ *
+ * <pre>{@code
+ * KekStore store = JdbcKekStore.builder()
+ *     .dataSource(pool)                 // HikariCP or any pool; the store does not close it
+ *     .schema("keymanager")             // default "public"
+ *     .build();                         // creates the tables if absent (SchemaMode.APPLY)
+ * }</pre>
+ *
+ * <p><b>Schema.</b> Versioned scripts in this jar create the record table and {@code
+ * <table>_schema_version}. {@link SchemaMode#APPLY} (the default) applies what is missing at build
+ * time; {@link SchemaMode#VALIDATE} changes nothing and expects a DBA to have run {@link
+ * Builder#schemaDdl()}. Either way a schema at another version than this library's is a {@link
+ * KeyManagerConfigException}.
+ *
+ * <p><b>Concurrency.</b> {@link #create} is one {@code INSERT ... ON CONFLICT DO NOTHING}; {@link
+ * #compareAndSet} is one {@code UPDATE ... WHERE kek_id = ? AND kek_version = ? AND revision = ?}.
+ * Each is a single statement, atomic in its own transaction (or committed at once on a connection
+ * whose auto-commit is off), so of any number of writers on any number of nodes exactly one wins,
+ * and a record is always wholly old or wholly new. Works under {@code READ COMMITTED} (PostgreSQL's
+ * default); under {@code REPEATABLE READ} or {@code SERIALIZABLE}, a writer that races another may
+ * get a retryable serialization failure instead of {@code false}.
+ *
+ * <p><b>Failures.</b> Every {@link SQLException} becomes a {@link KekStoreException} that says what
+ * happened and, through {@link KekStoreException#isRetryable()}, whether to retry: a lost or
+ * refused connection (SQLState class {@code 08}, {@code 57P01}...), a timeout or cancel ({@code
+ * 57014}), a serialization failure or deadlock ({@code 40001}, {@code 40P01}), a lock not
+ * available, a server out of resources or read-only are retryable; a missing table, rejected values
+ * or refused credentials are not. When the connection is lost while a write is in flight, its
+ * outcome is unknown, and the message says to read the record before retrying. No message quotes
+ * wrapped material.
+ *
+ * <p>Thread-safe: each call borrows a connection from the data source and returns it. Every
+ * statement has the {@linkplain Builder#queryTimeout(Duration) query timeout}. {@link #close()}
+ * does not close the data source; later calls throw {@link IllegalStateException}.
+ */
+public final class JdbcKekStore implements KekStore {
+  private final DataSource dataSource;
+  private final TableNames names;
+  private final int queryTimeoutSeconds;
+  private final String selectOne;
+  private final String selectVersions;
+  private final String selectIds;
+  private final String insert;
+  private final String update;
+  private volatile boolean closed;
+
+  private JdbcKekStore(Builder b) {
+    this.dataSource = b.dataSource;
+    this.names = b.names();
+    this.queryTimeoutSeconds = (int) b.queryTimeout.toSeconds();
+    String table = names.qualifiedTable();
+    this.selectOne =
+        "SELECT " + KekRows.COLUMNS + " FROM " + table + " WHERE kek_id = ? AND kek_version = ?";
+    this.selectVersions =
+        "SELECT " + KekRows.COLUMNS + " FROM " + table + " WHERE kek_id = ? ORDER BY kek_version";
+    this.selectIds = "SELECT DISTINCT kek_id FROM " + table;
+    this.insert =
+        "INSERT INTO "
+            + table
+            + " ("
+            + KekRows.COLUMNS
+            + ") VALUES ("
+            + KekRows.PLACEHOLDERS
+            + ") ON CONFLICT (kek_id, kek_version) DO NOTHING";
+    this.update =
+        "UPDATE "
+            + table
+            + " SET "
+            + KekRows.ASSIGNMENTS
+            + " WHERE kek_id = ? AND kek_version = ? AND revision = ?";
+  }
+
+  /** A new builder; {@link Builder#dataSource} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public Optional<KeyEncryptionKey> find(String kekId, int version) {
+    KekRef ref = new KekRef(kekId, version);
+    return run(
+        "read KEK " + ref,
+        false,
+        c -> {
+          try (PreparedStatement s = prepare(c, selectOne)) {
+            s.setString(1, kekId);
+            s.setInt(2, version);
+            try (ResultSet rs = s.executeQuery()) {
+              return rs.next() ? Optional.of(KekRows.read(rs, names)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  @Override
+  public List<KeyEncryptionKey> versions(String kekId) {
+    KekRef.checkId(kekId);
+    return run(
+        "list the versions of KEK " + kekId,
+        false,
+        c -> {
+          try (PreparedStatement s = prepare(c, selectVersions)) {
+            s.setString(1, kekId);
+            List<KeyEncryptionKey> records = new ArrayList<>();
+            try (ResultSet rs = s.executeQuery()) {
+              while (rs.next()) {
+                records.add(KekRows.read(rs, names));
+              }
+            }
+            return records;
+          }
+        });
+  }
+
+  @Override
+  public List<String> kekIds() {
+    return run(
+        "list KEK ids",
+        false,
+        c -> {
+          List<String> ids = new ArrayList<>();
+          try (PreparedStatement s = prepare(c, selectIds);
+              ResultSet rs = s.executeQuery()) {
+            while (rs.next()) {
+              ids.add(rs.getString(1));
+            }
+          }
+          // Java's order (UTF-16 code units), which no SQL collation matches for every id.
+          ids.sort(null);
+          return ids;
+        });
+  }
+
+  @Override
+  public boolean create(KeyEncryptionKey record) {
+    requireNonNull(record, "record");
+    if (record.revision() != 1) {
+      throw new IllegalArgumentException(
+          "a new KEK record must have revision 1: " + record.ref() + " has " + record.revision());
+    }
+    return run(
+        "create KEK " + record.ref(),
+        true,
+        c -> {
+          try (PreparedStatement s = prepare(c, insert)) {
+            KekRows.bindAll(s, record);
+            return s.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
+  public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+    requireNonNull(next, "next");
+    // Long.MAX_VALUE + 1 overflows to a negative revision, which no record can have.
+    if (expectedRevision == Long.MAX_VALUE || next.revision() != expectedRevision + 1) {
+      throw new IllegalArgumentException(
+          "next revision of "
+              + next.ref()
+              + " must be "
+              + expectedRevision
+              + " + 1, was "
+              + next.revision());
+    }
+    return run(
+        "update KEK " + next.ref(),
+        true,
+        c -> {
+          try (PreparedStatement s = prepare(c, update)) {
+            int i = KekRows.bindValues(s, 1, next);
+            s.setString(i++, next.id());
+            s.setInt(i++, next.version());
+            s.setLong(i, expectedRevision);
+            return s.executeUpdate() == 1;
+          }
+        });
+  }
+
+  /** Marks the store closed; the data source stays open (the application owns it). Idempotent. */
+  @Override
+  public void close() {
+    closed = true;
+  }
+
+  @Override
+  public String toString() {
+    return "JdbcKekStore[" + names + "]";
+  }
+
+  private interface SqlWork<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  /**
+   * Runs one statement on a borrowed connection. With auto-commit on (the JDBC default) the
+   * statement is its own transaction; with it off, the work is committed here before the result is
+   * returned, so a {@code true} from a write is never left uncommitted in a pooled connection.
+   */
+  private <T> T run(String action, boolean write, SqlWork<T> work) {
+    if (closed) {
+      throw new IllegalStateException("KEK store " + names + " is closed");
+    }
+    boolean connected = false;
+    try (Connection c = dataSource.getConnection()) {
+      connected = true;
+      try {
+        T result = work.run(c);
+        if (!c.getAutoCommit()) {
+          c.commit();
+        }
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        rollbackIfInTransaction(c, e);
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw SqlFailures.translate(action, names, e, connected, write);
+    }
+  }
+
+  private PreparedStatement prepare(Connection c, String sql) throws SQLException {
+    PreparedStatement s = c.prepareStatement(sql);
+    s.setQueryTimeout(queryTimeoutSeconds);
+    return s;
+  }
+
+  private static void rollbackIfInTransaction(Connection c, Exception failure) {
+    try {
+      if (!c.isClosed() && !c.getAutoCommit()) {
+        c.rollback();
+      }
+    } catch (SQLException e) {
+      failure.addSuppressed(e);
+    }
+  }
+
+  /**
+   * Configures a {@link JdbcKekStore}; not thread-safe, reusable. Setters reject bad values at
+   * once.
+   */
+  public static final class Builder {
+    /** The default schema. */
+    public static final String DEFAULT_SCHEMA = "public";
+
+    /** The default table name. */
+    public static final String DEFAULT_TABLE = "keymanager_kek";
+
+    /** The default query timeout. */
+    public static final Duration DEFAULT_QUERY_TIMEOUT = Duration.ofSeconds(10);
+
+    private DataSource dataSource;
+    private String schema = DEFAULT_SCHEMA;
+    private String table = DEFAULT_TABLE;
+    private SchemaMode schemaMode = SchemaMode.APPLY;
+    private Duration queryTimeout = DEFAULT_QUERY_TIMEOUT;
+
+    private Builder() {}
+
+    /**
+     * Where connections come from; required. Use a pool: every store call borrows one connection
+     * for one statement. The store never closes it.
+     */
+    public Builder dataSource(DataSource dataSource) {
+      this.dataSource = requireNonNull(dataSource, "dataSource");
+      return this;
+    }
+
+    /**
+     * The PostgreSQL schema of the tables; default {@value #DEFAULT_SCHEMA}.
+     *
+     * @throws IllegalArgumentException unless 1 to 63 characters of {@code [a-z0-9_]}, not starting
+     *     with a digit or {@code pg_}: names are spliced into SQL, so nothing else is accepted
+     */
+    public Builder schema(String schema) {
+      this.schema = TableNames.checkName("schema", schema, TableNames.MAX_SCHEMA_LENGTH);
+      return this;
+    }
+
+    /**
+     * The table of KEK records; default {@value #DEFAULT_TABLE}. The schema version is kept in
+     * {@code <table>_schema_version}.
+     *
+     * @throws IllegalArgumentException unless 1 to 48 characters of {@code [a-z0-9_]}, not starting
+     *     with a digit or {@code pg_}
+     */
+    public Builder table(String table) {
+      this.table = TableNames.checkName("table", table, TableNames.MAX_TABLE_LENGTH);
+      return this;
+    }
+
+    /** Whether {@link #build()} creates a missing schema or only checks it; default APPLY. */
+    public Builder schemaMode(SchemaMode schemaMode) {
+      this.schemaMode = requireNonNull(schemaMode, "schemaMode");
+      return this;
+    }
+
+    /**
+     * The longest one statement may run before the driver cancels it and the call fails with a
+     * retryable {@link KekStoreException}; default 10 seconds. JDBC counts whole seconds: a
+     * fraction is rounded up.
+     *
+     * @throws IllegalArgumentException if not positive or longer than one hour
+     */
+    public Builder queryTimeout(Duration queryTimeout) {
+      requireNonNull(queryTimeout, "queryTimeout");
+      if (queryTimeout.isNegative()
+          || queryTimeout.isZero()
+          || queryTimeout.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("queryTimeout must be in (0, 1 hour]: " + queryTimeout);
+      }
+      long seconds = (queryTimeout.toNanos() + 999_999_999L) / 1_000_000_000L;
+      this.queryTimeout = Duration.ofSeconds(seconds);
+      return this;
+    }
+
+    /**
+     * The SQL that creates this store's schema and tables at the current version, with the
+     * configured names, for DBAs who apply schema changes themselves (then build with {@link
+     * SchemaMode#VALIDATE}). Needs no data source.
+     */
+    public String schemaDdl() {
+      return Schema.ddl(names());
+    }
+
+    /**
+     * Connects once to apply or validate the schema, and returns the store.
+     *
+     * @throws KeyManagerConfigException if no data source was set, the schema is missing (in
+     *     VALIDATE mode), at another version, or not made by these scripts, or the database user
+     *     lacks a privilege the schema mode needs
+     * @throws KekStoreException (retryable) if the database cannot be reached
+     */
+    public JdbcKekStore build() {
+      if (dataSource == null) {
+        throw new KeyManagerConfigException("No data source configured: call dataSource(...)");
+      }
+      TableNames names = names();
+      boolean connected = false;
+      try (Connection c = dataSource.getConnection()) {
+        connected = true;
+        if (schemaMode == SchemaMode.APPLY) {
+          Schema.apply(c, names);
+        } else {
+          Schema.validate(c, names);
+        }
+      } catch (SQLException e) {
+        if ("42501".equals(e.getSQLState())) {
+          throw new KeyManagerConfigException(
+              "The database user may not "
+                  + (schemaMode == SchemaMode.APPLY ? "create" : "read")
+                  + " the KEK store schema "
+                  + names
+                  + ": "
+                  + SqlFailures.firstLine(e)
+                  + ". Grant the privilege, or have a DBA apply schemaDdl() and use"
+                  + " SchemaMode.VALIDATE",
+              e);
+        }
+        throw SqlFailures.translate(
+            "set up schema (" + schemaMode + ")", names, e, connected, false);
+      }
+      return new JdbcKekStore(this);
+    }
+
+    private TableNames names() {
+      return new TableNames(schema, table);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * A {@link dev.keymanager.spi.KekStore} on plain JDBC, for fleets of nodes sharing one PostgreSQL
+ * database. See {@link dev.keymanager.store.jdbc.JdbcKekStore}.
+ */
+module dev.keymanager.store.jdbc {
+  requires transitive dev.keymanager.api;
+  requires transitive java.sql;
+
+  exports dev.keymanager.store.jdbc;
+}
