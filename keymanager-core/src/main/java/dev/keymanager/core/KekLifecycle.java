@@ -255,6 +255,11 @@ final class KekLifecycle {
    * After creating {@code created} on top of {@code previous} (read enabled), checks whether a
    * state change landed on {@code previous} meanwhile; if so, gives {@code created} the same state
    * so the change is not lost, and fails the rotation.
+   *
+   * <p>The state is carried forward to every version after {@code previous}, listing again until a
+   * listing shows no newer version: another rotation may have stacked a version on {@code created}
+   * and checked {@code created} before this method changed it, and only this walk (which lists
+   * after its own change) can see that version.
    */
   private void followPredecessor(KeyEncryptionKey previous, KeyEncryptionKey created) {
     KeyEncryptionKey now = store.find(previous.id(), previous.version()).orElse(previous);
@@ -262,19 +267,20 @@ final class KekLifecycle {
     if (state == KekState.ENABLED || state == KekState.RETIRED) {
       return;
     }
-    KeyEncryptionKey current = created;
-    for (int attempt = 1; current.state() == KekState.ENABLED; attempt++) {
-      KeyEncryptionKey.Builder next = successor(current, clock).state(state).destroyAt(null);
-      if (state == KekState.PENDING_DESTRUCTION) {
-        next.destroyAt(now.destroyAt().orElseThrow());
-      } else if (state == KekState.DESTROYED) {
-        next.wrappedMaterial(new byte[0]);
-      }
-      if (store.compareAndSet(current.revision(), next.build())) {
+    int done = previous.version(); // versions up to this one carry the state
+    for (int pass = 1; ; pass++) {
+      List<KeyEncryptionKey> versions = store.versions(created.id());
+      int newest = versions.get(versions.size() - 1).version();
+      if (newest == done) {
         break;
       }
-      checkAttempts(attempt, created.id(), "state change");
-      current = store.find(created.id(), created.version()).orElseThrow();
+      for (KeyEncryptionKey v : versions) {
+        if (v.version() > done) {
+          follow(v, state, now);
+        }
+      }
+      done = newest;
+      checkAttempts(pass, created.id(), "state change");
     }
     invalidateVersions(created.id());
     primaryChanged.accept(created.id());
@@ -290,6 +296,24 @@ final class KekLifecycle {
             + " was made "
             + state
             + " too");
+  }
+
+  /** Gives {@code version}, if still enabled, the state of {@code predecessor}. */
+  private void follow(KeyEncryptionKey version, KekState state, KeyEncryptionKey predecessor) {
+    KeyEncryptionKey current = version;
+    for (int attempt = 1; current.state() == KekState.ENABLED; attempt++) {
+      KeyEncryptionKey.Builder next = successor(current, clock).state(state).destroyAt(null);
+      if (state == KekState.PENDING_DESTRUCTION) {
+        next.destroyAt(predecessor.destroyAt().orElseThrow());
+      } else if (state == KekState.DESTROYED) {
+        next.wrappedMaterial(new byte[0]);
+      }
+      if (store.compareAndSet(current.revision(), next.build())) {
+        return;
+      }
+      checkAttempts(attempt, version.id(), "state change");
+      current = store.find(version.id(), version.version()).orElseThrow();
+    }
   }
 
   // ---------------------------------------------------------------- change of CMK
