@@ -40,11 +40,15 @@ ROWS = [
     ("ColdPathBenchmark.tinkEnvelopeDecrypt", "Tink KmsEnvelopeAead decrypt", "cold", "peer", "HotPathBenchmark.jceDecrypt"),
     ("HerdBenchmark.unwrap", "keymanager herd, one cold KEK", "herd", "keymanager", None),
     ("HerdBenchmark.tinkEnvelopeDecrypt", "Tink herd", "herd", "peer", None),
-    # Payload floors; keymanager's own payload rows wait for the envelope API (issue 5).
+    # Payload: keymanager's EnvelopeCipher against the floor of the same size (same params).
     ("PayloadBenchmark.jceEncrypt", "raw JCE one-shot encrypt (floor)", "payload", "floor", None),
+    ("PayloadBenchmark.encrypt", "keymanager one-shot encrypt", "payload", "keymanager", "PayloadBenchmark.jceEncrypt"),
     ("PayloadBenchmark.jceDecrypt", "raw JCE one-shot decrypt (floor)", "payload", "floor", None),
+    ("PayloadBenchmark.decrypt", "keymanager one-shot decrypt", "payload", "keymanager", "PayloadBenchmark.jceDecrypt"),
     ("PayloadBenchmark.StreamingFloor.tinkEncryptStream", "Tink streaming encrypt (floor)", "payload", "floor", None),
+    ("PayloadBenchmark.Streaming.encryptStream", "keymanager streaming encrypt", "payload", "keymanager", "PayloadBenchmark.StreamingFloor.tinkEncryptStream"),
     ("PayloadBenchmark.StreamingFloor.tinkDecryptStream", "Tink streaming decrypt (floor)", "payload", "floor", None),
+    ("PayloadBenchmark.Streaming.decryptStream", "keymanager streaming decrypt", "payload", "keymanager", "PayloadBenchmark.StreamingFloor.tinkDecryptStream"),
 ]
 ORDER = {name: i for i, (name, *_rest) in enumerate(ROWS)}
 META = {name: (label, group, kind, floor) for name, label, group, kind, floor in ROWS}
@@ -122,6 +126,23 @@ def by_name(rows):
     for row in rows:
         out.setdefault(row["name"], row)
     return out
+
+
+# Parameters a row shares with its floor (a payload row's floor is the same size).
+FLOOR_PARAMS = ("size", "streamBytes")
+
+
+def floor_of(row, rows, named):
+    """The row's floor: the floor benchmark with the same payload size, else its first row."""
+    if not row["floor"]:
+        return None
+    want = {k: v for k, v in row["params"].items() if k in FLOOR_PARAMS}
+    if want:
+        for other in rows:
+            if other["name"] == row["floor"] and all(
+                    other["params"].get(k) == v for k, v in want.items()):
+                return other
+    return named.get(row["floor"])
 
 
 def fmt_ns(ns):
@@ -227,7 +248,7 @@ def markdown(rows, env, sources):
                  "| vs floor (CPU) | vs floor (time) | KMS calls/op |")
     lines.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for row in rows:
-        floor = named.get(row["floor"]) if row["floor"] else None
+        floor = floor_of(row, rows, named)
         ratio = row["ns"] / floor["ns"] if floor else None
         cpu_ratio = row["cpu"] / floor["cpu"] if floor and row["cpu"] and floor["cpu"] else None
         err = row["err"]

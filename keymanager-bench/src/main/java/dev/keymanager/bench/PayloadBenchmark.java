@@ -5,6 +5,7 @@ import com.google.crypto.tink.RegistryConfiguration;
 import com.google.crypto.tink.StreamingAead;
 import com.google.crypto.tink.streamingaead.PredefinedStreamingAeadParameters;
 import com.google.crypto.tink.streamingaead.StreamingAeadConfig;
+import dev.keymanager.core.envelope.EnvelopeCipher;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -13,6 +14,8 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -28,26 +31,28 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Payload encryption: <b>only the floors so far</b>. keymanager's own payload benchmarks wait for
- * the envelope API (issue 5, branch {@code envelope}), which had not landed when this module was
- * written; they belong here, beside the floors they will be compared with, as:
+ * Payload encryption through {@link EnvelopeCipher}, beside the floors it is compared with, on the
+ * same plaintext bytes:
  *
  * <ul>
- *   <li>{@code encrypt} / {@code decrypt}: one-shot envelope encryption of {@link #size} bytes
- *       under a cached KEK (a DEK per message, wrapped into the header), against {@link
- *       #jceEncrypt} / {@link #jceDecrypt};
- *   <li>{@code encryptStream} / {@code decryptStream}: 64 MiB through the streaming API, against
- *       {@link StreamingFloor}.
+ *   <li>{@link #encrypt} / {@link #decrypt}: one-shot envelope encryption of {@link #size} bytes
+ *       under a cached KEK (a new DEK per message, generated and wrapped into the header; decrypt
+ *       parses the header and unwraps it), against {@link #jceEncrypt} / {@link #jceDecrypt};
+ *   <li>{@link Streaming#encryptStream} / {@link Streaming#decryptStream}: 64 MiB through {@link
+ *       EnvelopeCipher#newEncryptingStream} / {@link EnvelopeCipher#newDecryptingStream} (64 KiB
+ *       segments), against {@link StreamingFloor}.
  * </ul>
  *
  * <p>The floors: one AES-256-GCM operation over the whole message with a reused, re-initialised JCE
  * cipher and no key management at all; and Tink's AES-GCM-HKDF streaming AEAD (1 MiB segments) with
- * one keyset, the primitive issue 5 plans to build on. {@code report.py} turns their times into
- * MB/s.
+ * one keyset, the primitive the envelope's streaming format builds on. The key manager is the
+ * {@link Fixture}'s reader (FakeKms, KEK cached for an hour, loaded in setup); setup checks every
+ * round trip once. {@code report.py} turns the times into MB/s.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -68,6 +73,9 @@ public class PayloadBenchmark {
   private final byte[] nonce = new byte[Fixture.NONCE_LENGTH];
   private byte[] context;
   private long counter;
+  private Fixture fixture;
+  private EnvelopeCipher envelope;
+  private byte[] envelopeCiphertext;
 
   @Setup(Level.Trial)
   public void setUp() throws GeneralSecurityException {
@@ -79,6 +87,32 @@ public class PayloadBenchmark {
     random.nextBytes(plaintext);
     context = Fixture.CONTEXT.encode();
     ciphertext = jceEncrypt();
+    if (!Arrays.equals(jceDecrypt(), plaintext)) {
+      throw new IllegalStateException("raw JCE round trip failed");
+    }
+    fixture = new Fixture(1, Duration.ofHours(1));
+    envelope = EnvelopeCipher.of(fixture.reader, Fixture.kekId(0));
+    envelopeCiphertext = encrypt(); // also loads the KEK into the reader's cache
+    if (!Arrays.equals(decrypt(), plaintext)) {
+      throw new IllegalStateException("envelope round trip failed");
+    }
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    fixture.close();
+  }
+
+  /** keymanager one-shot: a new DEK (generate + wrap under the cached KEK), header, AES-256-GCM. */
+  @Benchmark
+  public byte[] encrypt() {
+    return envelope.encrypt(plaintext, Fixture.CONTEXT);
+  }
+
+  /** keymanager one-shot: parse the header, unwrap its DEK (KEK cached), AES-256-GCM decrypt. */
+  @Benchmark
+  public byte[] decrypt() {
+    return envelope.decrypt(envelopeCiphertext, Fixture.CONTEXT);
   }
 
   /** One-shot AES-256-GCM of the payload; a counter nonce, as a DEK used once would allow. */
@@ -164,6 +198,88 @@ public class PayloadBenchmark {
         }
       } catch (IOException e) {
         throw new UncheckedIOException(e);
+      }
+      return total;
+    }
+  }
+
+  /**
+   * keymanager streaming over 64 MiB, written and read in 64 KiB chunks like {@link
+   * StreamingFloor}: encrypt into a null sink, decrypt from memory.
+   */
+  @BenchmarkMode(Mode.AverageTime)
+  @OutputTimeUnit(TimeUnit.NANOSECONDS)
+  @Warmup(iterations = 2, time = 2)
+  @Measurement(iterations = 3, time = 2)
+  @Fork(1)
+  @Threads(1)
+  @State(Scope.Thread)
+  public static class Streaming {
+    private static final int CHUNK = 64 << 10;
+
+    /** 64 MiB; a multiple of 64 KiB (the smoke test runs 1 MiB). */
+    @Param({"67108864"})
+    public int streamBytes;
+
+    private Fixture fixture;
+    private EnvelopeCipher envelope;
+    private byte[] chunk;
+    private byte[] ciphertext;
+
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+      fixture = new Fixture(1, Duration.ofHours(1));
+      envelope = EnvelopeCipher.of(fixture.reader, Fixture.kekId(0));
+      chunk = new byte[CHUNK];
+      new SecureRandom().nextBytes(chunk);
+      ByteArrayOutputStream sink = new ByteArrayOutputStream(streamBytes + (1 << 20));
+      encryptInto(sink);
+      ciphertext = sink.toByteArray();
+      // The round trip, checked once: every 64 KiB read back equals the chunk that was written.
+      byte[] buffer = new byte[CHUNK];
+      long total = 0;
+      try (InputStream in =
+          envelope.newDecryptingStream(new ByteArrayInputStream(ciphertext), Fixture.CONTEXT)) {
+        for (int n; (n = in.readNBytes(buffer, 0, CHUNK)) > 0; ) {
+          if (n != CHUNK || !Arrays.equals(buffer, chunk)) {
+            throw new IllegalStateException("envelope stream round trip failed at " + total);
+          }
+          total += n;
+        }
+      }
+      if (total != streamBytes) {
+        throw new IllegalStateException("envelope stream decrypted " + total + " bytes");
+      }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+      fixture.close();
+    }
+
+    private long encryptInto(OutputStream sink) throws IOException {
+      try (OutputStream out = envelope.newEncryptingStream(sink, Fixture.CONTEXT)) {
+        for (int written = 0; written < streamBytes; written += CHUNK) {
+          out.write(chunk);
+        }
+      }
+      return streamBytes;
+    }
+
+    @Benchmark
+    public long encryptStream() throws IOException {
+      return encryptInto(OutputStream.nullOutputStream());
+    }
+
+    @Benchmark
+    public long decryptStream() throws IOException {
+      byte[] buffer = new byte[CHUNK];
+      long total = 0;
+      try (InputStream in =
+          envelope.newDecryptingStream(new ByteArrayInputStream(ciphertext), Fixture.CONTEXT)) {
+        for (int n; (n = in.read(buffer)) != -1; ) {
+          total += n;
+        }
       }
       return total;
     }

@@ -11,7 +11,8 @@
  * measurement). The module has no {@code module-info.java}: it is not a library, its benchmarks run
  * from a shaded jar on the class path, and the ESDK has no stable module name.
  *
- * <p>The {@code PayloadBenchmark} class measures only the payload floors until the envelope API
- * (issue 5) lands; keymanager's payload benchmarks go there.
+ * <p>{@code PayloadBenchmark} measures payload encryption through {@code
+ * dev.keymanager.core.envelope.EnvelopeCipher} (one-shot and streaming) beside raw JCE and Tink
+ * streaming floors of the same bytes.
  */
 package dev.keymanager.bench;

@@ -19,9 +19,10 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 /**
  * Runs every benchmark once, briefly and in this JVM (about 10 s), so the normal build proves they
  * still work against the current core: setup succeeds (including the check that raw JCE and
- * keymanager unwrap the same bytes to the same DEK), every benchmark yields a time, and the cold
- * and herd benchmarks make the KMS calls they claim to measure. It asserts nothing about speed:
- * that is {@code keymanager-bench/run.sh}'s job, on a quiet machine.
+ * keymanager unwrap the same bytes to the same DEK, and the payload round trips through {@code
+ * EnvelopeCipher}, one-shot and streaming), every benchmark yields a time, and the cold and herd
+ * benchmarks make the KMS calls they claim to measure. It asserts nothing about speed: that is
+ * {@code keymanager-bench/run.sh}'s job, on a quiet machine.
  */
 class BenchmarksSmokeTest {
   private static final Map<String, RunResult> RESULTS = new TreeMap<>();
@@ -76,7 +77,11 @@ class BenchmarksSmokeTest {
             "HerdBenchmark.unwrap@1",
             "HerdBenchmark.unwrap@20",
             "PayloadBenchmark.jceEncrypt",
-            "StreamingFloor.tinkDecryptStream");
+            "PayloadBenchmark.encrypt",
+            "PayloadBenchmark.decrypt",
+            "StreamingFloor.tinkDecryptStream",
+            "Streaming.encryptStream",
+            "Streaming.decryptStream");
     RESULTS.forEach(
         (name, r) -> assertThat(r.getPrimaryResult().getScore()).as(name).isPositive().isFinite());
   }
