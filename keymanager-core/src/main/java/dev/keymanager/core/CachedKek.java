@@ -7,18 +7,17 @@ import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One plaintext KEK version in the cache, with the subkeys derived from it, reference counted so
  * that the bytes are overwritten only after the last user is done.
  *
- * <p>The cache holds one reference; every wrap or unwrap holds another for the length of the
- * operation ({@link #tryRetain()} / {@link #release()}). Eviction only drops the cache's reference,
- * so an operation in flight finishes with the right key; the last release overwrites the KEK and
- * every subkey. {@link #tryRetain()} fails once the count has reached zero, so nothing ever runs on
- * zeroed bytes.
+ * <p>The cache holds it ({@link #drop()} lets go); every wrap or unwrap holds a {@link Lease} for
+ * the length of the operation ({@link #tryRetain()} / {@link #release()}). Eviction only drops the
+ * cache's hold, so an operation in flight finishes with the right key; the last release overwrites
+ * the KEK and every subkey. {@link #tryRetain()} fails once the cache has dropped it, so no new
+ * operation starts on a KEK about to be overwritten, and nothing ever runs on zeroed bytes.
  *
  * <h2>Nonce safety</h2>
  *
@@ -46,7 +45,7 @@ final class CachedKek {
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
   private final AtomicLong nextRefreshAttempt;
-  private final AtomicInteger holders = new AtomicInteger(1); // the cache's reference
+  private final Lease lease = new Lease(this::wipe);
   private final Subkey[] unwrapSlots = new Subkey[UNWRAP_SLOTS]; // writes under this
   private int nextSlot; // guarded by this
   private volatile WrapSubkey wrapSubkey; // created on first wrap
@@ -99,23 +98,23 @@ final class CachedKek {
     return now - next >= 0 && nextRefreshAttempt.compareAndSet(next, now + retryAfter);
   }
 
-  /** Adds a holder; {@code false} if the bytes are already overwritten (the caller reloads). */
+  /** Adds an operation; {@code false} once the cache has dropped it (the caller looks again). */
   boolean tryRetain() {
-    return holders.getAndUpdate(n -> n == 0 ? 0 : n + 1) != 0;
+    return lease.tryRetain();
   }
 
-  /** Drops a holder; the last one overwrites the KEK and every derived subkey. */
+  /** Ends an operation; the last one after the cache's drop overwrites the KEK and its subkeys. */
   void release() {
-    int left = holders.decrementAndGet();
-    if (left == 0) {
-      wipe();
-    } else if (left < 0) {
-      throw new IllegalStateException("KEK " + ref + " released more often than retained");
-    }
+    lease.release();
+  }
+
+  /** The cache lets go (eviction, expiry, invalidation, replacement, close). */
+  void drop() {
+    lease.drop();
   }
 
   boolean isWiped() {
-    return holders.get() == 0;
+    return lease.isEnded();
   }
 
   /** Lends the KEK bytes, for re-wrapping under a CMK; the caller must hold a reference. */
@@ -160,7 +159,7 @@ final class CachedKek {
     WrapSubkey next = new WrapSubkey(derive(Randoms.bytes(SALT_LENGTH)), Randoms.bytes(4));
     wrapSubkey = next;
     if (current != null) {
-      current.release(); // this KEK's reference; wraps in flight finish first
+      current.drop(); // this KEK's hold; wraps in flight finish first
     }
     return next;
   }
@@ -202,14 +201,14 @@ final class CachedKek {
   private synchronized Subkey install(Subkey derived, byte[] encoded, int saltOffset) {
     Subkey raced = lookup(encoded, saltOffset, saltOffset + SALT_LENGTH);
     if (raced != null) {
-      derived.release();
+      derived.drop();
       return raced;
     }
     Subkey old = unwrapSlots[nextSlot];
     unwrapSlots[nextSlot] = derived;
     nextSlot = (nextSlot + 1) % UNWRAP_SLOTS;
     if (old != null) {
-      old.release(); // the slot's reference; unwraps in flight on it finish first
+      old.drop(); // the slot's hold; unwraps in flight on it finish first
     }
     return derived;
   }
@@ -223,19 +222,19 @@ final class CachedKek {
     Arrays.fill(kek, (byte) 0);
     for (int i = 0; i < UNWRAP_SLOTS; i++) {
       if (unwrapSlots[i] != null) {
-        unwrapSlots[i].release();
+        unwrapSlots[i].drop();
         unwrapSlots[i] = null;
       }
     }
     WrapSubkey w = wrapSubkey;
     if (w != null) {
-      w.release();
+      w.drop();
     }
   }
 
   @Override
   public String toString() {
-    return "CachedKek[" + ref + ", holders=" + holders.get() + ", redacted]";
+    return "CachedKek[" + ref + (isWiped() ? ", wiped" : "") + ", redacted]";
   }
 
   /**
@@ -247,18 +246,20 @@ final class CachedKek {
     final byte[] salt;
     private final byte[] bytes;
     private final SubkeyCiphers ciphers;
-    private final AtomicInteger holders = new AtomicInteger(1);
+    private final Lease lease;
 
     Subkey(byte[] salt, byte[] bytes) {
       this.salt = salt;
       this.bytes = bytes;
       this.ciphers = new SubkeyCiphers(LentKey.aes(bytes));
+      this.lease = new Lease(this::wipe);
     }
 
     Subkey(Subkey derived) {
       this.salt = derived.salt;
       this.bytes = derived.bytes;
       this.ciphers = derived.ciphers;
+      this.lease = new Lease(this::wipe);
     }
 
     SubkeyCiphers ciphers() {
@@ -270,14 +271,22 @@ final class CachedKek {
     }
 
     boolean tryRetain() {
-      return holders.getAndUpdate(n -> n == 0 ? 0 : n + 1) != 0;
+      return lease.tryRetain();
     }
 
+    /** Ends an operation on this subkey. */
     void release() {
-      if (holders.decrementAndGet() == 0) {
-        ciphers.wipe();
-        Arrays.fill(bytes, (byte) 0);
-      }
+      lease.release();
+    }
+
+    /** Its slot (or the wrap position) lets go. */
+    void drop() {
+      lease.drop();
+    }
+
+    private void wipe() {
+      ciphers.wipe();
+      Arrays.fill(bytes, (byte) 0);
     }
 
     @Override

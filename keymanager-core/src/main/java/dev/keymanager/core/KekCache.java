@@ -2,7 +2,6 @@ package dev.keymanager.core;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.InvalidCiphertextException;
@@ -96,7 +95,11 @@ final class KekCache implements AutoCloseable {
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.entries =
         Caffeine.newBuilder()
-            .expireAfter(new UntilHardTtl())
+            // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
+            // starts when its KMS call began, a little before this write. Fixed expiry, unlike a
+            // per-entry Expiry, writes nothing to the entry on a read, so hot readers on several
+            // cores share no written cache line here.
+            .expireAfterWrite(settings.hardTtl())
             .maximumSize(settings.maximumSize())
             .ticker(ticker)
             // Release on the thread that removed the entry, so the bytes are overwritten now
@@ -108,7 +111,7 @@ final class KekCache implements AutoCloseable {
                     if (cause != RemovalCause.REPLACED) {
                       stats.evictions.increment();
                     }
-                    kek.release();
+                    kek.drop();
                   }
                 })
             .build();
@@ -127,26 +130,6 @@ final class KekCache implements AutoCloseable {
       Duration negativeTtl,
       Duration loadWait,
       long maximumSize) {}
-
-  /** Caffeine's expiry: each entry lives until its own hard TTL, whatever is done with it. */
-  private static final class UntilHardTtl implements Expiry<KekRef, CachedKek> {
-    @Override
-    public long expireAfterCreate(KekRef key, CachedKek value, long currentTime) {
-      return Math.max(0, value.expiresAt() - currentTime);
-    }
-
-    @Override
-    public long expireAfterUpdate(
-        KekRef key, CachedKek value, long currentTime, long currentDuration) {
-      return Math.max(0, value.expiresAt() - currentTime);
-    }
-
-    @Override
-    public long expireAfterRead(
-        KekRef key, CachedKek value, long currentTime, long currentDuration) {
-      return currentDuration;
-    }
-  }
 
   /**
    * A retained, unexpired KEK for {@code ref}, loading it on a miss. The caller must {@link
@@ -263,7 +246,7 @@ final class KekCache implements AutoCloseable {
   private CachedKek install(CachedKek kek, long generation, LongAdder counter) {
     synchronized (installLock) {
       if (closed || invalidations.get() != generation) {
-        kek.release();
+        kek.drop();
         return STALE;
       }
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released

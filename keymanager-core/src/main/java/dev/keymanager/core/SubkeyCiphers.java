@@ -26,10 +26,13 @@ import javax.crypto.spec.GCMParameterSpec;
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
+  // Slot i lives at index i * STRIDE, so that each slot has a cache line of its own: threads on
+  // different cores taking and giving back their ciphers do not invalidate each other's line.
+  private static final int STRIDE = 16;
   private static final byte[] SCRUB_KEY = new byte[32];
 
   private final LentKey key;
-  private final AtomicReferenceArray<Cipher> slots = new AtomicReferenceArray<>(SLOTS);
+  private final AtomicReferenceArray<Cipher> slots = new AtomicReferenceArray<>(SLOTS * STRIDE);
   private volatile boolean wiped;
 
   SubkeyCiphers(LentKey key) {
@@ -45,7 +48,7 @@ final class SubkeyCiphers {
   Cipher take() {
     int start = slot();
     for (int i = 0; i < SLOTS; i++) {
-      int idx = (start + i) & (SLOTS - 1);
+      int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
       Cipher c = slots.get(idx);
       if (c != null && slots.compareAndSet(idx, c, null)) {
         return c;
@@ -59,7 +62,7 @@ final class SubkeyCiphers {
     if (!wiped) {
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
-        int idx = (start + i) & (SLOTS - 1);
+        int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
         if (slots.get(idx) == null && slots.compareAndSet(idx, null, c)) {
           if (wiped && slots.compareAndSet(idx, c, null)) {
             break; // wipe() ran meanwhile and missed it: scrub it here
@@ -78,7 +81,7 @@ final class SubkeyCiphers {
   void wipe() {
     wiped = true;
     for (int i = 0; i < SLOTS; i++) {
-      Cipher c = slots.getAndSet(i, null);
+      Cipher c = slots.getAndSet(i * STRIDE, null);
       if (c != null) {
         scrub(c);
       }

@@ -24,7 +24,7 @@ class CachedKekTest {
     CachedKek cached = new CachedKek(REF, kek);
     assertThat(cached.tryRetain()).isTrue(); // an operation in flight
 
-    cached.release(); // the cache evicts
+    cached.drop(); // the cache evicts
     WrappedKey wrapped = DekCipher.wrap(cached, new byte[32], KeyContext.empty());
     byte[] back = DekCipher.unwrap(cached, wrapped, KeyContext.empty());
 
@@ -48,7 +48,7 @@ class CachedKekTest {
       CachedKek w = new CachedKek(REF, kekBytes());
       WrappedKey wrapped = DekCipher.wrap(w, dek, KeyContext.empty());
       assertThat(DekCipher.unwrap(reader, wrapped, KeyContext.empty())).isEqualTo(dek);
-      w.release();
+      w.drop();
     }
     WrappedKey wrapped = DekCipher.wrap(writer, dek, KeyContext.empty());
     assertThat(DekCipher.unwrap(reader, wrapped, KeyContext.empty())).isEqualTo(dek);
@@ -72,7 +72,7 @@ class CachedKekTest {
   @Test
   void releasingMoreThanRetainedIsABug() {
     CachedKek cached = new CachedKek(REF, kekBytes());
-    cached.release();
+    cached.drop();
 
     assertThatThrownBy(cached::release).isInstanceOf(IllegalStateException.class);
     assertThat(cached.toString()).doesNotContain("33");

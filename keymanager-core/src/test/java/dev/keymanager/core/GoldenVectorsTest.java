@@ -75,7 +75,7 @@ class GoldenVectorsTest {
       assertThat(wrapped.formatVersion()).isEqualTo(1);
       assertThat(wrapped.algorithm()).isEqualTo(WrapAlgorithm.AES256_GCM_HKDF_SHA256);
       assertThat(wrapped.kek()).isEqualTo(new KekRef("tenant-42/orders", 7));
-      kek.release();
+      kek.drop();
     }
   }
 

@@ -1,0 +1,102 @@
+package dev.keymanager.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class LeaseTest {
+  @Test
+  void endsWhenTheOwnerDropsAndNothingIsInFlight() {
+    AtomicInteger ends = new AtomicInteger();
+    Lease lease = new Lease(ends::incrementAndGet);
+    assertThat(lease.tryRetain()).isTrue();
+    lease.release();
+    assertThat(ends).hasValue(0); // the owner still holds it
+
+    lease.drop();
+
+    assertThat(ends).hasValue(1);
+    assertThat(lease.isEnded()).isTrue();
+    assertThat(lease.tryRetain()).isFalse();
+    assertThat(ends).hasValue(1); // a failed retain does not end it twice
+  }
+
+  @Test
+  void anOperationInFlightDelaysTheEndUntilItsRelease() {
+    AtomicInteger ends = new AtomicInteger();
+    Lease lease = new Lease(ends::incrementAndGet);
+    assertThat(lease.tryRetain()).isTrue();
+
+    lease.drop();
+    assertThat(ends).hasValue(0);
+    assertThat(lease.tryRetain()).isFalse(); // no new operation after the drop
+
+    lease.release();
+    assertThat(ends).hasValue(1);
+  }
+
+  @Test
+  void releasingMoreThanRetainedIsABug() {
+    Lease lease = new Lease(() -> {});
+    lease.drop();
+
+    assertThatThrownBy(lease::release).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void underRacingThreadsItEndsExactlyOnceAndNeverUnderAHolder() throws Exception {
+    for (int round = 0; round < 200; round++) {
+      AtomicBoolean inUse = new AtomicBoolean();
+      AtomicInteger holders = new AtomicInteger();
+      AtomicInteger ends = new AtomicInteger();
+      AtomicBoolean endedUnderHolder = new AtomicBoolean();
+      Lease lease =
+          new Lease(
+              () -> {
+                ends.incrementAndGet();
+                if (holders.get() != 0) {
+                  endedUnderHolder.set(true);
+                }
+              });
+      int threads = 4;
+      CyclicBarrier start = new CyclicBarrier(threads + 1);
+      List<Thread> workers = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        Thread w =
+            new Thread(
+                () -> {
+                  try {
+                    start.await();
+                    for (int i = 0; i < 2_000; i++) {
+                      if (!lease.tryRetain()) {
+                        return;
+                      }
+                      holders.incrementAndGet();
+                      inUse.set(true);
+                      holders.decrementAndGet();
+                      lease.release();
+                    }
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                });
+        w.start();
+        workers.add(w);
+      }
+      start.await();
+      Thread.yield();
+      lease.drop();
+      for (Thread w : workers) {
+        w.join();
+      }
+      assertThat(ends).as("round %d", round).hasValue(1);
+      assertThat(endedUnderHolder).as("round %d", round).isFalse();
+    }
+  }
+}
