@@ -197,6 +197,16 @@ final class KekCache implements AutoCloseable {
     if (running != null) {
       return running;
     }
+    if (!refresh) {
+      // A miss that raced with a load finishing: that load installed its KEK before it left the
+      // single-flight map, so look once more before asking the KMS again.
+      CachedKek cached = entries.getIfPresent(ref);
+      if (cached != null && !cached.isExpired(ticker.read())) {
+        inflight.remove(ref, mine);
+        mine.complete(cached);
+        return mine;
+      }
+    }
     try {
       executor.execute(() -> runLoad(ref, refresh, mine));
     } catch (RejectedExecutionException e) {
