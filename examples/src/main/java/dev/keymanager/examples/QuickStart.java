@@ -54,7 +54,11 @@ public final class QuickStart {
     List<StoredRecord> stored = new ArrayList<>();
 
     try (KeyManager keys =
-        KeyManagers.builder().kekStore(store).hardTtl(Duration.ofMinutes(5)).build()) {
+        KeyManagers.builder()
+            .kekStore(store)
+            .allowDevelopmentKms() // the local-kms:// CMK above; never in production
+            .hardTtl(Duration.ofMinutes(5))
+            .build()) {
       if (keys.describeKek("orders").isEmpty()) {
         keys.createKek("orders", cmk);
         out.println("created KEK orders v1 under " + cmk);
@@ -85,7 +89,7 @@ public final class QuickStart {
     // A new key manager over the same store, as after a restart: the KEK is unwrapped through the
     // KMS once, on first use, then every DEK unwraps locally.
     List<String> decrypted = new ArrayList<>();
-    try (KeyManager keys = KeyManagers.builder().kekStore(store).build()) {
+    try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build()) {
       for (StoredRecord r : stored) {
         KeyContext context = KeyContext.of("record", r.id());
         try (DataKey dek = keys.unwrapDek(WrappedKey.decode(r.wrappedDek()), context)) {

@@ -11,6 +11,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
+import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
@@ -110,7 +111,9 @@ final class Fixture implements AutoCloseable {
     byte[] encoded = wrapped.encode();
     byte[] salt =
         Arrays.copyOfRange(
-            encoded, wrapped.parametersOffset(), wrapped.parametersOffset() + SALT_LENGTH);
+            encoded,
+            ApiBridge.wrappedKeys().parametersOffset(wrapped),
+            ApiBridge.wrappedKeys().parametersOffset(wrapped) + SALT_LENGTH);
     try {
       byte[] subkey = Hkdf.computeHkdf("HMACSHA256", kek, salt, SUBKEY_INFO, 32);
       SecretKeySpec spec = new SecretKeySpec(subkey, "AES");

@@ -1,6 +1,7 @@
 package dev.keymanager.bench;
 
 import dev.keymanager.WrappedKey;
+import dev.keymanager.internal.ApiBridge;
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -22,7 +23,8 @@ final class RawGcm {
   record Layout(int nonceOffset, int ciphertextOffset) {
     static Layout of(WrappedKey wrapped) {
       return new Layout(
-          wrapped.parametersOffset() + Fixture.SALT_LENGTH, wrapped.ciphertextOffset());
+          ApiBridge.wrappedKeys().parametersOffset(wrapped) + Fixture.SALT_LENGTH,
+          ApiBridge.wrappedKeys().ciphertextOffset(wrapped));
     }
   }
 

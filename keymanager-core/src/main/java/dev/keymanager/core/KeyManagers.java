@@ -65,6 +65,7 @@ public final class KeyManagers {
     private KekStore store;
     private final List<KmsProvider> providers = new ArrayList<>();
     private boolean discover = true;
+    private boolean allowDevelopmentKms;
     private ClassLoader classLoader;
     private final Set<String> allowedSchemes = new LinkedHashSet<>();
     private Duration hardTtl = DEFAULT_HARD_TTL;
@@ -105,6 +106,19 @@ public final class KeyManagers {
     }
 
     /**
+     * Lets discovery pick up the development KMS providers: core's {@code local-kms} (a master key
+     * in a local file) and the test kit's {@code fake-kms} (keys derived from the CMK's name).
+     * Default: off, so that a development provider on a production class path is never used; a CMK
+     * URI of a development scheme then fails with a {@link KeyManagerConfigException} that says to
+     * call this. A development provider passed to {@link #kmsProvider} is used without this opt-in.
+     * Never call it in production.
+     */
+    public Builder allowDevelopmentKms() {
+      this.allowDevelopmentKms = true;
+      return this;
+    }
+
+    /**
      * The class loader to discover providers with; default: the thread's context class loader, else
      * this class's loader.
      */
@@ -115,8 +129,8 @@ public final class KeyManagers {
 
     /**
      * Restricts the CMK URI schemes the key manager will use, such as {@code "aws-kms"}; by default
-     * every scheme that has a provider. Useful to keep the development {@code local-kms} out of
-     * production.
+     * every scheme that has a provider. Naming a development scheme ({@code local-kms}, {@code
+     * fake-kms}) also needs {@link #allowDevelopmentKms()} or an explicit provider for it.
      */
     public Builder allowedSchemes(Set<String> schemes) {
       requireNonNull(schemes, "schemes");
@@ -285,7 +299,8 @@ public final class KeyManagers {
      * Builds the key manager. Makes no KMS call.
      *
      * @throws KeyManagerConfigException if no store was set, two providers claim one scheme, a
-     *     provider cannot be loaded, or an allowed scheme has no provider
+     *     provider cannot be loaded, or an allowed scheme has no provider (a development scheme
+     *     without {@link #allowDevelopmentKms()} has none)
      * @throws IllegalArgumentException if the minimum destruction window exceeds the maximum
      */
     public KeyManager build() {
@@ -309,7 +324,8 @@ public final class KeyManagers {
                 + maximumDestructionWindow);
       }
       return new DefaultKeyManager(
-          this, KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes)));
+          this,
+          KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes), allowDevelopmentKms));
     }
 
     private ClassLoader effectiveClassLoader() {

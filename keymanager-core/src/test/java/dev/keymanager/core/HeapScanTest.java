@@ -7,6 +7,7 @@ import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
+import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.io.IOException;
@@ -111,7 +112,9 @@ class HeapScanTest {
       byte[] encoded = w.encode();
       salts.add(
           Arrays.copyOfRange(
-              encoded, w.parametersOffset(), w.parametersOffset() + CachedKek.SALT_LENGTH));
+              encoded,
+              ApiBridge.wrappedKeys().parametersOffset(w),
+              ApiBridge.wrappedKeys().parametersOffset(w) + CachedKek.SALT_LENGTH));
     }
     canaryBytes = Randoms.bytes(32);
     canaryWords = new java.util.Random().ints(8).toArray();

@@ -46,8 +46,9 @@ class ProviderDiscoveryTest {
   }
 
   @Test
-  void serviceLoaderFindsTheLocalAndFakeProviders() {
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
+  void serviceLoaderFindsTheLocalAndFakeProvidersOnlyWhenDevelopmentKmsIsAllowed() {
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.inMemory()).allowDevelopmentKms().build()) {
       assertThatThrownBy(() -> keys.createKek("k", URI.create("gcp-kms://projects/p")))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("'gcp-kms'")
@@ -60,6 +61,52 @@ class ProviderDiscoveryTest {
   }
 
   @Test
+  void discoveredDevelopmentProvidersAreIgnoredWithoutOptInAndTheErrorSaysHowToOptIn() {
+    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
+      assertThatThrownBy(() -> keys.createKek("fake", FakeKms.cmk("main")))
+          .isInstanceOf(KeyManagerConfigException.class)
+          .hasMessageContaining("'fake-kms'")
+          .hasMessageContaining("is on the class path but was ignored")
+          .hasMessageContaining("allowDevelopmentKms()");
+      URI local = LocalKms.createMasterKey(dir.resolve("master.key"));
+      assertThatThrownBy(() -> keys.createKek("local", local))
+          .isInstanceOf(KeyManagerConfigException.class)
+          .hasMessageContaining("'local-kms'")
+          .hasMessageContaining("allowDevelopmentKms()");
+      assertThat(keys.listKeks()).isEmpty();
+    }
+  }
+
+  @Test
+  void aDevelopmentSchemeInAllowedSchemesFailsTheBuildWithoutOptIn() {
+    FakeKms discovered = new FakeKms();
+    assertThatThrownBy(
+            () ->
+                KeyManagers.builder()
+                    .kekStore(KekStores.inMemory())
+                    .allowedSchemes(Set.of("fake-kms"))
+                    .build(List.of(discovered)))
+        .isInstanceOf(KeyManagerConfigException.class)
+        .hasMessageContaining("'fake-kms' is allowed but no KMS provider handles it")
+        .hasMessageContaining("allowDevelopmentKms()");
+  }
+
+  @Test
+  void anExplicitDevelopmentProviderNeedsNoOptIn() {
+    FakeKms mine = new FakeKms();
+    try (KeyManager keys =
+        KeyManagers.builder()
+            .kekStore(KekStores.inMemory())
+            .kmsProvider(mine)
+            .allowedSchemes(Set.of("fake-kms"))
+            .build(List.of())) {
+      keys.createKek("k", FakeKms.cmk("main"));
+
+      assertThat(mine.wrapCalls()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void twoDiscoveredProvidersForOneSchemeFailNamingBoth() {
     Impostor impostor = new Impostor();
 
@@ -67,6 +114,7 @@ class ProviderDiscoveryTest {
             () ->
                 KeyManagers.builder()
                     .kekStore(KekStores.inMemory())
+                    .allowDevelopmentKms()
                     .build(List.of(new FakeKms(), impostor)))
         .isInstanceOf(KeyManagerConfigException.class)
         .hasMessageContaining("'fake-kms'")
@@ -109,6 +157,7 @@ class ProviderDiscoveryTest {
     try (KeyManager keys =
         KeyManagers.builder()
             .kekStore(KekStores.inMemory())
+            .allowDevelopmentKms()
             .allowedSchemes(Set.of("fake-kms"))
             .build()) {
       assertThatThrownBy(
@@ -135,7 +184,8 @@ class ProviderDiscoveryTest {
 
   @Test
   void malformedLocalKmsUrisAreRejected() {
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.inMemory()).allowDevelopmentKms().build()) {
       for (String uri :
           new String[] {
             "local-kms:/abs", "local-kms:opaque", "local-kms://x?y=1", "local-kms://x#f"
