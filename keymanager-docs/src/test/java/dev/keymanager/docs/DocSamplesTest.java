@@ -25,7 +25,7 @@ class DocSamplesTest {
 
     List<String> errors = SampleCompiler.compile(samples, out);
 
-    assertThat(samples).as("java blocks found").hasSizeGreaterThan(20);
+    assertThat(samples).as("java blocks found").hasSizeGreaterThan(10);
     assertThat(errors)
         .as("broken java blocks (see CONTRIBUTING.md, 'Samples in the docs')")
         .isEmpty();
@@ -67,7 +67,9 @@ class DocSamplesTest {
 
     assertThat(samples).hasSize(2);
     assertThat(errors).hasSize(2);
-    assertThat(errors.get(0)).startsWith("docs/page.md:9: ").contains("incompatible types");
-    assertThat(errors.get(1)).startsWith("docs/page.md:16: ").contains("NotAType");
+    assertThat(errors).anySatisfy(e -> assertThat(e).startsWith("docs/page.md:9: "));
+    assertThat(errors)
+        .anySatisfy(
+            e -> assertThat(e).startsWith("docs/page.md:16: ").contains("cannot find symbol"));
   }
 }

@@ -17,12 +17,12 @@ import java.util.stream.Stream;
  * The fenced {@code java} blocks of the project's Markdown pages, as Java sources.
  *
  * <p>The rule (also in CONTRIBUTING.md): a block that has a {@code package} or {@code import} line,
- * or a top-level {@code class}/{@code interface}/{@code record}/{@code enum} at column 0, is a whole
- * compilation unit, put in a package of its own unless it names one. Any other block is a method
- * body: it is compiled inside {@code void sample() throws Exception} of an abstract class that holds
- * the page's prelude, an HTML comment {@code <!-- java-prelude ... -->} whose {@code import} lines
- * become the class's imports and whose other lines become its members (fields, abstract helper
- * methods the samples call).
+ * or a top-level {@code class}/{@code interface}/{@code record}/{@code enum} at column 0, is a
+ * whole compilation unit, put in a package of its own unless it names one. Any other block is a
+ * method body: it is compiled inside {@code void sample() throws Exception} of an abstract class
+ * that holds the page's prelude, an HTML comment {@code <!-- java-prelude ... -->} whose {@code
+ * import} lines become the class's imports and whose other lines become its members (fields,
+ * abstract helper methods the samples call).
  */
 final class MarkdownSamples {
   private static final Pattern FENCE = Pattern.compile("^\\s*```\\s*java\\s*$");
@@ -41,7 +41,12 @@ final class MarkdownSamples {
 
   /** One block of one page, and the Java source it compiles as. */
   record Sample(
-      Path page, String pageName, int firstLine, String code, String source, String fileName,
+      Path page,
+      String pageName,
+      int firstLine,
+      String code,
+      String source,
+      String fileName,
       int prefixLines) {
     /** The Markdown line of a line of {@link #source()} (1-based both). */
     long markdownLine(long sourceLine) {
@@ -79,8 +84,8 @@ final class MarkdownSamples {
       throw new UncheckedIOException(e);
     }
     String name = root.relativize(page).toString().replace('\\', '/');
-    String slug = name.replaceAll("\\.md$", "").replaceAll("[^A-Za-z0-9]+", "_").toLowerCase(
-        Locale.ROOT);
+    String slug =
+        name.replaceAll("\\.md$", "").replaceAll("[^A-Za-z0-9]+", "_").toLowerCase(Locale.ROOT);
     List<String> imports = new ArrayList<>();
     List<String> members = new ArrayList<>();
     Matcher prelude = PRELUDE.matcher(text);

@@ -42,7 +42,8 @@ class ReadmeSampleRunTest {
         urls.add(Path.of(entry).toUri().toURL());
       }
     }
-    String cmk = "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    String cmk =
+        "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     String first = run(urls, cmk);
     String second = run(urls, cmk); // the same store, as after a restart: the KEK exists
 
@@ -70,7 +71,8 @@ class ReadmeSampleRunTest {
   }
 
   private static int line() {
-    return MarkdownSamples.of(DocSamplesTest.ROOT, DocSamplesTest.ROOT.resolve("README.md")).stream()
+    return MarkdownSamples.of(DocSamplesTest.ROOT, DocSamplesTest.ROOT.resolve("README.md"))
+        .stream()
         .filter(s -> s.code().contains("class UsingIt"))
         .findFirst()
         .orElseThrow()

@@ -57,8 +57,7 @@ final class SampleCompiler {
       throw new UncheckedIOException(e);
     }
     List<String> options =
-        List.of(
-            "--release", "17", "-proc:none", "-classpath", classPath(), "-d", out.toString());
+        List.of("--release", "17", "-proc:none", "-classpath", classPath(), "-d", out.toString());
     try (StandardJavaFileManager files = javac.getStandardFileManager(null, Locale.ROOT, null)) {
       javac
           .getTask(Writer.nullWriter(), files, diagnostics, options, null, bySource.keySet())
@@ -74,7 +73,7 @@ final class SampleCompiler {
       MarkdownSamples.Sample s = bySource.get(d.getSource());
       String where =
           s == null ? "(no source)" : s.pageName() + ":" + s.markdownLine(d.getLineNumber());
-      errors.add(where + ": " + d.getMessage(Locale.ROOT).lines().findFirst().orElse(""));
+      errors.add(where + ": " + d.getMessage(Locale.ROOT).strip().replace('\n', ' '));
     }
     return errors;
   }
