@@ -11,7 +11,6 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
-import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
@@ -112,8 +111,8 @@ final class Fixture implements AutoCloseable {
     byte[] salt =
         Arrays.copyOfRange(
             encoded,
-            ApiBridge.wrappedKeys().parametersOffset(wrapped),
-            ApiBridge.wrappedKeys().parametersOffset(wrapped) + SALT_LENGTH);
+            RawGcm.parametersOffset(encoded),
+            RawGcm.parametersOffset(encoded) + SALT_LENGTH);
     try {
       byte[] subkey = Hkdf.computeHkdf("HMACSHA256", kek, salt, SUBKEY_INFO, 32);
       SecretKeySpec spec = new SecretKeySpec(subkey, "AES");

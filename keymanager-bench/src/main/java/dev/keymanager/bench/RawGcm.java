@@ -1,7 +1,6 @@
 package dev.keymanager.bench;
 
 import dev.keymanager.WrappedKey;
-import dev.keymanager.internal.ApiBridge;
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -22,10 +21,18 @@ final class RawGcm {
   /** Where the parts of one wrapped-key encoding start. */
   record Layout(int nonceOffset, int ciphertextOffset) {
     static Layout of(WrappedKey wrapped) {
+      int parameters = parametersOffset(wrapped.encode());
       return new Layout(
-          ApiBridge.wrappedKeys().parametersOffset(wrapped) + Fixture.SALT_LENGTH,
-          ApiBridge.wrappedKeys().ciphertextOffset(wrapped));
+          parameters + Fixture.SALT_LENGTH, parameters + wrapped.algorithm().parametersLength());
     }
+  }
+
+  /**
+   * Where the parameters start in a wrapped-key encoding, from its documented layout: magic (2),
+   * format version, algorithm id, KEK id length (1 each), the KEK id, the KEK version (4).
+   */
+  static int parametersOffset(byte[] encoded) {
+    return 5 + (encoded[4] & 0xFF) + 4;
   }
 
   private RawGcm() {}
