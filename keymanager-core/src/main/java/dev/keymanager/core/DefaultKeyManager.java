@@ -18,6 +18,7 @@ import dev.keymanager.RewrapSink;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
@@ -67,7 +68,8 @@ final class DefaultKeyManager implements KeyManager {
   private final Rewrapper rewrapper;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
-    this.store = config.store();
+    // Every read of every component is checked to answer for the KEK asked for.
+    this.store = CheckedKekStore.of(config.store());
     this.kms = kms;
     this.clock = config.clock();
     this.stats = new Stats();
@@ -190,13 +192,22 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public List<String> destroyDueKeks() {
     checkOpen();
-    return states.destroyDue();
+    return states.destroyDue(
+        unreadable -> {
+          stats.unreadableRecords.increment();
+          log.warn("destroyDueKeks skipped an unreadable KEK: {}", unreadable);
+        });
   }
 
   @Override
   public List<String> listKeks() {
     checkOpen();
-    return store.kekIds();
+    KekIdListing listing = store.listKekIds();
+    for (String unreadable : listing.unreadable()) {
+      stats.unreadableRecords.increment();
+      log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
+    }
+    return listing.ids();
   }
 
   @Override
