@@ -154,9 +154,12 @@ class FailureAttributionTest {
 
     for (Runnable call :
         List.<Runnable>of(
-            () -> reader.unwrapDek(wrapped, CONTEXT), () -> reader.generateDek("orders", CONTEXT))) {
+            () -> reader.unwrapDek(wrapped, CONTEXT),
+            () -> reader.generateDek("orders", CONTEXT))) {
       Throwable e = catchThrowable(call::run);
-      assertThat(e).isInstanceOf(KekStoreException.class).hasMessageContaining("connection refused");
+      assertThat(e)
+          .isInstanceOf(KekStoreException.class)
+          .hasMessageContaining("connection refused");
       assertThat(((KekStoreException) e).isRetryable()).isTrue();
       // the store's exception itself, or (shared by a single-flight load) it as the cause
       assertThat(e == down || e.getCause() == down).isTrue();

@@ -83,8 +83,7 @@ class FileKekStoreTest extends KekStoreContract {
 
       for (Runnable read :
           List.<Runnable>of(
-              () -> store.find("corrupt-me", 1),
-              () -> store.versions("corrupt-me"))) {
+              () -> store.find("corrupt-me", 1), () -> store.versions("corrupt-me"))) {
         assertThatThrownBy(read::run)
             .isInstanceOfSatisfying(
                 KekStoreException.class, e -> assertThat(e.isRetryable()).isFalse())

@@ -77,7 +77,9 @@ class CorruptRowsTest {
     try (Connection c = server().connect();
         PreparedStatement s =
             c.prepareStatement(
-                "UPDATE " + names.qualifiedTable() + " SET cmk_uri = 'not a uri' WHERE kek_id = ?")) {
+                "UPDATE "
+                    + names.qualifiedTable()
+                    + " SET cmk_uri = 'not a uri' WHERE kek_id = ?")) {
       s.setString(1, corrupt);
       assertThat(s.executeUpdate()).isEqualTo(1);
     }

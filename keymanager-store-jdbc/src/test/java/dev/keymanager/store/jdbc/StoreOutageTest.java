@@ -41,10 +41,13 @@ import org.junit.jupiter.api.io.TempDir;
 class StoreOutageTest {
   private static final URI CMK = FakeKms.cmk("outage");
   private static final KeyContext CONTEXT = KeyContext.of(Map.of("table", "orders"));
+
   /** The key manager's bound on a miss. */
   private static final Duration LOAD_TIMEOUT = Duration.ofSeconds(5);
+
   /** The pool's, below it, as docs/store-jdbc.md says to configure. */
   private static final long CONNECTION_TIMEOUT_MS = 1_000;
+
   /** Slack for a loaded 2-core machine; the assertion is about the order of magnitude. */
   private static final Duration SLACK = Duration.ofSeconds(10);
 
