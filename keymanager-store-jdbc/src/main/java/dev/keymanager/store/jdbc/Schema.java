@@ -176,8 +176,8 @@ final class Schema {
   }
 
   /** One privilege the database user needs: how to check it, and the statement that grants it. */
-  record Privilege(String description, String checkSql, String object, String privilege,
-      String grant) {}
+  record Privilege(
+      String description, String checkSql, String object, String privilege, String grant) {}
 
   /**
    * What a store needs once the schema exists, in both modes: {@code USAGE} on the schema, {@code
@@ -240,8 +240,8 @@ final class Schema {
   }
 
   /**
-   * Checks each privilege with PostgreSQL's {@code has_*_privilege} functions and fails naming every
-   * one the current user lacks, with the {@code GRANT} statements that would give them.
+   * Checks each privilege with PostgreSQL's {@code has_*_privilege} functions and fails naming
+   * every one the current user lacks, with the {@code GRANT} statements that would give them.
    *
    * @throws KeyManagerConfigException if any is missing
    */
