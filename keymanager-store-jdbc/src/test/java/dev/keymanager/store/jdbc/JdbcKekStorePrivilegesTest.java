@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The privileges docs/store-jdbc.md grants are exactly enough: a login role holding only them, on
- * a schema other than {@code public}, builds the store in both modes and runs every lifecycle call;
+ * The privileges docs/store-jdbc.md grants are exactly enough: a login role holding only them, on a
+ * schema other than {@code public}, builds the store in both modes and runs every lifecycle call;
  * with any one of them revoked, building fails with a {@link KeyManagerConfigException} that names
  * the missing privilege and the {@code GRANT} that gives it.
  */
@@ -74,11 +74,7 @@ class JdbcKekStorePrivilegesTest {
 
   private JdbcKekStore build(SchemaMode mode) {
     HikariDataSource pool =
-        server()
-            .pool(
-                "privileges-" + pools.size(),
-                2,
-                config -> config.setUsername(role));
+        server().pool("privileges-" + pools.size(), 2, config -> config.setUsername(role));
     pools.add(pool);
     return JdbcKekStore.builder().dataSource(pool).schema(schema).schemaMode(mode).build();
   }
@@ -117,11 +113,11 @@ class JdbcKekStorePrivilegesTest {
   void withAnyOneDocumentedPrivilegeMissingTheErrorNamesItAndItsGrant() throws SQLException {
     List<String[]> privileges =
         List.of(
-            new String[] {"USAGE", "SCHEMA " + schema, "USAGE on schema \\"" + schema + "\\""},
+            new String[] {"USAGE", "SCHEMA " + schema, "USAGE on schema \"" + schema + "\""},
             new String[] {
               "SELECT",
               schema + ".keymanager_kek_schema_version",
-              "SELECT on table \\"" + schema + "\\".\\"keymanager_kek_schema_version\\""
+              "SELECT on table \"" + schema + "\".\"keymanager_kek_schema_version\""
             },
             new String[] {
               "SELECT", schema + ".keymanager_kek", "SELECT on table " + names.qualifiedTable()
@@ -158,7 +154,8 @@ class JdbcKekStorePrivilegesTest {
   void applyOnAMissingSchemaNamesCreateOnTheDatabaseAndWorksWithCreateOnAnEmptySchema()
       throws SQLException {
     String fresh = server().newSchema();
-    HikariDataSource pool = server().pool("privileges-apply", 2, config -> config.setUsername(role));
+    HikariDataSource pool =
+        server().pool("privileges-apply", 2, config -> config.setUsername(role));
     pools.add(pool);
 
     Throwable e =
