@@ -60,6 +60,12 @@ class JdbcKekStorePrivilegesTest {
     }
   }
 
+  /** Connects as the role: the URL's {@code user=postgres} would win over a pool's user name. */
+  private void asRole(com.zaxxer.hikari.HikariConfig config) {
+    config.setJdbcUrl(server().jdbcUrl().replace("?user=postgres", "?user=" + role));
+    config.setUsername(role);
+  }
+
   @AfterEach
   void closePools() {
     pools.forEach(HikariDataSource::close);
@@ -72,9 +78,14 @@ class JdbcKekStorePrivilegesTest {
     }
   }
 
+  private HikariDataSource pool() {
+    HikariDataSource pool = server().pool("privileges-check-" + pools.size(), 1, this::asRole);
+    pools.add(pool);
+    return pool;
+  }
+
   private JdbcKekStore build(SchemaMode mode) {
-    HikariDataSource pool =
-        server().pool("privileges-" + pools.size(), 2, config -> config.setUsername(role));
+    HikariDataSource pool = server().pool("privileges-" + pools.size(), 2, this::asRole);
     pools.add(pool);
     return JdbcKekStore.builder().dataSource(pool).schema(schema).schemaMode(mode).build();
   }
@@ -83,6 +94,15 @@ class JdbcKekStorePrivilegesTest {
   void exactlyTheDocumentedPrivilegesRunEverythingInBothModes() throws SQLException {
     for (String grant : documentedGrants()) {
       sql(grant);
+    }
+    try (Connection c = pool().getConnection();
+        Statement s = c.createStatement();
+        java.sql.ResultSet rs =
+            s.executeQuery(
+                "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo(role); // really the role, not the superuser
+      assertThat(rs.getBoolean(2)).isFalse();
     }
     for (SchemaMode mode : SchemaMode.values()) {
       try (JdbcKekStore store = build(mode);
@@ -154,8 +174,7 @@ class JdbcKekStorePrivilegesTest {
   void applyOnAMissingSchemaNamesCreateOnTheDatabaseAndWorksWithCreateOnAnEmptySchema()
       throws SQLException {
     String fresh = server().newSchema();
-    HikariDataSource pool =
-        server().pool("privileges-apply", 2, config -> config.setUsername(role));
+    HikariDataSource pool = server().pool("privileges-apply", 2, this::asRole);
     pools.add(pool);
 
     Throwable e =
