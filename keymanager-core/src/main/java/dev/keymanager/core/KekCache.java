@@ -140,34 +140,15 @@ final class KekCache implements AutoCloseable {
    *     bounded wait
    */
   CachedKek acquire(KekRef ref) {
-    boolean missed = false;
+    CachedKek hit = cached(ref, true);
+    if (hit != null) {
+      return hit;
+    }
+    stats.misses.increment();
     for (; ; ) {
-      CachedKek kek = entries.getIfPresent(ref);
-      if (kek != null) {
-        long now = ticker.read();
-        if (!kek.isExpired(now) && kek.tryRetain()) {
-          if (!missed) {
-            stats.hits.increment();
-          }
-          maybeRefresh(kek, now);
-          return kek;
-        }
-        // Past its hard TTL, or evicted and overwritten between the lookup and the retain.
-        entries.asMap().remove(ref, kek);
-      }
-      if (!missed) {
-        stats.misses.increment();
-        missed = true;
-      }
       KeyAccessDeniedException denied = denials.getIfPresent(ref);
       if (denied != null) {
-        throw new KeyAccessDeniedException(
-            "Not asking the KMS again yet for KEK "
-                + ref
-                + ": it denied access within the negative TTL ("
-                + denied.getMessage()
-                + ")",
-            denied);
+        throw deniedAgain(ref, denied);
       }
       CachedKek loaded = await(ref, load(ref, false));
       if (loaded != STALE && loaded.tryRetain()) {
@@ -177,7 +158,112 @@ final class KekCache implements AutoCloseable {
         loaded.release();
       }
       // Stale, already evicted, or expired while we were waiting: look again.
+      hit = cached(ref, false);
+      if (hit != null) {
+        return hit;
+      }
     }
+  }
+
+  /**
+   * As {@link #acquire}, without blocking: a hit is a completed future (on the caller's thread); a
+   * miss joins or starts the load on the executor (the same single flight as {@link #acquire}) and
+   * completes there, with the same exceptions, or with {@link KmsUnavailableException} once the
+   * bounded wait has passed. The caller must release the KEK the future yields.
+   */
+  CompletableFuture<CachedKek> acquireAsync(KekRef ref) {
+    CachedKek hit = cached(ref, true);
+    if (hit != null) {
+      return CompletableFuture.completedFuture(hit);
+    }
+    stats.misses.increment();
+    CompletableFuture<CachedKek> result = new CompletableFuture<>();
+    CompletableFuture.delayedExecutor(loadWaitNanos, TimeUnit.NANOSECONDS)
+        .execute(
+            () -> {
+              if (!result.isDone()) {
+                result.completeExceptionally(waitedTooLong(ref, null));
+              }
+            });
+    missAsync(ref, result);
+    return result;
+  }
+
+  private void missAsync(KekRef ref, CompletableFuture<CachedKek> result) {
+    if (result.isDone()) {
+      return; // timed out
+    }
+    CachedKek hit = cached(ref, false);
+    if (hit != null) {
+      handOver(hit, result);
+      return;
+    }
+    KeyAccessDeniedException denied = denials.getIfPresent(ref);
+    if (denied != null) {
+      result.completeExceptionally(deniedAgain(ref, denied));
+      return;
+    }
+    load(ref, false)
+        .whenComplete(
+            (loaded, failure) -> {
+              if (failure != null) {
+                result.completeExceptionally(forCaller(failure));
+              } else if (loaded != STALE && loaded.tryRetain()) {
+                if (!loaded.isExpired(ticker.read())) {
+                  handOver(loaded, result);
+                } else {
+                  loaded.release();
+                  missAsync(ref, result);
+                }
+              } else {
+                missAsync(ref, result); // stale or evicted meanwhile: look again
+              }
+            });
+  }
+
+  /** Completes {@code result} with a retained KEK, or releases it if the caller has timed out. */
+  private static void handOver(CachedKek kek, CompletableFuture<CachedKek> result) {
+    if (!result.complete(kek)) {
+      kek.release();
+    }
+  }
+
+  /** A retained, unexpired cached KEK, or null; drops an expired entry it finds. */
+  private CachedKek cached(KekRef ref, boolean countHit) {
+    CachedKek kek = entries.getIfPresent(ref);
+    if (kek != null) {
+      long now = ticker.read();
+      if (!kek.isExpired(now) && kek.tryRetain()) {
+        if (countHit) {
+          stats.hits.increment();
+        }
+        maybeRefresh(kek, now);
+        return kek;
+      }
+      // Past its hard TTL, or evicted and overwritten between the lookup and the retain.
+      entries.asMap().remove(ref, kek);
+    }
+    return null;
+  }
+
+  private static KeyAccessDeniedException deniedAgain(KekRef ref, KeyAccessDeniedException denied) {
+    return new KeyAccessDeniedException(
+        "Not asking the KMS again yet for KEK "
+            + ref
+            + ": it denied access within the negative TTL ("
+            + denied.getMessage()
+            + ")",
+        denied);
+  }
+
+  private KmsUnavailableException waitedTooLong(KekRef ref, Throwable cause) {
+    return new KmsUnavailableException(
+        "Waited "
+            + Duration.ofNanos(loadWaitNanos).toMillis()
+            + " ms for the KMS to unwrap KEK "
+            + ref
+            + "; the call goes on in the background and fills the cache if it succeeds",
+        cause);
   }
 
   private void maybeRefresh(CachedKek kek, long now) {
@@ -280,13 +366,7 @@ final class KekCache implements AutoCloseable {
     try {
       return load.get(loadWaitNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      throw new KmsUnavailableException(
-          "Waited "
-              + Duration.ofNanos(loadWaitNanos).toMillis()
-              + " ms for the KMS to unwrap KEK "
-              + ref
-              + "; the call goes on in the background and fills the cache if it succeeds",
-          e);
+      throw waitedTooLong(ref, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new KmsUnavailableException(
@@ -361,8 +441,11 @@ final class KekCache implements AutoCloseable {
     }
   }
 
+  /**
+   * The approximate number of cached KEK versions, expired ones not yet cleaned up included. Reads
+   * only: no clean-up runs, so nothing is evicted or wiped by asking (this feeds {@code toString}).
+   */
   long size() {
-    entries.cleanUp();
     return entries.estimatedSize();
   }
 

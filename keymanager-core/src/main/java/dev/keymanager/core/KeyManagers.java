@@ -16,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Executor;
 
 /**
  * Builds {@link KeyManager}s.
@@ -72,6 +73,8 @@ public final class KeyManagers {
     private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
     private Duration loadTimeout = DEFAULT_LOAD_TIMEOUT;
     private int kmsThreads = DEFAULT_KMS_THREADS;
+    private boolean kmsThreadsSet;
+    private Executor kmsExecutor;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
     private InstantSource clock;
     private final List<AuditListener> auditListeners = new ArrayList<>();
@@ -212,6 +215,28 @@ public final class KeyManagers {
         throw new IllegalArgumentException("kmsThreads must be in [1, 256]: " + threads);
       }
       this.kmsThreads = threads;
+      this.kmsThreadsSet = true;
+      return this;
+    }
+
+    /**
+     * Runs the key manager's KMS calls (cache loads, refreshes, warm-up, the store reads of the
+     * asynchronous path) on {@code executor} instead of a pool of its own, for engines that manage
+     * their threads themselves. The caller keeps ownership: {@link KeyManager#close()} does not
+     * shut it down, and KMS calls running on it when the key manager closes are not interrupted
+     * (their results are dropped and wiped). Default: an owned pool of {@link #kmsThreads} threads.
+     *
+     * <p>The executor should run each task soon and on a thread other than the submitter's: its
+     * threads make blocking KMS calls, so never pass an event loop, and a {@code Runnable::run}
+     * executor makes every miss block its caller, {@link
+     * dev.keymanager.DataKeyService#unwrapDekAsync} included. KMS calls run at most as many at once
+     * as the executor allows. An executor that rejects a task fails that load with {@link
+     * IllegalStateException}.
+     *
+     * @throws KeyManagerConfigException from {@link #build()} if {@link #kmsThreads} was also set
+     */
+    public Builder kmsExecutor(Executor executor) {
+      this.kmsExecutor = requireNonNull(executor, "executor");
       return this;
     }
 
@@ -252,8 +277,8 @@ public final class KeyManagers {
     }
 
     /**
-     * The shortest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
-     * #DEFAULT_MINIMUM_DESTRUCTION_WINDOW} (7 days). Zero allows destroying at once.
+     * The shortest pending window {@link dev.keymanager.KekAdmin#scheduleKekDestruction} accepts;
+     * default {@link #DEFAULT_MINIMUM_DESTRUCTION_WINDOW} (7 days). Zero allows destroying at once.
      *
      * @throws IllegalArgumentException if negative
      */
@@ -267,8 +292,8 @@ public final class KeyManagers {
     }
 
     /**
-     * The longest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
-     * #DEFAULT_MAXIMUM_DESTRUCTION_WINDOW} (30 days).
+     * The longest pending window {@link dev.keymanager.KekAdmin#scheduleKekDestruction} accepts;
+     * default {@link #DEFAULT_MAXIMUM_DESTRUCTION_WINDOW} (30 days).
      *
      * @throws IllegalArgumentException if negative
      */
@@ -300,6 +325,10 @@ public final class KeyManagers {
       if (refreshAhead != null && refreshAhead.compareTo(hardTtl) >= 0) {
         throw new KeyManagerConfigException(
             "refreshAhead (" + refreshAhead + ") must be shorter than hardTtl (" + hardTtl + ")");
+      }
+      if (kmsExecutor != null && kmsThreadsSet) {
+        throw new KeyManagerConfigException(
+            "kmsThreads and kmsExecutor were both set: the thread count is the executor's own");
       }
       if (minimumDestructionWindow.compareTo(maximumDestructionWindow) > 0) {
         throw new IllegalArgumentException(
@@ -355,6 +384,10 @@ public final class KeyManagers {
 
     int kmsThreads() {
       return kmsThreads;
+    }
+
+    Executor kmsExecutor() {
+      return kmsExecutor;
     }
 
     InstantSource clock() {

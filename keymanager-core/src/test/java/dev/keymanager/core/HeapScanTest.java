@@ -81,7 +81,7 @@ class HeapScanTest {
     List<WrappedKey> wrapped = new ArrayList<>();
     try (KeyManager a = manager(store, fake, keks, 100)) {
       for (int k = 0; k < 4; k++) {
-        a.createKek("heap-" + k, CMK);
+        a.admin().createKek("heap-" + k, CMK);
         for (int i = 0; i < 20; i++) {
           try (DataKey dek = a.generateDek("heap-" + k, CONTEXT)) {
             deks.add(dek.use(Masked::of));

@@ -48,14 +48,14 @@ class ProviderDiscoveryTest {
   @Test
   void serviceLoaderFindsTheLocalAndFakeProviders() {
     try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
-      assertThatThrownBy(() -> keys.createKek("k", URI.create("gcp-kms://projects/p")))
+      assertThatThrownBy(() -> keys.admin().createKek("k", URI.create("gcp-kms://projects/p")))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("'gcp-kms'")
           .hasMessageContaining("[fake-kms, local-kms]");
 
-      keys.createKek("local", LocalKms.createMasterKey(dir.resolve("master.key")));
-      keys.createKek("fake", FakeKms.cmk("main"));
-      assertThat(keys.listKeks()).containsExactly("fake", "local");
+      keys.admin().createKek("local", LocalKms.createMasterKey(dir.resolve("master.key")));
+      keys.admin().createKek("fake", FakeKms.cmk("main"));
+      assertThat(keys.admin().listKeks()).containsExactly("fake", "local");
     }
   }
 
@@ -84,7 +84,7 @@ class ProviderDiscoveryTest {
             .kekStore(KekStores.inMemory())
             .kmsProvider(mine)
             .build(List.of(new FakeKms(), impostor))) {
-      keys.createKek("k", FakeKms.cmk("main"));
+      keys.admin().createKek("k", FakeKms.cmk("main"));
 
       assertThat(mine.wrapCalls()).isEqualTo(1);
       assertThat(impostor.closed).isTrue();
@@ -112,7 +112,7 @@ class ProviderDiscoveryTest {
             .allowedSchemes(Set.of("fake-kms"))
             .build()) {
       assertThatThrownBy(
-              () -> keys.createKek("k", URI.create("local-kms://" + dir.resolve("m.key"))))
+              () -> keys.admin().createKek("k", URI.create("local-kms://" + dir.resolve("m.key"))))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("[fake-kms]");
     }
@@ -140,7 +140,7 @@ class ProviderDiscoveryTest {
           new String[] {
             "local-kms:/abs", "local-kms:opaque", "local-kms://x?y=1", "local-kms://x#f"
           }) {
-        assertThatThrownBy(() -> keys.createKek("k", URI.create(uri)))
+        assertThatThrownBy(() -> keys.admin().createKek("k", URI.create(uri)))
             .as(uri)
             .isInstanceOf(KeyManagerConfigException.class)
             .hasMessageContaining("local-kms");
