@@ -71,6 +71,7 @@ final class KekCache implements AutoCloseable {
   private final long refreshAheadNanos;
   private final long refreshRetryNanos;
   private final long loadWaitNanos;
+  private final Jca jca;
   private final AtomicLong invalidations = new AtomicLong();
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
@@ -93,6 +94,7 @@ final class KekCache implements AutoCloseable {
     this.refreshAheadNanos = settings.refreshAhead().toNanos();
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
+    this.jca = settings.jca();
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -129,7 +131,8 @@ final class KekCache implements AutoCloseable {
       Duration refreshAhead,
       Duration negativeTtl,
       Duration loadWait,
-      long maximumSize) {}
+      long maximumSize,
+      Jca jca) {}
 
   /**
    * A retained, unexpired KEK for {@code ref}, loading it on a miss. The caller must {@link
@@ -310,7 +313,8 @@ final class KekCache implements AutoCloseable {
       long start = ticker.read();
       byte[] plaintext = loader.apply(ref);
       CachedKek kek =
-          new CachedKek(ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos);
+          new CachedKek(
+              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca);
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
     } catch (KeyAccessDeniedException e) {
       denials.put(ref, e);
@@ -405,7 +409,7 @@ final class KekCache implements AutoCloseable {
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
     CachedKek kek =
-        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos);
+        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca);
     install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
   }
 

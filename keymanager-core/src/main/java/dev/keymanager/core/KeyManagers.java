@@ -8,6 +8,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.spi.AuditListener;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
+import java.security.Provider;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -75,6 +76,7 @@ public final class KeyManagers {
     private int kmsThreads = DEFAULT_KMS_THREADS;
     private boolean kmsThreadsSet;
     private Executor kmsExecutor;
+    private Provider jcaProvider;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
     private InstantSource clock;
     private final List<AuditListener> auditListeners = new ArrayList<>();
@@ -241,6 +243,28 @@ public final class KeyManagers {
     }
 
     /**
+     * The JCA provider for the key manager's own cryptography: AES-256-GCM of DEK wraps and
+     * unwraps, and HMAC-SHA256 of the subkey derivation (HKDF). Default: the JDK's provider list in
+     * its configured order (SunJCE on a stock JDK). Pass a FIPS-validated provider, such as Bouncy
+     * Castle's, to run those operations on it; the wire format is the same, so keys wrapped under
+     * one provider unwrap under another.
+     *
+     * <p>What zeroization guarantees become depends on the provider: the JDK's AES-GCM and HMAC
+     * overwrite the key copies they take, and this library scrubs the ciphers it keeps, so no key
+     * bytes outlive their use on the heap; other providers may keep copies the library cannot reach
+     * until the garbage collector reclaims them. {@code docs/api.md} records what the heap scan
+     * finds under Bouncy Castle. Payload envelope encryption ({@code EnvelopeCipher}) and the
+     * development {@code local-kms} are not affected by this option.
+     *
+     * @throws IllegalArgumentException if the provider offers AES/GCM/NoPadding or HmacSHA256 not
+     *     (checked by {@link #build()})
+     */
+    public Builder jcaProvider(Provider provider) {
+      this.jcaProvider = requireNonNull(provider, "provider");
+      return this;
+    }
+
+    /**
      * The most KEK versions held in plaintext at once; default {@link
      * #DEFAULT_MAXIMUM_CACHED_KEKS}. Past it the least useful are evicted and overwritten. Memory:
      * a cached KEK takes well under 1 KiB, plus about 1.5 KiB per AES-GCM cipher kept keyed with
@@ -326,6 +350,9 @@ public final class KeyManagers {
         throw new KeyManagerConfigException(
             "refreshAhead (" + refreshAhead + ") must be shorter than hardTtl (" + hardTtl + ")");
       }
+      if (jcaProvider != null) {
+        Jca.of(jcaProvider); // fails now, before any KMS provider is opened
+      }
       if (kmsExecutor != null && kmsThreadsSet) {
         throw new KeyManagerConfigException(
             "kmsThreads and kmsExecutor were both set: the thread count is the executor's own");
@@ -379,7 +406,8 @@ public final class KeyManagers {
           refreshAhead != null ? refreshAhead : hardTtl.dividedBy(5),
           negativeTtl,
           loadTimeout,
-          maximumCachedKeks);
+          maximumCachedKeks,
+          jcaProvider == null ? Jca.DEFAULT : Jca.of(jcaProvider));
     }
 
     int kmsThreads() {

@@ -15,6 +15,7 @@ import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,10 +64,13 @@ final class KmsRegistry implements AutoCloseable {
       }
     }
     Map<String, KmsProvider> found = new TreeMap<>();
+    // Every scheme a provider was found for, allowed or not, for the error that names them.
+    Set<String> seen = new TreeSet<>(byScheme.keySet());
     List<KmsProvider> owned = new ArrayList<>();
     try {
       for (KmsProvider p : discovered) {
         String scheme = schemeOf(p);
+        seen.add(scheme);
         if (byScheme.containsKey(scheme)
             || (!allowedSchemes.isEmpty() && !allowedSchemes.contains(scheme))) {
           p.close();
@@ -96,7 +100,12 @@ final class KmsRegistry implements AutoCloseable {
               "Scheme '"
                   + scheme
                   + "' is allowed but no KMS provider handles it; "
-                  + available(byScheme));
+                  + (seen.isEmpty()
+                      ? "no KMS providers were found"
+                      : "providers were found for schemes " + seen)
+                  + " (allowed: "
+                  + allowedSchemes
+                  + ")");
         }
       }
     }
@@ -121,15 +130,6 @@ final class KmsRegistry implements AutoCloseable {
   /** The wrapper for {@code cmkUri}, or empty if its provider only unwraps. */
   Optional<KmsWrapper> wrapper(URI cmkUri) {
     return wrappers.computeIfAbsent(cmkUri, uri -> provider(uri).wrapper(uri));
-  }
-
-  /**
-   * Checks that some provider serves {@code cmkUri} and accepts its form.
-   *
-   * @throws KeyManagerConfigException if not
-   */
-  void check(URI cmkUri) {
-    unwrapper(cmkUri);
   }
 
   private KmsProvider provider(URI cmkUri) {

@@ -135,7 +135,7 @@ class RewrapTest {
     assertThat(first.rewrapped() + first.unchanged()).isEqualTo(1700);
     assertThat(table.progress)
         .extracting(RewrapProgress::position)
-        .containsExactly(1000L); // every 1000 requests; no final report on failure
+        .containsExactly(1000L, 1700L); // every 1000 requests, and once where it stopped
 
     RewrapProgress resumed =
         keys.rewrapDeks(
