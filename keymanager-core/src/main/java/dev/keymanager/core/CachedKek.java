@@ -52,6 +52,7 @@ final class CachedKek {
   private volatile WrapSubkey wrapSubkey; // created on first wrap
 
   /** A KEK that never expires, for tests and key derivation checks. */
+  @VisibleForTesting
   CachedKek(KekRef ref, byte[] kekBytes) {
     this(ref, kekBytes, Long.MAX_VALUE, Long.MAX_VALUE);
   }

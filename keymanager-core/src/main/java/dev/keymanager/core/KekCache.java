@@ -427,6 +427,7 @@ final class KekCache implements AutoCloseable {
    * Waits until no load or refresh is running, for tests that advance a manual clock and need the
    * background work a use started to have finished.
    */
+  @VisibleForTesting
   void awaitIdle(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!inflight.isEmpty()) {

@@ -341,7 +341,8 @@ public final class KeyManagers {
       return build(discover ? KmsRegistry.discover(effectiveClassLoader()) : List.of());
     }
 
-    /** Package-private seam for tests: build with a given set of discovered providers. */
+    /** Builds with a given set of discovered providers: {@link #build()}, and a seam for tests. */
+    @VisibleForTesting
     KeyManager build(Iterable<KmsProvider> discovered) {
       if (store == null) {
         throw new KeyManagerConfigException("No KEK store configured: call kekStore(...)");

@@ -123,7 +123,9 @@ class ProviderDiscoveryTest {
                     .allowedSchemes(Set.of("aws-kms"))
                     .build())
         .isInstanceOf(KeyManagerConfigException.class)
-        .hasMessageContaining("'aws-kms' is allowed but no KMS provider handles it");
+        .hasMessageContaining("'aws-kms' is allowed but no KMS provider handles it")
+        .hasMessageContaining("providers were found for schemes [")
+        .hasMessageContaining("local-kms"); // found on the class path, though not allowed
   }
 
   @Test
