@@ -4,11 +4,14 @@ import dev.keymanager.KekAdmin;
 import dev.keymanager.KekDescription;
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link KekAdmin} of a {@link DefaultKeyManager}: lifecycle operations on its store, cache and
@@ -16,16 +19,24 @@ import java.util.Optional;
  * it and a holder of this cannot close the key manager.
  */
 final class DefaultKekAdmin implements KekAdmin {
+  private static final Logger log = LoggerFactory.getLogger(DefaultKekAdmin.class);
+
   private final KekStore store;
   private final KekLifecycle lifecycle;
   private final KekStateChanges states;
+  private final Stats stats;
   private final Runnable checkOpen;
 
   DefaultKekAdmin(
-      KekStore store, KekLifecycle lifecycle, KekStateChanges states, Runnable checkOpen) {
+      KekStore store,
+      KekLifecycle lifecycle,
+      KekStateChanges states,
+      Stats stats,
+      Runnable checkOpen) {
     this.store = store;
     this.lifecycle = lifecycle;
     this.states = states;
+    this.stats = stats;
     this.checkOpen = checkOpen;
   }
 
@@ -92,7 +103,11 @@ final class DefaultKekAdmin implements KekAdmin {
   @Override
   public List<String> destroyDueKeks() {
     checkOpen.run();
-    return states.destroyDue();
+    return states.destroyDue(
+        unreadable -> {
+          stats.unreadableRecords.increment();
+          log.warn("destroyDueKeks skipped an unreadable KEK: {}", unreadable);
+        });
   }
 
   @Override
@@ -112,7 +127,12 @@ final class DefaultKekAdmin implements KekAdmin {
   @Override
   public List<String> listKeks() {
     checkOpen.run();
-    return store.kekIds();
+    KekIdListing listing = store.listKekIds();
+    for (String unreadable : listing.unreadable()) {
+      stats.unreadableRecords.increment();
+      log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
+    }
+    return listing.ids();
   }
 
   @Override

@@ -9,6 +9,7 @@ import dev.keymanager.DataKeyService;
 import dev.keymanager.KekAdmin;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
+import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
@@ -24,14 +25,18 @@ import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -75,9 +80,11 @@ final class DefaultKeyManager implements KeyManager {
   private final KekLifecycle lifecycle;
   private final KekStateChanges states;
   private final Rewrapper rewrapper;
+  private final Duration loadWait;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
-    this.store = config.store();
+    // Every read of every component is checked to answer for the KEK asked for.
+    this.store = CheckedKekStore.of(config.store());
     this.kms = kms;
     this.clock = config.clock();
     this.stats = new Stats();
@@ -85,7 +92,14 @@ final class DefaultKeyManager implements KeyManager {
     this.ownedExecutor = config.kmsExecutor() == null ? new KmsExecutor(config.kmsThreads()) : null;
     this.executor = ownedExecutor != null ? ownedExecutor : config.kmsExecutor();
     this.cache =
-        new KekCache(config.cacheSettings(), config.ticker(), stats, executor, this::unwrapKek);
+        new KekCache(
+            config.cacheSettings(),
+            config.ticker(),
+            stats,
+            executor,
+            store.toString(),
+            this::unwrapKek);
+    this.loadWait = config.cacheSettings().loadWait();
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -103,7 +117,7 @@ final class DefaultKeyManager implements KeyManager {
             config.maximumDestructionWindow(),
             primaries::invalidate);
     this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
-    this.admin = new DefaultKekAdmin(store, lifecycle, states, this::checkOpen);
+    this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
     this.dataPath = new DataPathView(this);
     this.warmer = new WarmUp(store, cache, primaries::put, config.cacheSettings().loadWait());
   }
@@ -220,7 +234,8 @@ final class DefaultKeyManager implements KeyManager {
       executor.execute(
           () -> {
             try {
-              KekRef p = primaries.get(kekId, this::loadPrimary);
+              // Already on the executor: read here rather than through loadPrimary's hand-off.
+              KekRef p = primaries.get(kekId, this::readPrimary);
               relay(generateUnder(p, context), result);
             } catch (RuntimeException | Error e) {
               result.completeExceptionally(e);
@@ -229,6 +244,24 @@ final class DefaultKeyManager implements KeyManager {
     } catch (RejectedExecutionException e) {
       result.completeExceptionally(new IllegalStateException("key manager is closed", e));
     }
+    // A store that hangs fails the stage within the same bound as the blocking path.
+    CompletableFuture.delayedExecutor(loadWait.toNanos(), TimeUnit.NANOSECONDS)
+        .execute(
+            () -> {
+              if (!result.isDone()) {
+                result.completeExceptionally(
+                    new KekStoreException(
+                        "Waited "
+                            + loadWait.toMillis()
+                            + " ms for KEK store "
+                            + store
+                            + " to list the versions of KEK "
+                            + kekId
+                            + "; the call may be retried",
+                        true,
+                        null));
+              }
+            });
     return result;
   }
 
@@ -295,7 +328,58 @@ final class DefaultKeyManager implements KeyManager {
         });
   }
 
+  /**
+   * Which version of {@code kekId} is primary, read from the store on the KMS executor and waited
+   * for at most {@code loadTimeout}, so that a store that hangs fails a miss within the same bound
+   * as a KEK load, with a retryable {@link KekStoreException} naming the store.
+   */
   private KekRef loadPrimary(String kekId) {
+    CompletableFuture<KekRef> read = new CompletableFuture<>();
+    try {
+      executor.execute(
+          () -> {
+            try {
+              read.complete(readPrimary(kekId));
+            } catch (Throwable t) {
+              read.completeExceptionally(t);
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      throw new IllegalStateException("key manager is closed", e);
+    }
+    try {
+      return read.get(loadWait.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new KekStoreException(
+          "Waited "
+              + loadWait.toMillis()
+              + " ms for KEK store "
+              + store
+              + " to list the versions of KEK "
+              + kekId
+              + "; the call may be retried. A store on a connection pool should time out sooner"
+              + " than loadTimeout (the pool's connection timeout), so an outage is reported with"
+              + " the store's own error",
+          true,
+          e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new KekStoreException(
+          "Interrupted while waiting for KEK store " + store + " to read KEK " + kekId, true, e);
+    } catch (ExecutionException e) {
+      // Only this caller sees this failure (no single flight here), so it is thrown as it is.
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException("Reading the primary version of " + kekId + " failed", cause);
+    }
+  }
+
+  private KekRef readPrimary(String kekId) {
     List<KeyEncryptionKey> versions = store.versions(kekId);
     if (versions.isEmpty()) {
       throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
@@ -307,7 +391,7 @@ final class DefaultKeyManager implements KeyManager {
    * The cache loader, run on the KMS executor: one KMS unwrap of a stored, usable KEK version. The
    * caller owns the returned plaintext.
    */
-  private byte[] unwrapKek(KekRef ref) {
+  private byte[] unwrapKek(KekRef ref, Runnable kmsStarted) {
     KeyEncryptionKey record =
         store
             .find(ref.id(), ref.version())
@@ -321,6 +405,7 @@ final class DefaultKeyManager implements KeyManager {
     }
     URI cmk = record.cmkUri();
     KmsUnwrapper unwrapper = kms.unwrapper(cmk);
+    kmsStarted.run();
     byte[] plaintext =
         audit.call(
             "unwrap", ref, cmk, () -> unwrapper.unwrap(record.wrappedMaterial(), kekContext(ref)));
