@@ -59,11 +59,12 @@ public final class QuickStart {
             .allowDevelopmentKms() // the local-kms:// CMK above; never in production
             .hardTtl(Duration.ofMinutes(5))
             .build()) {
-      if (keys.describeKek("orders").isEmpty()) {
-        keys.createKek("orders", cmk);
+      if (keys.admin().describeKek("orders").isEmpty()) {
+        keys.admin().createKek("orders", cmk);
         out.println("created KEK orders v1 under " + cmk);
       } else {
-        out.println("found KEK orders from an earlier run: " + keys.describeKek("orders").get());
+        out.println(
+            "found KEK orders from an earlier run: " + keys.admin().describeKek("orders").get());
       }
       for (int i = 0; i < RECORDS.length; i++) {
         String id = "record-" + (i + 1);

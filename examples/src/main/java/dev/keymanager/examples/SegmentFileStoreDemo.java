@@ -58,7 +58,7 @@ public final class SegmentFileStoreDemo {
     KekStore store = KekStores.file(home.resolve("keks"));
     Path data = home.resolve("segments");
     try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build()) {
-      keys.createKek("segments", cmk);
+      keys.admin().createKek("segments", cmk);
       try (SegmentFileStore segments = new SegmentFileStore(keys, "segments", "events", data)) {
         for (int s = 1; s <= SEGMENTS; s++) {
           try (SegmentFileStore.SegmentWriter w = segments.newSegment()) {

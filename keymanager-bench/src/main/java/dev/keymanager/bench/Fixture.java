@@ -68,7 +68,7 @@ final class Fixture implements AutoCloseable {
             .clock(clock)
             .build();
     for (int i = 0; i < keks; i++) {
-      writer.createKek(kekId(i), CMK);
+      writer.admin().createKek(kekId(i), CMK);
     }
   }
 

@@ -78,11 +78,14 @@ final class KmsRegistry implements AutoCloseable {
       }
     }
     Map<String, KmsProvider> found = new TreeMap<>();
+    // Every scheme a provider was found for, allowed or not, for the error that names them.
+    Set<String> seen = new TreeSet<>(byScheme.keySet());
     List<KmsProvider> owned = new ArrayList<>();
     Set<String> ignoredDevelopment = new TreeSet<>();
     try {
       for (KmsProvider p : discovered) {
         String scheme = schemeOf(p);
+        seen.add(scheme);
         if (byScheme.containsKey(scheme)
             || (!allowedSchemes.isEmpty() && !allowedSchemes.contains(scheme))) {
           p.close();
@@ -118,7 +121,12 @@ final class KmsRegistry implements AutoCloseable {
               "Scheme '"
                   + scheme
                   + "' is allowed but no KMS provider handles it; "
-                  + available(byScheme)
+                  + (seen.isEmpty()
+                      ? "no KMS providers were found"
+                      : "providers were found for schemes " + seen)
+                  + " (allowed: "
+                  + allowedSchemes
+                  + ")"
                   + (DEVELOPMENT_SCHEMES.contains(scheme) ? ". " + optIn(scheme) : ""));
         }
       }
@@ -153,15 +161,6 @@ final class KmsRegistry implements AutoCloseable {
   /** The wrapper for {@code cmkUri}, or empty if its provider only unwraps. */
   Optional<KmsWrapper> wrapper(URI cmkUri) {
     return wrappers.computeIfAbsent(cmkUri, uri -> provider(uri).wrapper(uri));
-  }
-
-  /**
-   * Checks that some provider serves {@code cmkUri} and accepts its form.
-   *
-   * @throws KeyManagerConfigException if not
-   */
-  void check(URI cmkUri) {
-    unwrapper(cmkUri);
   }
 
   private KmsProvider provider(URI cmkUri) {

@@ -58,7 +58,7 @@ class ZeroizationRaceTest {
             .hardTtl(Duration.ofMillis(1))
             .build()) {
       for (int k = 0; k < 2; k++) {
-        keys.createKek("race-" + k, CMK); // records the KEK's bytes, as created.get(k)
+        keys.admin().createKek("race-" + k, CMK); // records the KEK's bytes, as created.get(k)
       }
       long end = System.nanoTime() + RUN.toNanos();
       List<Thread> threads = new ArrayList<>();
