@@ -6,7 +6,9 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
 import dev.keymanager.KekDescription;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
+import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
@@ -109,8 +111,7 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public Optional<KeyEncryptionKey> describeKek(String kekId) {
     checkOpen();
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.size() - 1));
+    return KekView.read(store, kekId).map(v -> v.effective(v.primaryRecord()));
   }
 
   @Override
@@ -247,12 +248,15 @@ final class DefaultKeyManager implements KeyManager {
     }
   }
 
+  /** The primary version named by the KEK's head; refused unless the head says ENABLED. */
   private KekRef loadPrimary(String kekId) {
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    if (versions.isEmpty()) {
-      throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
+    KekView view = KekView.existing(store, kekId);
+    KekState state = view.head().state();
+    if (!state.isUsable()) {
+      throw new KekStateException(
+          kekId, state, "KEK " + kekId + " is " + state + "; no DEK can be wrapped under it");
     }
-    return versions.get(versions.size() - 1).ref();
+    return view.primary();
   }
 
   /**
@@ -260,16 +264,26 @@ final class DefaultKeyManager implements KeyManager {
    * caller owns the returned plaintext.
    */
   private byte[] unwrapKek(KekRef ref) {
+    KekView view = KekView.existing(store, ref.id());
     KeyEncryptionKey record =
-        store
-            .find(ref.id(), ref.version())
+        view.named().stream()
+            .filter(r -> r.version() == ref.version())
+            .findFirst()
             .orElseThrow(
                 () ->
-                    new KekStateException(
-                        ref.id(), null, "No KEK " + ref + " exists in the store"));
-    if (!record.state().isUsable()) {
+                    new KekNotFoundException(
+                        ref.id(),
+                        ref.version(),
+                        "No KEK "
+                            + ref
+                            + " exists in the store (its primary version is "
+                            + view.head().primaryVersion()
+                            + ")",
+                        null));
+    if (!view.usable(ref.version())) {
+      KekState state = view.stateOf(record);
       throw new KekStateException(
-          ref.id(), record.state(), "KEK " + ref + " is " + record.state() + "; it cannot be used");
+          ref.id(), state, "KEK " + ref + " is " + state + "; it cannot be used");
     }
     URI cmk = record.cmkUri();
     KmsUnwrapper unwrapper = kms.unwrapper(cmk);

@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.InvalidCiphertextException;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KekStoreException;
@@ -309,10 +310,13 @@ final class KekCache implements AutoCloseable {
     } else if (shared instanceof InvalidCiphertextException) {
       return new InvalidCiphertextException(message, shared);
     } else if (shared instanceof KekStateException) {
+      if (shared instanceof KekNotFoundException n) {
+        return new KekNotFoundException(n.kekId(), n.version().orElse(0), message, shared);
+      }
       KekStateException s = (KekStateException) shared;
       return new KekStateException(s.kekId(), s.state().orElse(null), message, shared);
-    } else if (shared instanceof KekStoreException) {
-      return new KekStoreException(message, ((KekStoreException) shared).isRetryable(), shared);
+    } else if (shared instanceof KekStoreException s) {
+      return KekStoreException.sameKindAs(s, message, shared);
     } else if (shared instanceof KeyManagerConfigException) {
       return new KeyManagerConfigException(message, shared);
     } else if (shared instanceof IllegalStateException) {
