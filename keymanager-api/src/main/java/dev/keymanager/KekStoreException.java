@@ -9,7 +9,8 @@ import static java.util.Objects.requireNonNull;
  * <p>Made by one factory per kind of failure: {@link #retryable} (the medium failed and nothing was
  * written), {@link #mayHaveBeenApplied} (the medium failed while a write was in flight, so the
  * write may or may not have taken effect; retryable) and {@link #corrupt} (a stored record is
- * invalid and will stay so; not retryable).
+ * invalid and will stay so; not retryable) and {@link #permanent} (a refusal that lasts, such as
+ * bad credentials; not retryable).
  */
 public final class KekStoreException extends KeyManagerException {
   private static final long serialVersionUID = 1L;
@@ -54,6 +55,17 @@ public final class KekStoreException extends KeyManagerException {
    * @param cause the parse failure, or {@code null}
    */
   public static KekStoreException corrupt(String message, Throwable cause) {
+    return new KekStoreException(message, false, false, cause);
+  }
+
+  /**
+   * The store refused the call for a reason that lasts until someone acts (refused credentials, a
+   * missing table, values the database rejects); not retryable.
+   *
+   * @param message what failed and what to do; never key material
+   * @param cause the store's failure, or {@code null}
+   */
+  public static KekStoreException permanent(String message, Throwable cause) {
     return new KekStoreException(message, false, false, cause);
   }
 

@@ -338,7 +338,7 @@ class KekStateTransitionsTest {
           @Override
           public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
             if (++writes[0] == 2) {
-              throw new dev.keymanager.KekStoreException("disk unplugged", true, null);
+              throw dev.keymanager.KekStoreException.retryable("disk unplugged", null);
             }
             return super.compareAndSet(expectedRevision, next);
           }

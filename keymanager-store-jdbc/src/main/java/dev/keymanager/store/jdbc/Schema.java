@@ -25,7 +25,7 @@ final class Schema {
   private static final System.Logger log = System.getLogger(Schema.class.getName());
 
   /** The scripts, in order; script {@code i} brings the schema to version {@code i + 1}. */
-  private static final List<String> SCRIPTS = List.of("V1__kek_records.sql");
+  private static final List<String> SCRIPTS = List.of("V1__kek_records.sql", "V2__kek_heads.sql");
 
   /** The schema version this library reads and writes. */
   static final int VERSION = SCRIPTS.size();
@@ -128,6 +128,9 @@ final class Schema {
       s.executeQuery(
               "SELECT " + KekRows.COLUMNS + " FROM " + names.qualifiedTable() + " WHERE 1 = 0")
           .close();
+      s.executeQuery(
+              "SELECT " + HeadRows.COLUMNS + " FROM " + names.qualifiedHeadTable() + " WHERE 1 = 0")
+          .close();
     } catch (SQLException e) {
       if (e.getSQLState() != null && e.getSQLState().startsWith("42")) {
         throw new KeyManagerConfigException(
@@ -218,6 +221,7 @@ final class Schema {
       }
       return new String(in.readAllBytes(), StandardCharsets.UTF_8)
           .replace("${version_table}", names.qualifiedVersionTable())
+          .replace("${head_table}", names.qualifiedHeadTable())
           .replace("${table}", names.qualifiedTable());
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot read schema script " + resource, e);
