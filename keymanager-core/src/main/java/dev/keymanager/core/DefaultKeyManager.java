@@ -264,7 +264,15 @@ final class DefaultKeyManager implements KeyManager {
    * caller owns the returned plaintext.
    */
   private byte[] unwrapKek(KekRef ref) {
-    KekView view = KekView.existing(store, ref.id());
+    KekView view =
+        KekView.read(store, ref.id())
+            .orElseThrow(
+                () ->
+                    new KekNotFoundException(
+                        ref.id(),
+                        0,
+                        "No KEK " + ref + " exists in the store: there is no KEK " + ref.id(),
+                        null));
     KeyEncryptionKey record =
         view.named().stream()
             .filter(r -> r.version() == ref.version())
@@ -280,7 +288,7 @@ final class DefaultKeyManager implements KeyManager {
                             + view.head().primaryVersion()
                             + ")",
                         null));
-    if (!view.usable(ref.version())) {
+    if (!view.usable(record)) {
       KekState state = view.stateOf(record);
       throw new KekStateException(
           ref.id(), state, "KEK " + ref + " is " + state + "; it cannot be used");

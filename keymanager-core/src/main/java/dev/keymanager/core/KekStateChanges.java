@@ -201,6 +201,8 @@ final class KekStateChanges {
               before
                   + " -> "
                   + t.to()
+                  + ", versions "
+                  + view.named().stream().map(KeyEncryptionKey::version).toList()
                   + " at head revision "
                   + written.revision()
                   + (erased.isEmpty() ? "" : ", material erased " + erased));

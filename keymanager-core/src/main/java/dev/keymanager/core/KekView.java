@@ -143,11 +143,9 @@ record KekView(KekHead head, boolean stored, List<KeyEncryptionKey> records) {
     return records.isEmpty() ? 0 : records.get(records.size() - 1).version();
   }
 
-  /** Whether DEKs under {@code version} may be wrapped (primary only) or unwrapped now. */
-  boolean usable(int version) {
-    return head.state() == KekState.ENABLED
-        && version >= head.minimumDecryptionVersion()
-        && version <= head.primaryVersion();
+  /** Whether DEKs under this named version may be wrapped (primary only) or unwrapped now. */
+  boolean usable(KeyEncryptionKey record) {
+    return record.version() <= head.primaryVersion() && stateOf(record).isUsable();
   }
 
   /** The state {@code version} has under this head, as {@link KekDescription} shows it. */
