@@ -301,10 +301,10 @@ class MultiNodeTest {
         assertThat(node.keys().describeKek(id))
             .as("primary of %s on %s", id, node)
             .contains(newest);
-        List<KeyEncryptionKey> history = node.keys().describeKekVersions(id).orElseThrow().versions();
+        List<KeyEncryptionKey> history =
+            node.keys().describeKekVersions(id).orElseThrow().versions();
         assertThat(history.get(history.size() - 1).version()).isEqualTo(primary);
-        assertThat(history)
-            .allSatisfy(v -> assertThat(v.state()).isEqualTo(KekState.ENABLED));
+        assertThat(history).allSatisfy(v -> assertThat(v.state()).isEqualTo(KekState.ENABLED));
       }
     }
     for (Node node : nodes) {
