@@ -20,9 +20,18 @@ import java.util.Optional;
  * {@link #head} returns empty for their KEKs, core derives the head from the version records'
  * states as the old layout defined them, and creates the head on the first change.
  *
+ * <p><b>Ids.</b> A store keeps ids exactly: {@link #find} and {@link #versions} return only records
+ * whose id equals, as a Java string, the one asked for. No normalisation, case folding, trimming or
+ * lossy encoding (see {@link dev.keymanager.KekRef}); a database store needs a binary collation
+ * (PostgreSQL {@code COLLATE "C"}) and a column that holds every code point (UTF-8, 4 bytes). The
+ * key manager checks every record a store returns and fails the call with a non-retryable {@link
+ * dev.keymanager.KekStoreException} on a mismatch; the test kit's {@code KekStoreContract} checks a
+ * store keeps ids apart.
+ *
  * <p>Implementations are thread-safe. Every method throws {@link dev.keymanager.KekStoreException}
- * when the medium fails or a stored record does not parse. The test kit's {@code KekStoreContract}
- * checks an implementation.
+ * when the medium fails or a stored record does not parse; only {@link #listKekIds()} reports
+ * unreadable records instead of failing on them. The test kit's {@code KekStoreContract} checks an
+ * implementation.
  */
 public interface KekStore extends AutoCloseable {
   /** The record of one KEK version, if stored. */
@@ -36,6 +45,16 @@ public interface KekStore extends AutoCloseable {
 
   /** The ids of every KEK with at least one stored version record, sorted. */
   List<String> kekIds();
+
+  /**
+   * The ids of every stored KEK that can be read, sorted, and a description of every stored record
+   * that cannot, so that one corrupt record hides no other KEK. A store whose listing reads nothing
+   * that can be corrupt (a database column of ids) may rely on the default, which returns {@link
+   * #kekIds()} and reports nothing unreadable. Failures of the medium still throw.
+   */
+  default KekIdListing listKekIds() {
+    return new KekIdListing(kekIds(), List.of());
+  }
 
   /**
    * Stores a new version record if none has its id and version.

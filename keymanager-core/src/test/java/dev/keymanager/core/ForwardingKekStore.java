@@ -2,6 +2,7 @@ package dev.keymanager.core;
 
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
 import java.util.Optional;
@@ -27,6 +28,11 @@ class ForwardingKekStore implements KekStore {
   @Override
   public List<String> kekIds() {
     return delegate.kekIds();
+  }
+
+  @Override
+  public KekIdListing listKekIds() {
+    return delegate.listKekIds();
   }
 
   @Override
