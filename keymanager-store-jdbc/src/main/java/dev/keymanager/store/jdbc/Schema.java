@@ -184,9 +184,8 @@ final class Schema {
 
   /**
    * What a store needs once the schema exists, in both modes: {@code USAGE} on the schema, {@code
-   * SELECT} on the version table, {@code SELECT, INSERT, UPDATE} on the record table and on the head
-   * table. Nothing else
-   * (no {@code DELETE}, no {@code CREATE}, no {@code TRUNCATE}).
+   * SELECT} on the version table, {@code SELECT, INSERT, UPDATE} on the record table and on the
+   * head table. Nothing else (no {@code DELETE}, no {@code CREATE}, no {@code TRUNCATE}).
    */
   static List<Privilege> runtimePrivileges(TableNames names) {
     List<Privilege> needed = new ArrayList<>();
