@@ -43,7 +43,7 @@ final class PausedRotationChild {
           }
         };
     try (KeyManager keys = KekLifecycleCrashChild.keyManager(store)) {
-      keys.rotateKek(args[1]);
+      keys.admin().rotateKek(args[1]);
       protocol.println("rotated"); // never reached
     }
   }

@@ -108,13 +108,13 @@ class PausedRotationTest {
     KeyManager a = node(shared);
     KeyManager c = node(shared);
     KeyManager r = node(pausing);
-    a.createKek("orders", CMK);
+    a.admin().createKek("orders", CMK);
     a.generateDek("orders", CONTEXT).close();
 
-    Future<KeyEncryptionKey> rotation = pool.submit(() -> r.rotateKek("orders"));
+    Future<KeyEncryptionKey> rotation = pool.submit(() -> r.admin().rotateKek("orders"));
     assertThat(pausing.paused.await(TIMEOUT_SECONDS, TimeUnit.SECONDS)).isTrue();
 
-    KekDescription disabled = a.disableKek("orders");
+    KekDescription disabled = a.admin().disableKek("orders");
     assertThat(disabled.state()).isEqualTo(KekState.DISABLED);
     assertThat(disabled.versions())
         .extracting(KeyEncryptionKey::state)
@@ -122,7 +122,7 @@ class PausedRotationTest {
     assertThat(disabled.primaryVersion()).isEqualTo(1);
     assertThatThrownBy(() -> a.generateDek("orders", CONTEXT))
         .isInstanceOf(KekStateException.class);
-    assertThatThrownBy(() -> c.rotateKek("orders")).isInstanceOf(KekStateException.class);
+    assertThatThrownBy(() -> c.admin().rotateKek("orders")).isInstanceOf(KekStateException.class);
 
     pausing.resume.countDown();
     assertThatThrownBy(() -> rotation.get(TIMEOUT_SECONDS, TimeUnit.SECONDS))
@@ -130,7 +130,7 @@ class PausedRotationTest {
 
     assertNothingWrapsAndKekIsDisabled(shared, a, c, r);
     // Retrying the rotation, as "may have been applied" invites, builds on nothing.
-    assertThatThrownBy(() -> r.rotateKek("orders")).isInstanceOf(KekStateException.class);
+    assertThatThrownBy(() -> r.admin().rotateKek("orders")).isInstanceOf(KekStateException.class);
   }
 
   @org.junit.jupiter.api.Test
@@ -138,7 +138,7 @@ class PausedRotationTest {
     Path dir = temp.resolve("keks");
     try (KekStore shared = KekStores.file(dir)) {
       KeyManager a = node(shared);
-      a.createKek("orders", CMK);
+      a.admin().createKek("orders", CMK);
     }
     Process child =
         new ProcessBuilder(
@@ -163,7 +163,7 @@ class PausedRotationTest {
       KekStore shared = KekStores.file(dir);
       KeyManager a = node(shared);
       KeyManager c = node(shared);
-      KekDescription disabled = a.disableKek("orders");
+      KekDescription disabled = a.admin().disableKek("orders");
       assertThat(disabled.state()).isEqualTo(KekState.DISABLED);
 
       OutputStream in = child.getOutputStream();
@@ -178,7 +178,7 @@ class PausedRotationTest {
 
       assertThat(shared.versions("orders")).hasSize(2); // the dead rotation's record is there...
       assertNothingWrapsAndKekIsDisabled(shared, a, c, node(KekStores.file(dir)));
-      assertThatThrownBy(() -> c.rotateKek("orders")).isInstanceOf(KekStateException.class);
+      assertThatThrownBy(() -> c.admin().rotateKek("orders")).isInstanceOf(KekStateException.class);
     } finally {
       child.destroyForcibly();
     }
@@ -192,7 +192,7 @@ class PausedRotationTest {
       assertThatThrownBy(() -> n.wrapDek("orders", new byte[32], CONTEXT))
           .isInstanceOf(KekStateException.class);
     }
-    KekDescription now = node(shared).describeKekVersions("orders").orElseThrow();
+    KekDescription now = node(shared).admin().describeKekVersions("orders").orElseThrow();
     assertThat(now.state()).isEqualTo(KekState.DISABLED);
     assertThat(now.primaryVersion()).isEqualTo(1);
     assertThat(now.versions()).extracting(KeyEncryptionKey::state).containsOnly(KekState.DISABLED);

@@ -77,13 +77,13 @@ class PausedRotationTest {
     KeyManager a = node(store(schema, 0));
     KeyManager c = node(store(schema, 1));
     KeyManager r = node(pausing);
-    a.createKek("orders", CMK);
+    a.admin().createKek("orders", CMK);
     a.generateDek("orders", CONTEXT).close();
 
-    Future<KeyEncryptionKey> rotation = pool.submit(() -> r.rotateKek("orders"));
+    Future<KeyEncryptionKey> rotation = pool.submit(() -> r.admin().rotateKek("orders"));
     assertThat(pausing.paused.await(TIMEOUT_SECONDS, TimeUnit.SECONDS)).isTrue();
 
-    KekDescription disabled = a.disableKek("orders");
+    KekDescription disabled = a.admin().disableKek("orders");
     assertThat(disabled.state()).isEqualTo(KekState.DISABLED);
     assertThat(disabled.primaryVersion()).isEqualTo(1);
     assertThat(disabled.versions())
@@ -91,7 +91,7 @@ class PausedRotationTest {
         .containsOnly(KekState.DISABLED);
     assertThatThrownBy(() -> a.generateDek("orders", CONTEXT))
         .isInstanceOf(KekStateException.class);
-    assertThatThrownBy(() -> c.rotateKek("orders")).isInstanceOf(KekStateException.class);
+    assertThatThrownBy(() -> c.admin().rotateKek("orders")).isInstanceOf(KekStateException.class);
 
     pausing.resume.countDown();
     assertThatThrownBy(() -> rotation.get(TIMEOUT_SECONDS, TimeUnit.SECONDS))
@@ -100,11 +100,11 @@ class PausedRotationTest {
     for (KeyManager n : List.of(a, c, r, node(store(schema, 3)))) {
       assertThatThrownBy(() -> n.generateDek("orders", CONTEXT))
           .isInstanceOf(KekStateException.class);
-      KekDescription now = n.describeKekVersions("orders").orElseThrow();
+      KekDescription now = n.admin().describeKekVersions("orders").orElseThrow();
       assertThat(now.state()).isEqualTo(KekState.DISABLED);
       assertThat(now.primaryVersion()).isEqualTo(1);
     }
-    assertThatThrownBy(() -> r.rotateKek("orders")).isInstanceOf(KekStateException.class);
+    assertThatThrownBy(() -> r.admin().rotateKek("orders")).isInstanceOf(KekStateException.class);
   }
 
   /** Forwards to a JDBC store; pauses before the one version-record write of a rotation. */
