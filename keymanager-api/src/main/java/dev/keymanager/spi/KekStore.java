@@ -5,12 +5,20 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Persists KEK records: one {@link KeyEncryptionKey} per KEK id and version, never plaintext.
+ * Persists KEK records, never plaintext: per KEK one {@link KekHead} (its state, primary version,
+ * minimum decryption version, destruction time and CMK) and one {@link KeyEncryptionKey} version
+ * record per version (its wrapped material and the CMK that wraps it).
  *
  * <p>Writes are compare-and-set, so that two writers (threads, processes or nodes) can never both
- * win: {@link #create} succeeds only if no record has that id and version, and {@link
- * #compareAndSet} only if the stored record still has the revision the writer read. A write that
- * returned {@code true} is durable.
+ * win: {@link #create} and {@link #createHead} succeed only if no such record exists, {@link
+ * #compareAndSet} and {@link #compareAndSetHead} only if the stored record still has the revision
+ * the writer read. A write that returned {@code true} is durable. Each write touches one record;
+ * the store needs no transaction spanning two. Core decides every KEK-wide change with one {@link
+ * #compareAndSetHead}, so the head alone orders them across a fleet.
+ *
+ * <p><b>Layout migration.</b> Stores written before head records existed hold version records only;
+ * {@link #head} returns empty for their KEKs, core derives the head from the version records'
+ * states as the old layout defined them, and creates the head on the first change.
  *
  * <p><b>Ids.</b> A store keeps ids exactly: {@link #find} and {@link #versions} return only records
  * whose id equals, as a Java string, the one asked for. No normalisation, case folding, trimming or
@@ -22,16 +30,20 @@ import java.util.Optional;
  *
  * <p>Implementations are thread-safe. Every method throws {@link dev.keymanager.KekStoreException}
  * when the medium fails or a stored record does not parse; only {@link #listKekIds()} reports
- * unreadable records instead of failing on them.
+ * unreadable records instead of failing on them. The test kit's {@code KekStoreContract} checks an
+ * implementation.
  */
 public interface KekStore extends AutoCloseable {
   /** The record of one KEK version, if stored. */
   Optional<KeyEncryptionKey> find(String kekId, int version);
 
-  /** Every stored version of a KEK, oldest first; empty if the KEK does not exist. */
+  /**
+   * Every stored version record of a KEK, oldest first; empty if the KEK does not exist. May
+   * include versions above the head's primary version (rotations that lost or never finished).
+   */
   List<KeyEncryptionKey> versions(String kekId);
 
-  /** The ids of every stored KEK, sorted. */
+  /** The ids of every KEK with at least one stored version record, sorted. */
   List<String> kekIds();
 
   /**
@@ -45,7 +57,7 @@ public interface KekStore extends AutoCloseable {
   }
 
   /**
-   * Stores a new record if none has its id and version.
+   * Stores a new version record if none has its id and version.
    *
    * @return {@code true} if stored, {@code false} if that id and version exist already
    * @throws IllegalArgumentException if the record's revision is not 1
@@ -53,14 +65,34 @@ public interface KekStore extends AutoCloseable {
   boolean create(KeyEncryptionKey record);
 
   /**
-   * Replaces the record with {@code next}'s id and version if the stored revision equals {@code
-   * expectedRevision}.
+   * Replaces the version record with {@code next}'s id and version if the stored revision equals
+   * {@code expectedRevision}.
    *
    * @return {@code true} if replaced, {@code false} if the stored revision differs or the record
    *     does not exist
    * @throws IllegalArgumentException if {@code next.revision()} is not {@code expectedRevision + 1}
    */
   boolean compareAndSet(long expectedRevision, KeyEncryptionKey next);
+
+  /** The head record of a KEK, if stored (empty for a KEK of the layout before heads). */
+  Optional<KekHead> head(String kekId);
+
+  /**
+   * Stores a new head if the KEK has none.
+   *
+   * @return {@code true} if stored, {@code false} if the KEK has a head already
+   * @throws IllegalArgumentException if the head's revision is not 1
+   */
+  boolean createHead(KekHead head);
+
+  /**
+   * Replaces the head of {@code next}'s KEK if the stored revision equals {@code expectedRevision}.
+   *
+   * @return {@code true} if replaced, {@code false} if the stored revision differs or there is no
+   *     head
+   * @throws IllegalArgumentException if {@code next.revision()} is not {@code expectedRevision + 1}
+   */
+  boolean compareAndSetHead(long expectedRevision, KekHead next);
 
   /** Releases files, locks or connections. Idempotent; the default does nothing. */
   @Override

@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>{@link #find}: the record carries the id and version asked for.
+ *   <li>{@link #head}: the head carries the id asked for.
  *   <li>{@link #versions}: every record carries the id asked for, versions strictly ascending.
  *   <li>{@link #kekIds} and {@link #listKekIds}: every id is a valid KEK id, strictly ascending
  *       (sorted, each once).
@@ -102,8 +104,8 @@ final class CheckedKekStore implements KekStore {
       try {
         KekRef.checkId(id);
       } catch (IllegalArgumentException | NullPointerException e) {
-        throw new KekStoreException(
-            "KEK store " + store + " listed an invalid KEK id: " + e.getMessage(), false, e);
+        throw KekStoreException.permanent(
+            "KEK store " + store + " listed an invalid KEK id: " + e.getMessage(), e);
       }
       if (previous != null && previous.compareTo(id) >= 0) {
         throw broken(
@@ -129,6 +131,40 @@ final class CheckedKekStore implements KekStore {
   }
 
   @Override
+  public Optional<KekHead> head(String kekId) {
+    Optional<KekHead> head = store.head(kekId);
+    if (head == null) {
+      throw broken("head(" + kekId + ") returned null instead of an Optional");
+    }
+    head.ifPresent(
+        h -> {
+          if (!h.id().equals(kekId)) {
+            throw KekStoreException.permanent(
+                "KEK store "
+                    + store
+                    + " answered head for "
+                    + kekId
+                    + " with the head of "
+                    + h.id()
+                    + ": the store does not keep KEK ids apart. Nothing was used; fix the store"
+                    + " before retrying",
+                null);
+          }
+        });
+    return head;
+  }
+
+  @Override
+  public boolean createHead(KekHead head) {
+    return store.createHead(head);
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    return store.compareAndSetHead(expectedRevision, next);
+  }
+
+  @Override
   public void close() {
     store.close();
   }
@@ -139,7 +175,7 @@ final class CheckedKekStore implements KekStore {
   }
 
   private KekStoreException mismatch(String call, String asked, KeyEncryptionKey returned) {
-    return new KekStoreException(
+    return KekStoreException.permanent(
         "KEK store "
             + store
             + " answered "
@@ -150,11 +186,10 @@ final class CheckedKekStore implements KekStore {
             + returned.ref()
             + ": the store does not keep KEK ids apart (a lossy encoding or a case-insensitive"
             + " or normalising collation?). Nothing was used; fix the store before retrying",
-        false,
         null);
   }
 
   private KekStoreException broken(String what) {
-    return new KekStoreException("KEK store " + store + " is broken: " + what, false, null);
+    return KekStoreException.permanent("KEK store " + store + " is broken: " + what, null);
   }
 }

@@ -113,8 +113,7 @@ final class DefaultKekAdmin implements KekAdmin {
   @Override
   public Optional<KeyEncryptionKey> describeKek(String kekId) {
     checkOpen.run();
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.size() - 1));
+    return KekView.read(store, kekId).map(v -> v.effective(v.primaryRecord()));
   }
 
   @Override

@@ -7,7 +7,9 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
 import dev.keymanager.DataKeyService;
 import dev.keymanager.KekAdmin;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
+import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyContext;
@@ -29,7 +31,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -250,15 +251,14 @@ final class DefaultKeyManager implements KeyManager {
             () -> {
               if (!result.isDone()) {
                 result.completeExceptionally(
-                    new KekStoreException(
+                    KekStoreException.retryable(
                         "Waited "
                             + loadWait.toMillis()
                             + " ms for KEK store "
                             + store
-                            + " to list the versions of KEK "
+                            + " to read the head of KEK "
                             + kekId
                             + "; the call may be retried",
-                        true,
                         null));
               }
             });
@@ -350,7 +350,7 @@ final class DefaultKeyManager implements KeyManager {
     try {
       return read.get(loadWait.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      throw new KekStoreException(
+      throw KekStoreException.retryable(
           "Waited "
               + loadWait.toMillis()
               + " ms for KEK store "
@@ -360,12 +360,11 @@ final class DefaultKeyManager implements KeyManager {
               + "; the call may be retried. A store on a connection pool should time out sooner"
               + " than loadTimeout (the pool's connection timeout), so an outage is reported with"
               + " the store's own error",
-          true,
           e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new KekStoreException(
-          "Interrupted while waiting for KEK store " + store + " to read KEK " + kekId, true, e);
+      throw KekStoreException.retryable(
+          "Interrupted while waiting for KEK store " + store + " to read KEK " + kekId, e);
     } catch (ExecutionException e) {
       // Only this caller sees this failure (no single flight here), so it is thrown as it is.
       Throwable cause = e.getCause();
@@ -379,12 +378,15 @@ final class DefaultKeyManager implements KeyManager {
     }
   }
 
+  /** The primary version named by the KEK's head; refused unless the head says ENABLED. */
   private KekRef readPrimary(String kekId) {
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    if (versions.isEmpty()) {
-      throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
+    KekView view = KekView.existing(store, kekId);
+    KekState state = view.head().state();
+    if (!state.isUsable()) {
+      throw new KekStateException(
+          kekId, state, "KEK " + kekId + " is " + state + "; no DEK can be wrapped under it");
     }
-    return versions.get(versions.size() - 1).ref();
+    return view.primary();
   }
 
   /**
@@ -392,16 +394,34 @@ final class DefaultKeyManager implements KeyManager {
    * caller owns the returned plaintext.
    */
   private byte[] unwrapKek(KekRef ref, Runnable kmsStarted) {
-    KeyEncryptionKey record =
-        store
-            .find(ref.id(), ref.version())
+    KekView view =
+        KekView.read(store, ref.id())
             .orElseThrow(
                 () ->
-                    new KekStateException(
-                        ref.id(), null, "No KEK " + ref + " exists in the store"));
-    if (!record.state().isUsable()) {
+                    new KekNotFoundException(
+                        ref.id(),
+                        0,
+                        "No KEK " + ref + " exists in the store: there is no KEK " + ref.id(),
+                        null));
+    KeyEncryptionKey record =
+        view.named().stream()
+            .filter(r -> r.version() == ref.version())
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    new KekNotFoundException(
+                        ref.id(),
+                        ref.version(),
+                        "No KEK "
+                            + ref
+                            + " exists in the store (its primary version is "
+                            + view.head().primaryVersion()
+                            + ")",
+                        null));
+    if (!view.usable(record)) {
+      KekState state = view.stateOf(record);
       throw new KekStateException(
-          ref.id(), record.state(), "KEK " + ref + " is " + record.state() + "; it cannot be used");
+          ref.id(), state, "KEK " + ref + " is " + state + "; it cannot be used");
     }
     URI cmk = record.cmkUri();
     KmsUnwrapper unwrapper = kms.unwrapper(cmk);

@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.io.IOException;
@@ -33,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * hex SHA-256 of the id's UTF-8 bytes. Hashing makes any valid id (slashes, {@code ..}, case
  * differences on case-insensitive file systems, 255 bytes) a safe fixed-length name that cannot
  * escape the directory; the id itself is kept inside the record, which is checked against the name
- * on every read. {@code <directory>/.lock} is locked around every write.
+ * on every read. The KEK's head ({@link KekHead}) is {@code <directory>/<sha256(id)>/head.kek}
+ * beside its version records; a directory of the layout before heads has none until the first
+ * change. {@code <directory>/.lock} is locked around every write.
  *
  * <p>Writes run under {@link StoreLock} (threads, instances and processes), check the current
  * state, and replace the record with {@link DurableFiles#replace}. Reads take no lock: a rename is
@@ -43,6 +46,7 @@ final class FileKekStore implements KekStore {
   private static final Logger log = LoggerFactory.getLogger(FileKekStore.class);
 
   static final String LOCK_FILE = ".lock";
+  static final String HEAD_FILE = "head.kek";
   private static final Pattern KEK_DIRECTORY = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern RECORD_FILE = Pattern.compile("v([1-9][0-9]{0,9})\\.kek");
 
@@ -77,7 +81,7 @@ final class FileKekStore implements KekStore {
       return store;
     } catch (IOException e) {
       closeQuietly(lock, e);
-      throw new KekStoreException("Cannot open KEK store directory " + dir + ": " + e, true, e);
+      throw KekStoreException.retryable("Cannot open KEK store directory " + dir + ": " + e, e);
     }
   }
 
@@ -191,7 +195,7 @@ final class FileKekStore implements KekStore {
             return true;
           });
     } catch (IOException e) {
-      throw ioFailure("create KEK " + record.ref(), e);
+      throw writeFailure("create KEK " + record.ref(), e);
     }
   }
 
@@ -211,7 +215,58 @@ final class FileKekStore implements KekStore {
             return true;
           });
     } catch (IOException e) {
-      throw ioFailure("update KEK " + next.ref(), e);
+      throw writeFailure("update KEK " + next.ref(), e);
+    }
+  }
+
+  @Override
+  public Optional<KekHead> head(String kekId) {
+    KekRef.checkId(kekId);
+    ensureOpen();
+    try {
+      return readHead(headFile(kekId), kekId);
+    } catch (IOException e) {
+      throw ioFailure("read the head of KEK " + kekId, e);
+    }
+  }
+
+  @Override
+  public boolean createHead(KekHead head) {
+    StoreChecks.checkNewHead(head);
+    ensureOpen();
+    Path file = headFile(head.id());
+    try {
+      return lock.locked(
+          () -> {
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+              return false;
+            }
+            files.createDirectory(file.getParent());
+            files.replace(file, KekRecordCodec.encodeHead(head));
+            return true;
+          });
+    } catch (IOException e) {
+      throw writeFailure("create the head of KEK " + head.id(), e);
+    }
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    StoreChecks.checkNextHead(expectedRevision, next);
+    ensureOpen();
+    Path file = headFile(next.id());
+    try {
+      return lock.locked(
+          () -> {
+            Optional<KekHead> current = readHead(file, next.id());
+            if (current.isEmpty() || current.get().revision() != expectedRevision) {
+              return false;
+            }
+            files.replace(file, KekRecordCodec.encodeHead(next));
+            return true;
+          });
+    } catch (IOException e) {
+      throw writeFailure("update the head of KEK " + next.id(), e);
     }
   }
 
@@ -243,6 +298,26 @@ final class FileKekStore implements KekStore {
       throw misplaced(file, record);
     }
     return Optional.of(record);
+  }
+
+  private Optional<KekHead> readHead(Path file, String expectedId) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    KekHead head = KekRecordCodec.decodeHead(bytes, file.toString());
+    if (!head.id().equals(expectedId)) {
+      throw KekStoreException.corrupt(
+          "KEK head file " + file + " holds the head of " + head.id() + ", which belongs elsewhere",
+          null);
+    }
+    return Optional.of(head);
+  }
+
+  private Path headFile(String kekId) {
+    return directory.resolve(hash(kekId)).resolve(HEAD_FILE);
   }
 
   /** The versions with a record file in {@code kekDir}, ascending; temporary files are skipped. */
@@ -310,15 +385,26 @@ final class FileKekStore implements KekStore {
   }
 
   private KekStoreException ioFailure(String action, IOException e) {
-    return new KekStoreException(
-        "Cannot " + action + " in KEK store " + directory + ": " + e, true, e);
+    return KekStoreException.retryable(
+        "Cannot " + action + " in KEK store " + directory + ": " + e, e);
+  }
+
+  /** A write failed part-way: the rename may have happened before the failure, or not. */
+  private KekStoreException writeFailure(String action, IOException e) {
+    return KekStoreException.mayHaveBeenApplied(
+        "Cannot "
+            + action
+            + " in KEK store "
+            + directory
+            + ": "
+            + e
+            + ". The write may or may not have been applied",
+        e);
   }
 
   private static KekStoreException misplaced(Path file, KeyEncryptionKey record) {
-    return new KekStoreException(
-        "KEK record file " + file + " holds " + record.ref() + ", which belongs elsewhere",
-        false,
-        null);
+    return KekStoreException.corrupt(
+        "KEK record file " + file + " holds " + record.ref() + ", which belongs elsewhere", null);
   }
 
   private static void warnIfShared(Path dir) throws IOException {

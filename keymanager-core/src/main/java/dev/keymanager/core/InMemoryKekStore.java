@@ -2,19 +2,21 @@ package dev.keymanager.core;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
  * A {@link KekStore} in a concurrent map, for tests: nothing survives the process.
  *
- * <p>A sorted map keyed by (id, version) keeps {@link #versions} and {@link #kekIds} ordered
- * without sorting on every call.
+ * <p>Heads live in their own map, one entry per KEK id. A sorted map keyed by (id, version) keeps
+ * {@link #versions} and {@link #kekIds} ordered without sorting on every call.
  */
 final class InMemoryKekStore implements KekStore {
   private static final Comparator<KekRef> ORDER =
@@ -22,6 +24,7 @@ final class InMemoryKekStore implements KekStore {
 
   private final ConcurrentNavigableMap<KekRef, KeyEncryptionKey> records =
       new ConcurrentSkipListMap<>(ORDER);
+  private final ConcurrentHashMap<String, KekHead> heads = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   @Override
@@ -75,6 +78,31 @@ final class InMemoryKekStore implements KekStore {
         return true;
       }
     }
+  }
+
+  @Override
+  public Optional<KekHead> head(String kekId) {
+    KekRef.checkId(kekId);
+    ensureOpen();
+    return Optional.ofNullable(heads.get(kekId));
+  }
+
+  @Override
+  public boolean createHead(KekHead head) {
+    StoreChecks.checkNewHead(head);
+    ensureOpen();
+    return heads.putIfAbsent(head.id(), head) == null;
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    StoreChecks.checkNextHead(expectedRevision, next);
+    ensureOpen();
+    KekHead current = heads.get(next.id());
+    // replace() compares whole heads, and a revision is never reused: equal means unchanged.
+    return current != null
+        && current.revision() == expectedRevision
+        && heads.replace(next.id(), current, next);
   }
 
   @Override

@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.InvalidCiphertextException;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KekStoreException;
@@ -289,7 +290,7 @@ final class KekCache implements AutoCloseable {
    */
   private KeyManagerException waitedTooLong(KekRef ref, Load load, Throwable cause) {
     if (load != null && !load.atKms) {
-      return new KekStoreException(
+      return KekStoreException.retryable(
           "Waited "
               + Duration.ofNanos(loadWaitNanos).toMillis()
               + " ms for KEK store "
@@ -300,7 +301,6 @@ final class KekCache implements AutoCloseable {
               + " cache if it succeeds. The call may be retried. A store on a connection pool"
               + " should time out sooner than loadTimeout (the pool's connection timeout), so"
               + " an outage is reported with the store's own error",
-          true,
           cause);
     }
     return new KmsUnavailableException(
@@ -440,10 +440,13 @@ final class KekCache implements AutoCloseable {
     } else if (shared instanceof InvalidCiphertextException) {
       return new InvalidCiphertextException(message, shared);
     } else if (shared instanceof KekStateException) {
+      if (shared instanceof KekNotFoundException n) {
+        return new KekNotFoundException(n.kekId(), n.version().orElse(0), message, shared);
+      }
       KekStateException s = (KekStateException) shared;
       return new KekStateException(s.kekId(), s.state().orElse(null), message, shared);
-    } else if (shared instanceof KekStoreException) {
-      return new KekStoreException(message, ((KekStoreException) shared).isRetryable(), shared);
+    } else if (shared instanceof KekStoreException s) {
+      return KekStoreException.sameKindAs(s, message, shared);
     } else if (shared instanceof KeyManagerConfigException) {
       return new KeyManagerConfigException(message, shared);
     } else if (shared instanceof IllegalStateException) {

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekDescription;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
@@ -12,6 +13,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.spi.AuditEvent;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import dev.keymanager.spi.KmsWrapper;
@@ -32,13 +34,12 @@ import org.slf4j.LoggerFactory;
  * create, import, rotate and change of CMK; the KEK-wide state changes are in {@link
  * KekStateChanges}. The transitions are tabled in {@code KeyManager}'s javadoc.
  *
- * <p>Every change is a compare-and-set on one record's revision. Concurrent rotations each create
- * their own version: the store lets one writer create each, the loser re-reads and rotates past it.
- * A rotation checks the previous primary after creating its version and, if a state change (a
- * disable, a scheduled destruction) landed there meanwhile, makes the new version follow it and
- * fails, so that change is not lost. What remains is the instant between those two writes: a
- * process killed there leaves a new enabled version after a disable that had already returned;
- * running the disable again fixes it.
+ * <p>Every KEK-wide change is decided by one compare-and-set on the KEK's head ({@link
+ * dev.keymanager.spi.KekHead}). A rotation writes its version record first and then moves the
+ * head's primary version to it; if the head changed meanwhile (a disable, another rotation, a new
+ * CMK), the move fails, the rotation reads the head again and either moves it past what it finds or
+ * fails with the head's state. A version record the head never named is never used, so a rotation
+ * paused, failed or killed between its two writes leaves nothing usable behind.
  *
  * <p>New versions go into the cache ({@link KekCache}) at once, so their first use needs no KMS
  * call, and the key manager's primary-version lookup is told of every change.
@@ -82,20 +83,40 @@ final class KekLifecycle {
         note -> {
           note.version(1).cmk(cmkUri);
           KmsWrapper wrapper = wrapper(cmkUri, kekId, "creating");
-          List<KeyEncryptionKey> existing = store.versions(kekId);
-          if (!existing.isEmpty()) {
-            KekState state = last(existing).state();
-            throw new KekStateException(
-                kekId, state, "KEK " + kekId + " exists already (" + state + ")");
-          }
-          return newVersion(new KekRef(kekId, 1), cmkUri, wrapper)
-              .orElseThrow(
-                  () ->
-                      new KekStateException(
-                          kekId,
-                          KekState.ENABLED,
-                          "KEK " + kekId + " was created concurrently by another writer"));
+          requireAbsent(kekId);
+          KeyEncryptionKey created =
+              newVersion(new KekRef(kekId, 1), cmkUri, wrapper)
+                  .orElseThrow(
+                      () ->
+                          new KekStateException(
+                              kekId,
+                              KekState.ENABLED,
+                              "KEK " + kekId + " was created concurrently by another writer"));
+          firstHead(created);
+          return created;
         });
+  }
+
+  private void requireAbsent(String kekId) {
+    Optional<KekView> existing = KekView.read(store, kekId);
+    if (existing.isPresent()) {
+      KekState state = existing.get().head().state();
+      throw new KekStateException(kekId, state, "KEK " + kekId + " exists already (" + state + ")");
+    }
+  }
+
+  /**
+   * Writes the head of a KEK whose version 1 was just created. If another writer created it first
+   * (a state change that found version 1 without a head), that head orders what followed.
+   */
+  private void firstHead(KeyEncryptionKey created) {
+    store.createHead(
+        KekHead.builder()
+            .id(created.id())
+            .cmkUri(created.cmkUri())
+            .updatedAt(created.createdAt())
+            .build());
+    primaryChanged.accept(created.id());
   }
 
   KeyEncryptionKey importKek(KekRef ref, URI cmkUri, byte[] wrappedMaterial) {
@@ -110,9 +131,7 @@ final class KekLifecycle {
         ref.id(),
         note -> {
           note.version(ref.version()).cmk(cmkUri);
-          List<KeyEncryptionKey> versions = store.versions(ref.id());
-          KeyEncryptionKey previous = versions.isEmpty() ? null : last(versions);
-          checkImportable(ref, previous);
+          checkImportable(ref, KekView.read(store, ref.id()).orElse(null));
           KmsUnwrapper unwrapper = kms.unwrapper(cmkUri);
           byte[] plaintext =
               audit.call(
@@ -135,18 +154,22 @@ final class KekLifecycle {
           }
           byte[] owned = plaintext; // overwritten below unless the cache takes it
           try {
+            if (ref.version() > 1) {
+              migrate(ref.id());
+            }
             KeyEncryptionKey record = record(ref, cmkUri, material);
             if (!store.create(record)) {
-              KekState state =
-                  store.find(ref.id(), ref.version()).map(KeyEncryptionKey::state).orElse(null);
               throw new KekStateException(
-                  ref.id(), state, "KEK " + ref + " exists already (" + state + ")");
+                  ref.id(),
+                  KekView.read(store, ref.id()).map(v -> v.head().state()).orElse(null),
+                  "KEK " + ref + " exists already");
             }
             cache.put(ref, plaintext);
             owned = null; // the cache owns it now
-            primaryChanged.accept(ref.id());
-            if (previous != null) {
-              followPredecessor(previous, record);
+            if (ref.version() == 1) {
+              firstHead(record);
+            } else {
+              movePrimary(record, "import");
             }
             log.info("Imported KEK {} under {}", ref, cmkUri);
             return record;
@@ -158,31 +181,79 @@ final class KekLifecycle {
         });
   }
 
-  private static void checkImportable(KekRef ref, KeyEncryptionKey primary) {
-    if (primary == null) {
+  private static void checkImportable(KekRef ref, KekView view) {
+    if (view == null) {
       if (ref.version() != 1) {
-        throw new KekStateException(
+        throw new KekNotFoundException(
             ref.id(),
-            null,
             "No KEK with id " + ref.id() + " exists; import it as version 1, not " + ref.version());
       }
       return;
     }
-    requireState(primary, "import a new version of", KekState.ENABLED);
-    if (ref.version() != primary.version() + 1) {
+    KekHead head = view.head();
+    requireState(head, "import a new version of", KekState.ENABLED);
+    int next = Math.max(head.primaryVersion(), view.highestStored()) + 1;
+    if (ref.version() != next) {
       throw new KekStateException(
           ref.id(),
-          primary.state(),
+          head.state(),
           "KEK "
               + ref.id()
               + " is at version "
-              + primary.version()
+              + head.primaryVersion()
               + " ("
-              + primary.state()
+              + head.state()
               + "); the next imported version must be "
-              + (primary.version() + 1)
+              + next
               + ", not "
               + ref.version());
+    }
+  }
+
+  /** Creates the head of a KEK of the layout before heads, so that the head orders what follows. */
+  private void migrate(String kekId) {
+    for (int attempt = 1; ; attempt++) {
+      KekView view = KekView.existing(store, kekId);
+      if (view.stored() || view.write(store, view.head().toBuilder()).isPresent()) {
+        return;
+      }
+      checkAttempts(attempt, kekId, "migration to a head record");
+    }
+  }
+
+  /**
+   * Moves the head's primary version to {@code created}, just stored one above it; fails with the
+   * head's state if the KEK stopped being enabled or another writer took that version first.
+   */
+  private void movePrimary(KeyEncryptionKey created, String what) {
+    String kekId = created.id();
+    for (int attempt = 1; ; attempt++) {
+      KekView view = KekView.existing(store, kekId);
+      KekHead head = view.head();
+      if (head.state() != KekState.ENABLED || head.primaryVersion() >= created.version()) {
+        cache.invalidate(created.ref());
+        throw new KekStateException(
+            kekId,
+            head.state(),
+            "KEK "
+                + kekId
+                + " changed while its "
+                + what
+                + " of version "
+                + created.version()
+                + " was under way: it is "
+                + head.state()
+                + " at primary version "
+                + head.primaryVersion()
+                + "; version "
+                + created.version()
+                + " is never used");
+      }
+      if (view.write(store, nextHead(head).primaryVersion(created.version())).isPresent()) {
+        primaryChanged.accept(kekId);
+        return;
+      }
+      checkAttempts(attempt, kekId, what);
     }
   }
 
@@ -192,28 +263,51 @@ final class KekLifecycle {
         AuditEvent.Type.ROTATE,
         kekId,
         note -> {
+          KeyEncryptionKey mine = null; // the version record this rotation wrote
           for (int attempt = 1; ; attempt++) {
-            KeyEncryptionKey primary = last(existing(kekId));
-            note.version(primary.version() + 1).cmk(primary.cmkUri());
-            requireState(primary, "rotate", KekState.ENABLED);
-            KmsWrapper wrapper = wrapper(primary.cmkUri(), kekId, "rotating");
-            KekRef next = new KekRef(kekId, primary.version() + 1);
-            Optional<KeyEncryptionKey> created = newVersion(next, primary.cmkUri(), wrapper);
-            if (created.isPresent()) {
-              note.detail("new primary " + next + ", previous v" + primary.version());
-              followPredecessor(primary, created.get());
-              log.info("Rotated KEK {} to version {}", kekId, next.version());
-              return created.get();
+            KekView view = KekView.existing(store, kekId);
+            KekHead head = view.head();
+            note.version(head.primaryVersion() + 1).cmk(head.cmkUri());
+            if (head.state() != KekState.ENABLED && mine != null) {
+              cache.invalidate(mine.ref());
             }
-            // Another writer created that version first: look again and rotate past it.
+            requireState(head, "rotate", KekState.ENABLED);
+            if (!view.stored()) {
+              view.write(store, head.toBuilder()); // migrate first: the head must order this
+              continue;
+            }
+            if (mine == null
+                || mine.version() <= head.primaryVersion()
+                || !mine.cmkUri().equals(head.cmkUri())) {
+              if (mine != null) {
+                cache.invalidate(mine.ref()); // never named: nothing is wrapped under it
+              }
+              // Past every stored version: one above the primary may be another rotation's.
+              KekRef next =
+                  new KekRef(kekId, Math.max(head.primaryVersion(), view.highestStored()) + 1);
+              note.version(next.version());
+              mine =
+                  newVersion(next, head.cmkUri(), wrapper(head.cmkUri(), kekId, "rotating"))
+                      .orElse(null);
+              if (mine == null) {
+                checkAttempts(attempt, kekId, "rotation");
+                continue; // another writer stored that version first
+              }
+            }
+            if (view.write(store, nextHead(head).primaryVersion(mine.version())).isPresent()) {
+              primaryChanged.accept(kekId);
+              note.detail("new primary " + mine.ref() + ", previous v" + head.primaryVersion());
+              log.info("Rotated KEK {} to version {}", kekId, mine.version());
+              return mine;
+            }
             checkAttempts(attempt, kekId, "rotation");
           }
         });
   }
 
   /**
-   * Creates version {@code ref} from 32 fresh random bytes wrapped by {@code wrapper}, and caches
-   * the plaintext; empty if another writer created that version first.
+   * Creates version record {@code ref} from 32 fresh random bytes wrapped by {@code wrapper}, and
+   * caches the plaintext; empty if another writer created that version first.
    */
   private Optional<KeyEncryptionKey> newVersion(KekRef ref, URI cmkUri, KmsWrapper wrapper) {
     byte[] plaintext = Randoms.bytes(DefaultKeyManager.KEK_LENGTH);
@@ -232,7 +326,6 @@ final class KekLifecycle {
       log.info("Created KEK {} under {}", ref, cmkUri);
       cache.put(ref, plaintext);
       owned = null; // the cache owns it now
-      primaryChanged.accept(ref.id());
       return Optional.of(record);
     } finally {
       if (owned != null) {
@@ -251,73 +344,23 @@ final class KekLifecycle {
         .build();
   }
 
-  /**
-   * After creating {@code created} on top of {@code previous} (read enabled), checks whether a
-   * state change landed on {@code previous} meanwhile; if so, gives {@code created} the same state
-   * so the change is not lost, and fails the rotation.
-   *
-   * <p>The state is carried forward to every version after {@code previous}, listing again until a
-   * listing shows no newer version: another rotation may have stacked a version on {@code created}
-   * and checked {@code created} before this method changed it, and only this walk (which lists
-   * after its own change) can see that version.
-   */
-  private void followPredecessor(KeyEncryptionKey previous, KeyEncryptionKey created) {
-    KeyEncryptionKey now = store.find(previous.id(), previous.version()).orElse(previous);
-    KekState state = now.state();
-    if (state == KekState.ENABLED || state == KekState.RETIRED) {
-      return;
-    }
-    int done = previous.version(); // versions up to this one carry the state
-    for (int pass = 1; ; pass++) {
-      List<KeyEncryptionKey> versions = store.versions(created.id());
-      int newest = versions.get(versions.size() - 1).version();
-      if (newest == done) {
-        break;
-      }
-      for (KeyEncryptionKey v : versions) {
-        if (v.version() > done) {
-          follow(v, state, now);
-        }
-      }
-      done = newest;
-      checkAttempts(pass, created.id(), "state change");
-    }
-    invalidateVersions(created.id());
-    primaryChanged.accept(created.id());
-    throw new KekStateException(
-        created.id(),
-        state,
-        "KEK "
-            + created.id()
-            + " became "
-            + state
-            + " while it was being rotated; the new version "
-            + created.version()
-            + " was made "
-            + state
-            + " too");
+  /** A builder for the next head after {@code head}, stamped now; the revision is set on write. */
+  KekHead.Builder nextHead(KekHead head) {
+    return nextHead(head, clock);
   }
 
-  /** Gives {@code version}, if still enabled, the state of {@code predecessor}. */
-  private void follow(KeyEncryptionKey version, KekState state, KeyEncryptionKey predecessor) {
-    KeyEncryptionKey current = version;
-    for (int attempt = 1; current.state() == KekState.ENABLED; attempt++) {
-      KeyEncryptionKey.Builder next = successor(current, clock).state(state).destroyAt(null);
-      if (state == KekState.PENDING_DESTRUCTION) {
-        next.destroyAt(predecessor.destroyAt().orElseThrow());
-      } else if (state == KekState.DESTROYED) {
-        next.wrappedMaterial(new byte[0]);
-      }
-      if (store.compareAndSet(current.revision(), next.build())) {
-        return;
-      }
-      checkAttempts(attempt, version.id(), "state change");
-      current = store.find(version.id(), version.version()).orElseThrow();
-    }
+  static KekHead.Builder nextHead(KekHead head, InstantSource clock) {
+    Instant now = clock.instant();
+    return head.toBuilder().updatedAt(now.isBefore(head.updatedAt()) ? head.updatedAt() : now);
   }
 
   // ---------------------------------------------------------------- change of CMK
 
+  /**
+   * Moves the head to {@code newCmk} (one compare-and-set: from then on every rotation wraps under
+   * it), then re-wraps every version record under it. A later change of CMK that moved the head
+   * again takes over the re-wrapping: this one stops at the first version it would overwrite.
+   */
   KekDescription changeCmk(String kekId, URI newCmk) {
     KekRef.checkId(kekId);
     requireNonNull(newCmk, "newCmkUri");
@@ -328,28 +371,31 @@ final class KekLifecycle {
           note.cmk(newCmk);
           KmsWrapper wrapper = wrapper(newCmk, kekId, "moving to");
           KmsUnwrapper check = kms.unwrapper(newCmk);
-          List<Integer> moved = new ArrayList<>();
-          int done = 0;
-          for (int pass = 1; ; pass++) {
-            List<KeyEncryptionKey> versions = existing(kekId);
-            KeyEncryptionKey primary = last(versions);
-            if (done == 0) {
-              requireState(primary, "change the CMK of", KekState.ENABLED, KekState.DISABLED);
-            }
-            if (primary.version() == done) {
+          KekHead head;
+          for (int attempt = 1; ; attempt++) {
+            KekView view = KekView.existing(store, kekId);
+            requireState(view.head(), "change the CMK of", KekState.ENABLED, KekState.DISABLED);
+            if (view.stored() && view.head().cmkUri().equals(newCmk)) {
+              head = view.head(); // moved already: finish re-wrapping
               break;
             }
-            for (KeyEncryptionKey v : versions) {
-              if (v.version() > done && move(v, newCmk, wrapper, check)) {
-                moved.add(v.version());
-              }
+            Optional<KekHead> written = view.write(store, nextHead(view.head()).cmkUri(newCmk));
+            if (written.isPresent()) {
+              head = written.get();
+              break;
             }
-            done = primary.version();
-            checkAttempts(pass, kekId, "change of CMK");
+            checkAttempts(attempt, kekId, "change of CMK");
+          }
+          primaryChanged.accept(kekId);
+          List<Integer> moved = new ArrayList<>();
+          for (KeyEncryptionKey v : store.versions(kekId)) {
+            if (move(v, newCmk, wrapper, check)) {
+              moved.add(v.version());
+            }
           }
           note.detail("versions moved " + moved);
           log.info("KEK {}: versions {} moved to CMK {}", kekId, moved, newCmk);
-          return describe(kekId).orElseThrow();
+          return new KekView(head, true, store.versions(kekId)).describe();
         });
   }
 
@@ -358,11 +404,11 @@ final class KekLifecycle {
       KeyEncryptionKey version, URI newCmk, KmsWrapper wrapper, KmsUnwrapper check) {
     KeyEncryptionKey current = version;
     for (int attempt = 1; ; attempt++) {
-      KekState state = current.state();
-      if (state == KekState.DESTROYED
-          || state == KekState.PENDING_DESTRUCTION
-          || current.cmkUri().equals(newCmk)) {
+      if (current.state() == KekState.DESTROYED || current.cmkUri().equals(newCmk)) {
         return false;
+      }
+      if (!store.head(version.id()).map(h -> h.cmkUri().equals(newCmk)).orElse(false)) {
+        return false; // a later change of CMK moved the head again and re-wraps this version
       }
       KekRef ref = current.ref();
       URI oldCmk = current.cmkUri();
@@ -420,48 +466,30 @@ final class KekLifecycle {
   // ---------------------------------------------------------------- reads and helpers
 
   Optional<KekDescription> describe(String kekId) {
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    return versions.isEmpty() ? Optional.empty() : Optional.of(new KekDescription(versions));
+    return KekView.read(store, kekId).map(KekView::describe);
   }
 
   /** The current primary version of {@code kekId}, read from the store. */
   KekRef primary(String kekId) {
-    return last(existing(kekId)).ref();
+    return KekView.existing(store, kekId).primary();
   }
 
-  private List<KeyEncryptionKey> existing(String kekId) {
-    return existing(store, kekId);
-  }
-
-  /** Every version of {@code kekId}, oldest first; a state failure if there is none. */
-  static List<KeyEncryptionKey> existing(KekStore store, String kekId) {
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    if (versions.isEmpty()) {
-      throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
-    }
-    return versions;
-  }
-
-  static KeyEncryptionKey last(List<KeyEncryptionKey> versions) {
-    return versions.get(versions.size() - 1);
-  }
-
-  /** Refuses with the KEK's state unless its primary is in one of {@code allowed}. */
-  static void requireState(KeyEncryptionKey primary, String verb, KekState... allowed) {
+  /** Refuses with the KEK's state unless its head is in one of {@code allowed}. */
+  static void requireState(KekHead head, String verb, KekState... allowed) {
     for (KekState s : allowed) {
-      if (primary.state() == s) {
+      if (head.state() == s) {
         return;
       }
     }
     throw new KekStateException(
-        primary.id(),
-        primary.state(),
+        head.id(),
+        head.state(),
         "Cannot "
             + verb
             + " KEK "
-            + primary.id()
+            + head.id()
             + ": it is "
-            + primary.state()
+            + head.state()
             + " (allowed from "
             + Arrays.toString(allowed)
             + ")");
@@ -482,10 +510,6 @@ final class KekLifecycle {
     }
   }
 
-  private void invalidateVersions(String kekId) {
-    invalidateVersions(store, cache, kekId);
-  }
-
   private KmsWrapper wrapper(URI cmkUri, String kekId, String doing) {
     return kms.wrapper(cmkUri)
         .orElseThrow(
@@ -503,7 +527,7 @@ final class KekLifecycle {
   /** Gives up, retryably, after {@link #MAX_ATTEMPTS} compare-and-set conflicts. */
   static void checkAttempts(int attempt, String kekId, String what) {
     if (attempt >= MAX_ATTEMPTS) {
-      throw new KekStoreException(
+      throw KekStoreException.retryable(
           "Gave up the "
               + what
               + " of KEK "
@@ -511,7 +535,6 @@ final class KekLifecycle {
               + " after "
               + attempt
               + " compare-and-set conflicts with other writers; try again",
-          true,
           null);
     }
   }

@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.BufferUnderflowException;
@@ -34,13 +35,31 @@ import java.util.zip.CRC32C;
  * crc32c       u32 over every byte before it
  * </pre>
  *
+ * <p>A KEK's head ({@link KekHead}) has its own magic and format version 1:
+ *
+ * <pre>
+ * magic        4 bytes  "KEKH"
+ * format       u16      1
+ * id           u16 length + UTF-8
+ * state        u8       as above (never 5 RETIRED)
+ * primary      i32      primary version
+ * minimum      i32      minimum decryption version
+ * revision     i64
+ * cmkUri       i32 length + UTF-8 of URI.toString()
+ * updatedAt    i64 epoch seconds + i32 nanos
+ * destroyAt    u8 0 (absent) or 1 followed by i64 epoch seconds + i32 nanos
+ * crc32c       u32 over every byte before it
+ * </pre>
+ *
  * <p>State codes are spelled out rather than taken from {@code ordinal()} so that reordering the
  * enum can never change the meaning of stored bytes. Decoding failures name the source and what was
  * wrong, never the material.
  */
 final class KekRecordCodec {
   static final int FORMAT_VERSION = 1;
+  static final int HEAD_FORMAT_VERSION = 1;
   private static final byte[] MAGIC = {'K', 'E', 'K', 'R'};
+  private static final byte[] HEAD_MAGIC = {'K', 'E', 'K', 'H'};
   private static final int HEADER_BYTES = MAGIC.length + 2;
   private static final int CRC_BYTES = 4;
 
@@ -96,31 +115,7 @@ final class KekRecordCodec {
    *     an unknown magic or format version, or hold fields that do not form a valid record
    */
   static KeyEncryptionKey decode(byte[] bytes, String source) {
-    if (bytes.length < HEADER_BYTES + CRC_BYTES) {
-      throw corrupt(source, "truncated to " + bytes.length + " bytes", null);
-    }
-    for (int i = 0; i < MAGIC.length; i++) {
-      if (bytes[i] != MAGIC[i]) {
-        throw corrupt(source, "not a KEK record (bad magic)", null);
-      }
-    }
-    ByteBuffer in = ByteBuffer.wrap(bytes, 0, bytes.length - CRC_BYTES);
-    in.position(MAGIC.length);
-    int format = Short.toUnsignedInt(in.getShort());
-    if (format != FORMAT_VERSION) {
-      throw corrupt(
-          source,
-          "unsupported format version " + format + " (expected " + FORMAT_VERSION + ")",
-          null);
-    }
-    long stored = Integer.toUnsignedLong(ByteBuffer.wrap(bytes).getInt(bytes.length - CRC_BYTES));
-    long computed = crc(bytes, bytes.length - CRC_BYTES);
-    if (stored != computed) {
-      throw corrupt(
-          source,
-          String.format("checksum mismatch (stored %08x, computed %08x)", stored, computed),
-          null);
-    }
+    ByteBuffer in = checkFrame(bytes, source, MAGIC, FORMAT_VERSION, "a KEK record");
     try {
       KeyEncryptionKey.Builder b = KeyEncryptionKey.builder();
       b.id(utf8(in, Short.toUnsignedInt(in.getShort())));
@@ -158,10 +153,114 @@ final class KekRecordCodec {
     }
   }
 
+  /** The bytes of a head file holding {@code head}. */
+  static byte[] encodeHead(KekHead head) {
+    byte[] id = head.id().getBytes(StandardCharsets.UTF_8);
+    byte[] uri = head.cmkUri().toString().getBytes(StandardCharsets.UTF_8);
+    boolean hasDestroyAt = head.destroyAt().isPresent();
+    int size =
+        HEADER_BYTES
+            + 2
+            + id.length
+            + 1 // state
+            + 4 // primary
+            + 4 // minimum
+            + 8 // revision
+            + 4
+            + uri.length
+            + 12 // updatedAt
+            + 1
+            + (hasDestroyAt ? 12 : 0)
+            + CRC_BYTES;
+    ByteBuffer out = ByteBuffer.allocate(size);
+    out.put(HEAD_MAGIC).putShort((short) HEAD_FORMAT_VERSION);
+    out.putShort((short) id.length).put(id);
+    out.put(stateCode(head.state()));
+    out.putInt(head.primaryVersion());
+    out.putInt(head.minimumDecryptionVersion());
+    out.putLong(head.revision());
+    out.putInt(uri.length).put(uri);
+    putInstant(out, head.updatedAt());
+    if (hasDestroyAt) {
+      out.put((byte) 1);
+      putInstant(out, head.destroyAt().get());
+    } else {
+      out.put((byte) 0);
+    }
+    out.putInt((int) crc(out.array(), size - CRC_BYTES));
+    return out.array();
+  }
+
+  /**
+   * The head that {@code bytes} encode.
+   *
+   * @throws KekStoreException (not retryable) as {@link #decode} does
+   */
+  static KekHead decodeHead(byte[] bytes, String source) {
+    ByteBuffer in = checkFrame(bytes, source, HEAD_MAGIC, HEAD_FORMAT_VERSION, "a KEK head");
+    try {
+      KekHead.Builder b = KekHead.builder();
+      b.id(utf8(in, Short.toUnsignedInt(in.getShort())));
+      b.state(state(in.get()));
+      b.primaryVersion(in.getInt());
+      b.minimumDecryptionVersion(in.getInt());
+      b.revision(in.getLong());
+      b.cmkUri(new URI(utf8(in, in.getInt())));
+      b.updatedAt(getInstant(in));
+      byte destroyFlag = in.get();
+      if (destroyFlag == 1) {
+        b.destroyAt(getInstant(in));
+      } else if (destroyFlag != 0) {
+        throw new IllegalArgumentException("bad destroyAt flag " + destroyFlag);
+      }
+      if (in.hasRemaining()) {
+        throw new IllegalArgumentException(in.remaining() + " unexpected trailing bytes");
+      }
+      return b.build();
+    } catch (BufferUnderflowException e) {
+      throw corrupt(source, "truncated field", e);
+    } catch (IllegalArgumentException
+        | URISyntaxException
+        | CharacterCodingException
+        | DateTimeException e) {
+      throw corrupt(source, "invalid field: " + e.getMessage(), e);
+    }
+  }
+
+  /** Checks magic, format and checksum; returns a buffer over the fields after the header. */
+  private static ByteBuffer checkFrame(
+      byte[] bytes, String source, byte[] magic, int expectedFormat, String what) {
+    if (bytes.length < HEADER_BYTES + CRC_BYTES) {
+      throw corrupt(source, "truncated to " + bytes.length + " bytes", null);
+    }
+    for (int i = 0; i < magic.length; i++) {
+      if (bytes[i] != magic[i]) {
+        throw corrupt(source, "not " + what + " (bad magic)", null);
+      }
+    }
+    ByteBuffer in = ByteBuffer.wrap(bytes, 0, bytes.length - CRC_BYTES);
+    in.position(magic.length);
+    int format = Short.toUnsignedInt(in.getShort());
+    if (format != expectedFormat) {
+      throw corrupt(
+          source,
+          "unsupported format version " + format + " (expected " + expectedFormat + ")",
+          null);
+    }
+    long stored = Integer.toUnsignedLong(ByteBuffer.wrap(bytes).getInt(bytes.length - CRC_BYTES));
+    long computed = crc(bytes, bytes.length - CRC_BYTES);
+    if (stored != computed) {
+      throw corrupt(
+          source,
+          String.format("checksum mismatch (stored %08x, computed %08x)", stored, computed),
+          null);
+    }
+    return in;
+  }
+
   private static KekStoreException corrupt(String source, String what, Throwable cause) {
-    return new KekStoreException(
+    return KekStoreException.corrupt(
         "Corrupt KEK record file " + source + ": " + what + "; restore the file from a backup",
-        false,
         cause);
   }
 

@@ -1,8 +1,7 @@
 package dev.keymanager.core;
 
 import static dev.keymanager.core.KekLifecycle.checkAttempts;
-import static dev.keymanager.core.KekLifecycle.existing;
-import static dev.keymanager.core.KekLifecycle.last;
+import static dev.keymanager.core.KekLifecycle.nextHead;
 import static dev.keymanager.core.KekLifecycle.requireState;
 import static dev.keymanager.core.KekLifecycle.successor;
 import static java.util.Objects.requireNonNull;
@@ -13,6 +12,7 @@ import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.AuditEvent;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,11 +31,11 @@ import org.slf4j.LoggerFactory;
  * The KEK-wide state changes of {@link dev.keymanager.KeyManager}: disable, enable, scheduled
  * destruction, its cancellation, destruction, and the minimum decryption version. No KMS call.
  *
- * <p>Each walks the KEK's versions oldest first, primary last, with one compare-and-set per record
- * (re-reading on conflict), then lists the versions again and walks any created meanwhile (a
- * concurrent rotation), until a listing shows none. The KEK's state is its primary's, so a change
- * cut short leaves the KEK in its old state, and running it again completes it. Versions that may
- * no longer be used are dropped from the cache at once.
+ * <p>Each is one compare-and-set on the KEK's head ({@link KekHead}), re-reading and re-checking
+ * the state it starts from on conflict; the head orders it against every rotation and every other
+ * change. Its returned description is built from the head it wrote. Versions that may no longer be
+ * used are dropped from the cache at once. A destruction then erases the wrapped material of every
+ * version record; one cut short is completed by running it again (or by {@code destroyDueKeks}).
  */
 final class KekStateChanges {
   private static final Logger log = LoggerFactory.getLogger(KekStateChanges.class);
@@ -65,13 +65,13 @@ final class KekStateChanges {
     this.primaryChanged = primaryChanged;
   }
 
-  /** One KEK-wide state change: which states it starts from and what it does to each version. */
+  /** One KEK-wide state change: which states it starts from and the head it makes. */
   private record Transition(
       AuditEvent.Type type,
       String verb,
       Set<KekState> from,
       KekState to,
-      UnaryOperator<KeyEncryptionKey> change) {}
+      UnaryOperator<KekHead.Builder> change) {}
 
   KekDescription disable(String kekId) {
     return transition(
@@ -80,7 +80,7 @@ final class KekStateChanges {
             "disable",
             EnumSet.of(KekState.ENABLED, KekState.DISABLED),
             KekState.DISABLED,
-            v -> v.state() == KekState.ENABLED ? to(v, KekState.DISABLED).build() : null),
+            h -> h.state(KekState.DISABLED)),
         kekId);
   }
 
@@ -91,7 +91,7 @@ final class KekStateChanges {
             "enable",
             EnumSet.of(KekState.DISABLED, KekState.ENABLED),
             KekState.ENABLED,
-            v -> v.state() == KekState.DISABLED ? to(v, KekState.ENABLED).build() : null),
+            h -> h.state(KekState.ENABLED)),
         kekId);
   }
 
@@ -115,10 +115,7 @@ final class KekStateChanges {
             "schedule the destruction of",
             EnumSet.of(KekState.ENABLED, KekState.DISABLED),
             KekState.PENDING_DESTRUCTION,
-            v ->
-                v.state() == KekState.ENABLED || v.state() == KekState.DISABLED
-                    ? to(v, KekState.PENDING_DESTRUCTION).destroyAt(destroyAt).build()
-                    : null),
+            h -> h.state(KekState.PENDING_DESTRUCTION).destroyAt(destroyAt)),
         kekId);
   }
 
@@ -129,10 +126,7 @@ final class KekStateChanges {
             "cancel the destruction of",
             EnumSet.of(KekState.PENDING_DESTRUCTION),
             KekState.DISABLED,
-            v ->
-                v.state() == KekState.PENDING_DESTRUCTION
-                    ? to(v, KekState.DISABLED).build()
-                    : null),
+            h -> h.state(KekState.DISABLED).destroyAt(null)),
         kekId);
   }
 
@@ -143,10 +137,7 @@ final class KekStateChanges {
             "destroy",
             EnumSet.of(KekState.PENDING_DESTRUCTION, KekState.DESTROYED),
             KekState.DESTROYED,
-            v ->
-                v.state() == KekState.DESTROYED
-                    ? null
-                    : to(v, KekState.DESTROYED).wrappedMaterial(new byte[0]).build()),
+            h -> h.state(KekState.DESTROYED).destroyAt(null)),
         kekId);
   }
 
@@ -162,13 +153,13 @@ final class KekStateChanges {
     listing.unreadable().forEach(unreadable);
     for (String id : listing.ids()) {
       try {
-        List<KeyEncryptionKey> versions = store.versions(id);
-        if (versions.isEmpty()) {
+        Optional<KekView> view = KekView.read(store, id);
+        if (view.isEmpty()) {
           continue;
         }
-        KeyEncryptionKey primary = last(versions);
-        if (primary.state() == KekState.PENDING_DESTRUCTION
-            && !primary.destroyAt().orElseThrow().isAfter(now)) {
+        KekHead head = view.get().head();
+        if (head.state() == KekState.PENDING_DESTRUCTION
+            && !head.destroyAt().orElseThrow().isAfter(now)) {
           try {
             destroy(id);
             destroyed.add(id);
@@ -192,85 +183,93 @@ final class KekStateChanges {
         t.type(),
         kekId,
         note -> {
-          List<Integer> changed = new ArrayList<>();
-          KekState before = null;
-          int done = 0; // versions up to this one have been walked
-          for (int pass = 1; ; pass++) {
-            List<KeyEncryptionKey> versions = existing(store, kekId);
-            KeyEncryptionKey primary = last(versions);
-            if (before == null) {
-              before = primary.state();
-              note.cmk(primary.cmkUri());
-              requireState(primary, t.verb(), t.from().toArray(KekState[]::new));
-              if (t.type() == AuditEvent.Type.DESTROY) {
-                requireDue(primary);
-              }
+          KekView view;
+          KekHead written;
+          KekState before;
+          for (int attempt = 1; ; attempt++) {
+            view = KekView.existing(store, kekId);
+            KekHead head = view.head();
+            before = head.state();
+            note.cmk(head.cmkUri());
+            requireState(head, t.verb(), t.from().toArray(KekState[]::new));
+            if (t.type() == AuditEvent.Type.DESTROY) {
+              requireDue(head);
             }
-            if (primary.version() == done) {
-              break; // no version appeared since the last walk
+            if (view.stored() && head.state() == t.to()) {
+              written = head; // nothing to change: this read is the call's place in the order
+              break;
             }
-            for (KeyEncryptionKey v : versions) {
-              if (v.version() > done && apply(v, t.change())) {
-                changed.add(v.version());
-              }
+            Optional<KekHead> w = view.write(store, t.change().apply(nextHead(head, clock)));
+            if (w.isPresent()) {
+              written = w.get();
+              break;
             }
-            done = primary.version();
-            checkAttempts(pass, kekId, t.verb());
+            checkAttempts(attempt, kekId, t.verb());
           }
           if (!t.to().isUsable()) {
             KekLifecycle.invalidateVersions(store, cache, kekId);
           }
           primaryChanged.accept(kekId);
-          note.detail(before + " -> " + t.to() + ", versions changed " + changed);
-          log.info("KEK {}: {} -> {}, versions changed {}", kekId, before, t.to(), changed);
-          return new KekDescription(existing(store, kekId));
+          List<Integer> erased = t.to() == KekState.DESTROYED ? eraseMaterial(kekId) : List.of();
+          note.detail(
+              before
+                  + " -> "
+                  + t.to()
+                  + ", versions "
+                  + view.named().stream().map(KeyEncryptionKey::version).toList()
+                  + " at head revision "
+                  + written.revision()
+                  + (erased.isEmpty() ? "" : ", material erased " + erased));
+          log.info(
+              "KEK {}: {} -> {} (head revision {}); material erased {}",
+              kekId,
+              before,
+              t.to(),
+              written.revision(),
+              erased);
+          return new KekView(written, true, store.versions(kekId)).describe();
         });
   }
 
-  private void requireDue(KeyEncryptionKey primary) {
-    if (primary.state() != KekState.PENDING_DESTRUCTION) {
+  /** Erases the wrapped material of every version record of a destroyed KEK. */
+  private List<Integer> eraseMaterial(String kekId) {
+    List<Integer> erased = new ArrayList<>();
+    for (KeyEncryptionKey v : store.versions(kekId)) {
+      KeyEncryptionKey current = v;
+      for (int attempt = 1; current.state() != KekState.DESTROYED; attempt++) {
+        KeyEncryptionKey next =
+            successor(current, clock)
+                .state(KekState.DESTROYED)
+                .destroyAt(null)
+                .wrappedMaterial(new byte[0])
+                .build();
+        if (store.compareAndSet(current.revision(), next)) {
+          erased.add(v.version());
+          break;
+        }
+        checkAttempts(attempt, kekId, "destruction");
+        current = store.find(kekId, v.version()).orElseThrow();
+      }
+    }
+    return erased;
+  }
+
+  private void requireDue(KekHead head) {
+    if (head.state() != KekState.PENDING_DESTRUCTION) {
       return; // destroyed already: nothing is due
     }
-    Instant due = primary.destroyAt().orElseThrow();
+    Instant due = head.destroyAt().orElseThrow();
     if (clock.instant().isBefore(due)) {
       throw new KekStateException(
-          primary.id(),
-          primary.state(),
+          head.id(),
+          head.state(),
           "KEK "
-              + primary.id()
+              + head.id()
               + " is PENDING_DESTRUCTION until "
               + due
               + "; it cannot be destroyed before its pending window ends"
               + " (cancel with cancelKekDestruction)");
     }
-  }
-
-  /**
-   * Applies {@code change} to one version with compare-and-set, re-reading on conflict.
-   *
-   * @return whether the record changed
-   */
-  private boolean apply(KeyEncryptionKey version, UnaryOperator<KeyEncryptionKey> change) {
-    KeyEncryptionKey current = version;
-    for (int attempt = 1; ; attempt++) {
-      KeyEncryptionKey next = change.apply(current);
-      if (next == null) {
-        return false;
-      }
-      if (store.compareAndSet(current.revision(), next)) {
-        return true;
-      }
-      checkAttempts(attempt, version.id(), "state change");
-      Optional<KeyEncryptionKey> reread = store.find(version.id(), version.version());
-      if (reread.isEmpty()) {
-        return false;
-      }
-      current = reread.get();
-    }
-  }
-
-  private KeyEncryptionKey.Builder to(KeyEncryptionKey v, KekState state) {
-    return successor(v, clock).state(state).destroyAt(null);
   }
 
   KekDescription setMinimumDecryptionVersion(String kekId, int minimum) {
@@ -280,55 +279,37 @@ final class KekStateChanges {
         kekId,
         note -> {
           note.version(minimum);
-          List<KeyEncryptionKey> versions = existing(store, kekId);
-          KeyEncryptionKey primary = last(versions);
-          note.cmk(primary.cmkUri());
-          requireState(
-              primary,
-              "set the minimum decryption version of",
-              KekState.ENABLED,
-              KekState.DISABLED);
-          if (minimum < 1 || minimum > primary.version()) {
-            throw new IllegalArgumentException(
-                "minimum decryption version of KEK "
-                    + kekId
-                    + " must be 1 to the primary version "
-                    + primary.version()
-                    + ": "
-                    + minimum);
-          }
-          KekState live = primary.state();
-          List<Integer> retired = new ArrayList<>();
-          List<Integer> restored = new ArrayList<>();
-          // Retire upwards and restore downwards, so that a run cut short leaves a prefix retired
-          // and the minimum read back from the states is always one that was asked for or held.
-          for (KeyEncryptionKey v : versions) {
-            if (v.version() < minimum
-                && apply(
-                    v,
-                    x ->
-                        x.state() == KekState.ENABLED || x.state() == KekState.DISABLED
-                            ? to(x, KekState.RETIRED).build()
-                            : null)) {
-              retired.add(v.version());
-              cache.invalidate(v.ref());
+          for (int attempt = 1; ; attempt++) {
+            KekView view = KekView.existing(store, kekId);
+            KekHead head = view.head();
+            note.cmk(head.cmkUri());
+            requireState(
+                head, "set the minimum decryption version of", KekState.ENABLED, KekState.DISABLED);
+            if (minimum < 1 || minimum > head.primaryVersion()) {
+              throw new IllegalArgumentException(
+                  "minimum decryption version of KEK "
+                      + kekId
+                      + " must be 1 to the primary version "
+                      + head.primaryVersion()
+                      + ": "
+                      + minimum);
             }
-          }
-          for (int i = versions.size() - 1; i >= 0; i--) {
-            KeyEncryptionKey v = versions.get(i);
-            if (v.version() >= minimum
-                && apply(v, x -> x.state() == KekState.RETIRED ? to(x, live).build() : null)) {
-              restored.add(v.version());
+            int previous = head.minimumDecryptionVersion();
+            Optional<KekHead> written =
+                view.write(store, nextHead(head, clock).minimumDecryptionVersion(minimum));
+            if (written.isPresent()) {
+              for (KeyEncryptionKey v : view.records()) {
+                if (v.version() < minimum) {
+                  cache.invalidate(v.ref());
+                }
+              }
+              primaryChanged.accept(kekId);
+              note.detail("minimum v" + previous + " -> v" + minimum);
+              log.info("KEK {}: minimum decryption version {} -> {}", kekId, previous, minimum);
+              return new KekView(written.get(), true, store.versions(kekId)).describe();
             }
+            checkAttempts(attempt, kekId, "change of the minimum decryption version");
           }
-          note.detail("retired " + retired + ", restored " + restored);
-          log.info(
-              "KEK {}: minimum decryption version {}; retired {}, restored {}",
-              kekId,
-              minimum,
-              retired,
-              restored);
-          return new KekDescription(existing(store, kekId));
         });
   }
 }

@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import static java.util.Objects.requireNonNull;
 
 import dev.keymanager.KekRef;
+import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerException;
@@ -89,30 +90,27 @@ final class WarmUp {
   }
 
   private List<KekRef> versionsToLoad(String id, WarmUpScope scope) {
-    List<KeyEncryptionKey> versions = store.versions(id);
-    if (versions.isEmpty()) {
-      throw new KekStateException(id, null, "No KEK with id " + id + " exists");
+    KekView view = KekView.existing(store, id);
+    KeyEncryptionKey primary = view.primaryRecord();
+    KekState state = view.stateOf(primary);
+    if (view.usable(primary)) {
+      primaries.accept(id, primary.ref()); // never a primary the head forbids
     }
-    KeyEncryptionKey primary = versions.get(versions.size() - 1);
-    primaries.accept(id, primary.ref());
     if (scope == WarmUpScope.PRIMARY_VERSIONS) {
-      if (!primary.state().isUsable()) {
+      if (!view.usable(primary)) {
         throw new KekStateException(
-            id,
-            primary.state(),
-            "KEK " + primary.ref() + " is " + primary.state() + "; it cannot be used");
+            id, state, "KEK " + primary.ref() + " is " + state + "; it cannot be used");
       }
       return List.of(primary.ref());
     }
     List<KekRef> usable = new ArrayList<>();
-    for (KeyEncryptionKey v : versions) {
-      if (v.state().isUsable()) {
+    for (KeyEncryptionKey v : view.named()) {
+      if (view.usable(v)) {
         usable.add(v.ref());
       }
     }
     if (usable.isEmpty()) {
-      throw new KekStateException(
-          id, primary.state(), "KEK " + id + " has no version that may be used");
+      throw new KekStateException(id, state, "KEK " + id + " has no version that may be used");
     }
     return usable;
   }

@@ -121,7 +121,7 @@ class AuditEventsTest {
     assertThat(events).allSatisfy(e -> assertThat(e.kekId()).isEqualTo("orders"));
     assertThat(events.get(0).cmkUri()).contains(CMK);
     assertThat(events.get(8).cmkUri()).contains(NEW_CMK);
-    assertThat(events.get(14).detail()).contains("ENABLED -> DISABLED").contains("[2]");
+    assertThat(events.get(14).detail()).contains("ENABLED -> DISABLED").contains("versions [1, 2]");
     assertThat(events).allSatisfy(e -> assertThat(e.time()).isEqualTo(clock.instant()));
     // One SLF4J line per event, the listener that throws notwithstanding.
     assertThat(lines.list)

@@ -149,7 +149,7 @@ class FailureAttributionTest {
   @Test
   void aStoreThatFailsDuringAMissRaisesTheStoresOwnError() {
     KekStoreException down =
-        new KekStoreException("store down: connection refused", true, new java.io.IOException());
+        KekStoreException.retryable("store down: connection refused", new java.io.IOException());
     failure = down;
 
     for (Runnable call :

@@ -1,6 +1,7 @@
 package dev.keymanager.core;
 
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
@@ -42,5 +43,20 @@ class ForwardingKekStore implements KekStore {
   @Override
   public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
     return delegate.compareAndSet(expectedRevision, next);
+  }
+
+  @Override
+  public Optional<KekHead> head(String kekId) {
+    return delegate.head(kekId);
+  }
+
+  @Override
+  public boolean createHead(KekHead head) {
+    return delegate.createHead(head);
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    return delegate.compareAndSetHead(expectedRevision, next);
   }
 }

@@ -219,9 +219,11 @@ class KeyManagerTest {
   void aDisabledKekInTheStoreCannotBeLoaded() {
     KeyEncryptionKey created = keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
-    store.compareAndSet(
-        created.revision(),
-        created.toBuilder().state(KekState.DISABLED).revision(created.revision() + 1).build());
+    // What another node's disable writes: the KEK's head.
+    dev.keymanager.spi.KekHead head = store.head("orders").orElseThrow();
+    store.compareAndSetHead(
+        head.revision(),
+        head.toBuilder().state(KekState.DISABLED).revision(head.revision() + 1).build());
     keys.close();
     keys = newKeyManager();
 

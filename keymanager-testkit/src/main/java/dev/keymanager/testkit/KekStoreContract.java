@@ -10,6 +10,7 @@ import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
@@ -67,6 +68,10 @@ import org.junit.jupiter.api.Test;
  * #THREADS} threads × {@value #ROUNDS} rounds of compare-and-set from one read, where exactly one
  * must win each round and no update may be lost, and racing creates of one id and version, where
  * exactly one must win.
+ *
+ * <p>Heads ({@link KekHead}) get the same checks: round trips of every field and state,
+ * create-if-absent, compare-and-set with its argument checks, independence from version records,
+ * and a race of {@value #THREADS} threads × {@value #ROUNDS} rounds where exactly one wins each.
  *
  * <p>Records must come back equal in every field: timestamps to the nanosecond (a SQL timestamp
  * with microseconds is not enough), wrapped material byte for byte. {@link KekStore#kekIds()} is
@@ -621,6 +626,141 @@ public abstract class KekStoreContract {
     assertThat(store.kekIds()).hasSize(10);
   }
 
+  // ---------------------------------------------------------------- heads
+
+  /** A head comes back equal in every field, before and after a reopen. */
+  @Test
+  public void createHeadThenHeadReturnsEqualHead() throws Exception {
+    store.create(record("headed", 1).build());
+    KekHead h = head("headed").build();
+    assertThat(store.createHead(h)).isTrue();
+    assertThat(store.head("headed")).contains(h);
+    store = reopened();
+    assertThat(store.head("headed")).as("after reopen").contains(h);
+  }
+
+  /** Every head state, a destruction time and a minimum decryption version round-trip. */
+  @Test
+  public void everyHeadStateRoundTrips() throws Exception {
+    int i = 0;
+    for (KekState state : KekState.values()) {
+      if (state == KekState.RETIRED) {
+        continue;
+      }
+      String id = "head-state-" + i++;
+      store.create(record(id, 1).build());
+      store.create(record(id, 2).build());
+      KekHead h =
+          head(id)
+              .state(state)
+              .primaryVersion(2)
+              .minimumDecryptionVersion(2)
+              .cmkUri(OTHER_CMK)
+              .destroyAt(state == KekState.PENDING_DESTRUCTION ? T0.plusNanos(7) : null)
+              .build();
+      assertThat(store.createHead(h)).isTrue();
+      assertThat(store.head(id)).as("%s", state).contains(h);
+    }
+  }
+
+  /** A KEK without a head (none created yet, or the layout before heads) has an empty head. */
+  @Test
+  public void headOfKekWithoutHeadIsEmpty() throws Exception {
+    assertThat(store.head("nothing")).isEmpty();
+    store.create(record("headless", 1).build());
+    assertThat(store.head("headless")).isEmpty();
+  }
+
+  /** A second createHead of one KEK returns false and keeps the first head. */
+  @Test
+  public void duplicateCreateHeadReturnsFalseAndKeepsFirst() throws Exception {
+    store.create(record("head-dup", 1).build());
+    KekHead first = head("head-dup").build();
+    assertThat(store.createHead(first)).isTrue();
+    assertThat(store.createHead(head("head-dup").state(KekState.DISABLED).build())).isFalse();
+    assertThat(store.head("head-dup")).contains(first);
+  }
+
+  /** compareAndSetHead succeeds on the current revision and fails on a stale one or no head. */
+  @Test
+  public void compareAndSetHeadSucceedsOnlyOnCurrentRevision() throws Exception {
+    store.create(record("head-cas", 1).build());
+    KekHead h1 = head("head-cas").build();
+    store.createHead(h1);
+    KekHead h2 = h1.toBuilder().state(KekState.DISABLED).revision(2).build();
+    assertThat(store.compareAndSetHead(1, h2)).isTrue();
+    KekHead stale = h1.toBuilder().minimumDecryptionVersion(1).revision(2).build();
+    assertThat(store.compareAndSetHead(1, stale)).isFalse();
+    assertThat(store.head("head-cas")).contains(h2);
+    assertThat(store.compareAndSetHead(1, head("no-head").revision(2).build())).isFalse();
+    assertThat(store.head("no-head")).isEmpty();
+    assertThatThrownBy(() -> store.compareAndSetHead(2, h2.toBuilder().revision(4).build()))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.createHead(h2)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.createHead(null)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> store.compareAndSetHead(1, null))
+        .isInstanceOf(NullPointerException.class);
+  }
+
+  /** Heads of two KEKs are independent, and a head write changes no version record. */
+  @Test
+  public void headWritesTouchOnlyTheirOwnHead() throws Exception {
+    KeyEncryptionKey a1 = record("head-a", 1).build();
+    store.create(a1);
+    store.create(record("head-b", 1).build());
+    KekHead a = head("head-a").build();
+    KekHead b = head("head-b").build();
+    store.createHead(a);
+    store.createHead(b);
+    assertThat(
+            store.compareAndSetHead(1, a.toBuilder().state(KekState.DISABLED).revision(2).build()))
+        .isTrue();
+    assertThat(store.head("head-b")).contains(b);
+    assertThat(store.find("head-a", 1)).contains(a1);
+  }
+
+  /**
+   * {@value #THREADS} threads read the same head revision, then all try to write the next one:
+   * exactly one wins each round.
+   */
+  @Test
+  public void racingHeadCompareAndSetsLetExactlyOneWinPerRevision() throws Exception {
+    store.create(record("head-race", 1).build());
+    store.createHead(head("head-race").build());
+    AtomicInteger[] winsPerRound = new AtomicInteger[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+      winsPerRound[i] = new AtomicInteger();
+    }
+    CyclicBarrier readDone = new CyclicBarrier(THREADS);
+    CyclicBarrier roundDone = new CyclicBarrier(THREADS);
+    runThreads(
+        thread -> {
+          for (int round = 0; round < ROUNDS; round++) {
+            KekHead read = store.head("head-race").orElseThrow();
+            readDone.await(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            KekHead mine =
+                read.toBuilder()
+                    .state(thread % 2 == 0 ? KekState.ENABLED : KekState.DISABLED)
+                    .updatedAt(T0.plusSeconds(round).plusNanos(thread))
+                    .revision(read.revision() + 1)
+                    .build();
+            if (store.compareAndSetHead(read.revision(), mine)) {
+              winsPerRound[round].incrementAndGet();
+            }
+            roundDone.await(RACE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          }
+          return null;
+        });
+    for (int round = 0; round < ROUNDS; round++) {
+      assertThat(winsPerRound[round].get()).as("winners of round %s", round).isEqualTo(1);
+    }
+    assertThat(store.head("head-race").orElseThrow().revision()).isEqualTo(ROUNDS + 1L);
+  }
+
+  private static KekHead.Builder head(String id) {
+    return KekHead.builder().id(id).cmkUri(CMK).updatedAt(T0);
+  }
+
   /** Asserts that the store holds exactly {@code record}, before and after a reopen. */
   private void assertStored(KeyEncryptionKey record) throws Exception {
     assertThat(store.find(record.id(), record.version())).as("find").contains(record);
@@ -681,6 +821,21 @@ public abstract class KekStoreContract {
     @Override
     public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
       return store.compareAndSet(expectedRevision, next);
+    }
+
+    @Override
+    public Optional<KekHead> head(String kekId) {
+      return store.head(alias(kekId));
+    }
+
+    @Override
+    public boolean createHead(KekHead head) {
+      return store.createHead(head);
+    }
+
+    @Override
+    public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+      return store.compareAndSetHead(expectedRevision, next);
     }
 
     @Override

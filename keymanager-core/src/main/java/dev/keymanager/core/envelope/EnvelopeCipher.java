@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.crypto.tink.subtle.AesGcmHkdfStreaming;
 import dev.keymanager.DataKey;
 import dev.keymanager.InvalidCiphertextException;
+import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
@@ -478,8 +479,8 @@ public final class EnvelopeCipher {
               + kek.id()
               + " is not the one it was made with",
           e);
-    } catch (KekStateException e) {
-      if (e.state().isEmpty() && keys.admin().describeKek(kekId).isPresent()) {
+    } catch (KekNotFoundException e) {
+      if (e.version().isPresent()) {
         throw new InvalidCiphertextException(
             "Payload names KEK "
                 + kek

@@ -6,6 +6,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -35,13 +36,18 @@ import javax.sql.DataSource;
  * Builder#schemaDdl()}. Either way a schema at another version than this library's is a {@link
  * KeyManagerConfigException}.
  *
- * <p><b>Concurrency.</b> {@link #create} is one {@code INSERT ... ON CONFLICT DO NOTHING}; {@link
- * #compareAndSet} is one {@code UPDATE ... WHERE kek_id = ? AND kek_version = ? AND revision = ?}.
- * Each is a single statement, atomic in its own transaction (or committed at once on a connection
- * whose auto-commit is off), so of any number of writers on any number of nodes exactly one wins,
- * and a record is always wholly old or wholly new. Works under {@code READ COMMITTED} (PostgreSQL's
- * default); under {@code REPEATABLE READ} or {@code SERIALIZABLE}, a writer that races another may
- * get a retryable serialization failure instead of {@code false}.
+ * <p><b>Heads.</b> Schema version 2 adds {@code <table>_head}, one row per KEK holding its {@link
+ * KekHead}; a schema at version 1 is migrated by {@link SchemaMode#APPLY} (the KEKs in it keep
+ * their rows and get a head on their first change).
+ *
+ * <p><b>Concurrency.</b> {@link #create} (and {@link #createHead}) is one {@code INSERT ... ON
+ * CONFLICT DO NOTHING}; {@link #compareAndSet} (and {@link #compareAndSetHead}) is one {@code
+ * UPDATE ... WHERE kek_id = ? AND kek_version = ? AND revision = ?}. Each is a single statement,
+ * atomic in its own transaction (or committed at once on a connection whose auto-commit is off), so
+ * of any number of writers on any number of nodes exactly one wins, and a record is always wholly
+ * old or wholly new. Works under {@code READ COMMITTED} (PostgreSQL's default); under {@code
+ * REPEATABLE READ} or {@code SERIALIZABLE}, a writer that races another may get a retryable
+ * serialization failure instead of {@code false}.
  *
  * <p><b>Failures.</b> Every {@link SQLException} becomes a {@link KekStoreException} that says what
  * happened and, through {@link KekStoreException#isRetryable()}, whether to retry: a lost or
@@ -65,6 +71,9 @@ public final class JdbcKekStore implements KekStore {
   private final String selectIds;
   private final String insert;
   private final String update;
+  private final String selectHead;
+  private final String insertHead;
+  private final String updateHead;
   private volatile boolean closed;
 
   private JdbcKekStore(Builder b) {
@@ -91,6 +100,18 @@ public final class JdbcKekStore implements KekStore {
             + " SET "
             + KekRows.ASSIGNMENTS
             + " WHERE kek_id = ? AND kek_version = ? AND revision = ?";
+    String heads = names.qualifiedHeadTable();
+    this.selectHead = "SELECT " + HeadRows.COLUMNS + " FROM " + heads + " WHERE kek_id = ?";
+    this.insertHead =
+        "INSERT INTO "
+            + heads
+            + " ("
+            + HeadRows.COLUMNS
+            + ") VALUES ("
+            + HeadRows.PLACEHOLDERS
+            + ") ON CONFLICT (kek_id) DO NOTHING";
+    this.updateHead =
+        "UPDATE " + heads + " SET " + HeadRows.ASSIGNMENTS + " WHERE kek_id = ? AND revision = ?";
   }
 
   /** A new builder; {@link Builder#dataSource} is required. */
@@ -193,6 +214,65 @@ public final class JdbcKekStore implements KekStore {
             int i = KekRows.bindValues(s, 1, next);
             s.setString(i++, next.id());
             s.setInt(i++, next.version());
+            s.setLong(i, expectedRevision);
+            return s.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
+  public Optional<KekHead> head(String kekId) {
+    KekRef.checkId(kekId);
+    return run(
+        "read the head of KEK " + kekId,
+        false,
+        c -> {
+          try (PreparedStatement s = prepare(c, selectHead)) {
+            s.setString(1, kekId);
+            try (ResultSet rs = s.executeQuery()) {
+              return rs.next() ? Optional.of(HeadRows.read(rs, names)) : Optional.empty();
+            }
+          }
+        });
+  }
+
+  @Override
+  public boolean createHead(KekHead head) {
+    requireNonNull(head, "head");
+    if (head.revision() != 1) {
+      throw new IllegalArgumentException(
+          "a new KEK head must have revision 1: " + head.id() + " has " + head.revision());
+    }
+    return run(
+        "create the head of KEK " + head.id(),
+        true,
+        c -> {
+          try (PreparedStatement s = prepare(c, insertHead)) {
+            HeadRows.bindAll(s, head);
+            return s.executeUpdate() == 1;
+          }
+        });
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    requireNonNull(next, "next");
+    if (expectedRevision == Long.MAX_VALUE || next.revision() != expectedRevision + 1) {
+      throw new IllegalArgumentException(
+          "next revision of the head of KEK "
+              + next.id()
+              + " must be "
+              + expectedRevision
+              + " + 1, was "
+              + next.revision());
+    }
+    return run(
+        "update the head of KEK " + next.id(),
+        true,
+        c -> {
+          try (PreparedStatement s = prepare(c, updateHead)) {
+            int i = HeadRows.bindValues(s, 1, next);
+            s.setString(i++, next.id());
             s.setLong(i, expectedRevision);
             return s.executeUpdate() == 1;
           }

@@ -87,9 +87,8 @@ final class KekRows {
         | java.net.URISyntaxException
         | java.time.DateTimeException e) {
       // The messages name fields and the URI, never the wrapped material.
-      throw new KekStoreException(
+      throw KekStoreException.corrupt(
           "KEK record " + id + " v" + version + " in " + names + " is corrupt: " + e.getMessage(),
-          false,
           e);
     }
   }

@@ -25,7 +25,7 @@ final class Schema {
   private static final System.Logger log = System.getLogger(Schema.class.getName());
 
   /** The scripts, in order; script {@code i} brings the schema to version {@code i + 1}. */
-  private static final List<String> SCRIPTS = List.of("V1__kek_records.sql");
+  private static final List<String> SCRIPTS = List.of("V1__kek_records.sql", "V2__kek_heads.sql");
 
   /** The schema version this library reads and writes. */
   static final int VERSION = SCRIPTS.size();
@@ -141,6 +141,9 @@ final class Schema {
       s.executeQuery(
               "SELECT " + KekRows.COLUMNS + " FROM " + names.qualifiedTable() + " WHERE 1 = 0")
           .close();
+      s.executeQuery(
+              "SELECT " + HeadRows.COLUMNS + " FROM " + names.qualifiedHeadTable() + " WHERE 1 = 0")
+          .close();
     } catch (SQLException e) {
       if (e.getSQLState() != null && e.getSQLState().startsWith("42")) {
         throw new KeyManagerConfigException(
@@ -181,8 +184,8 @@ final class Schema {
 
   /**
    * What a store needs once the schema exists, in both modes: {@code USAGE} on the schema, {@code
-   * SELECT} on the version table, {@code SELECT, INSERT, UPDATE} on the record table. Nothing else
-   * (no {@code DELETE}, no {@code CREATE}, no {@code TRUNCATE}).
+   * SELECT} on the version table, {@code SELECT, INSERT, UPDATE} on the record table and on the
+   * head table. Nothing else (no {@code DELETE}, no {@code CREATE}, no {@code TRUNCATE}).
    */
   static List<Privilege> runtimePrivileges(TableNames names) {
     List<Privilege> needed = new ArrayList<>();
@@ -190,6 +193,9 @@ final class Schema {
     needed.add(tablePrivilege(names.qualifiedVersionTable(), "SELECT"));
     for (String p : List.of("SELECT", "INSERT", "UPDATE")) {
       needed.add(tablePrivilege(names.qualifiedTable(), p));
+    }
+    for (String p : List.of("SELECT", "INSERT", "UPDATE")) {
+      needed.add(tablePrivilege(names.qualifiedHeadTable(), p));
     }
     return needed;
   }
@@ -360,6 +366,7 @@ final class Schema {
       }
       return new String(in.readAllBytes(), StandardCharsets.UTF_8)
           .replace("${version_table}", names.qualifiedVersionTable())
+          .replace("${head_table}", names.qualifiedHeadTable())
           .replace("${table}", names.qualifiedTable());
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot read schema script " + resource, e);

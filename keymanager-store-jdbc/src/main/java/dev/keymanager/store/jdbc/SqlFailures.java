@@ -69,14 +69,20 @@ final class SqlFailures {
     if (!quotesValues) {
       message.append(": ").append(firstLine(e));
     }
-    if (kind == Kind.CONNECTION_LOST && write) {
+    boolean ambiguous = kind == Kind.CONNECTION_LOST && write;
+    if (ambiguous) {
       message.append(
           ". The write may or may not have been applied: read the record before retrying");
     } else if (kind.retryable) {
       message.append(". Nothing was written; the call may be retried");
     }
     Throwable cause = quotesValues ? new SQLException("SQLState " + state, state) : e;
-    return new KekStoreException(message.toString(), kind.retryable, cause);
+    if (ambiguous) {
+      return KekStoreException.mayHaveBeenApplied(message.toString(), cause);
+    }
+    return kind.retryable
+        ? KekStoreException.retryable(message.toString(), cause)
+        : KekStoreException.permanent(message.toString(), cause);
   }
 
   static Kind classify(SQLException e, String state, boolean connected) {

@@ -11,11 +11,15 @@ import java.util.regex.Pattern;
  * or comment.
  *
  * @param schema the PostgreSQL schema (namespace) holding the tables
- * @param table the table of KEK records; {@code <table>_schema_version} records the schema version
+ * @param table the table of KEK version records; {@code <table>_head} holds the KEK heads and
+ *     {@code <table>_schema_version} records the schema version
  */
 record TableNames(String schema, String table) {
   /** PostgreSQL truncates identifiers past 63 bytes; the version table adds this suffix. */
   static final String VERSION_TABLE_SUFFIX = "_schema_version";
+
+  /** The head table's suffix; shorter than {@link #VERSION_TABLE_SUFFIX}, so it fits too. */
+  static final String HEAD_TABLE_SUFFIX = "_head";
 
   static final int MAX_SCHEMA_LENGTH = 63;
   static final int MAX_TABLE_LENGTH = 63 - VERSION_TABLE_SUFFIX.length();
@@ -60,6 +64,11 @@ record TableNames(String schema, String table) {
   /** {@code "schema"."table"}. */
   String qualifiedTable() {
     return quote(schema) + "." + quote(table);
+  }
+
+  /** {@code "schema"."table_head"}: one head row per KEK (schema version 2). */
+  String qualifiedHeadTable() {
+    return quote(schema) + "." + quote(table + HEAD_TABLE_SUFFIX);
   }
 
   /** {@code "schema"."table_schema_version"}. */

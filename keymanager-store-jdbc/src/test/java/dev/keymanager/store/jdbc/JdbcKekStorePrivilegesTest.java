@@ -42,7 +42,8 @@ class JdbcKekStorePrivilegesTest {
     return List.of(
         "GRANT USAGE ON SCHEMA " + schema + " TO " + role,
         "GRANT SELECT ON " + schema + ".keymanager_kek_schema_version TO " + role,
-        "GRANT SELECT, INSERT, UPDATE ON " + schema + ".keymanager_kek TO " + role);
+        "GRANT SELECT, INSERT, UPDATE ON " + schema + ".keymanager_kek TO " + role,
+        "GRANT SELECT, INSERT, UPDATE ON " + schema + ".keymanager_kek_head TO " + role);
   }
 
   @BeforeEach
@@ -147,6 +148,21 @@ class JdbcKekStorePrivilegesTest {
             },
             new String[] {
               "UPDATE", schema + ".keymanager_kek", "UPDATE on table " + names.qualifiedTable()
+            },
+            new String[] {
+              "SELECT",
+              schema + ".keymanager_kek_head",
+              "SELECT on table " + names.qualifiedHeadTable()
+            },
+            new String[] {
+              "INSERT",
+              schema + ".keymanager_kek_head",
+              "INSERT on table " + names.qualifiedHeadTable()
+            },
+            new String[] {
+              "UPDATE",
+              schema + ".keymanager_kek_head",
+              "UPDATE on table " + names.qualifiedHeadTable()
             });
     for (String grant : documentedGrants()) {
       sql(grant);

@@ -54,7 +54,7 @@ class JdbcKekStoreSchemaTest {
     JdbcKekStore.builder().dataSource(pool).schema(schema).table("keks").build().close();
 
     assertThat(query("SELECT version, description FROM \"" + schema + "\".keks_schema_version"))
-        .containsExactly("1|KEK records");
+        .containsExactly("1|KEK records", "2|KEK heads");
     assertThat(query("SELECT count(*) FROM \"" + schema + "\".keks")).containsExactly("1");
   }
 
@@ -87,7 +87,7 @@ class JdbcKekStoreSchemaTest {
                 "SELECT version FROM \""
                     + schema
                     + "\".keymanager_kek_schema_version ORDER BY version"))
-        .containsExactly("1");
+        .containsExactly("1", "2");
   }
 
   @Test
@@ -144,14 +144,14 @@ class JdbcKekStoreSchemaTest {
     execute(
         "INSERT INTO \""
             + schema
-            + "\".keymanager_kek_schema_version (version, description) VALUES (2, 'future')");
+            + "\".keymanager_kek_schema_version (version, description) VALUES (3, 'future')");
 
     for (SchemaMode mode : SchemaMode.values()) {
       assertThatThrownBy(
               () -> JdbcKekStore.builder().dataSource(pool).schema(schema).schemaMode(mode).build())
           .as("mode %s", mode)
           .isInstanceOf(KeyManagerConfigException.class)
-          .hasMessageContaining("is at version 2, newer than version 1")
+          .hasMessageContaining("is at version 3, newer than version 2")
           .hasMessageContaining("upgrade keymanager-store-jdbc");
     }
   }
@@ -198,7 +198,7 @@ class JdbcKekStoreSchemaTest {
                     .schemaMode(SchemaMode.VALIDATE)
                     .build())
         .isInstanceOf(KeyManagerConfigException.class)
-        .hasMessageContaining("does not match schema version 1")
+        .hasMessageContaining("does not match schema version 2")
         .hasMessageContaining("destroy_at_nanos");
   }
 

@@ -203,6 +203,16 @@ class MultiNodeTest {
         assertThat(outcomes.stream().filter(o -> o.get(kk) instanceof KeyEncryptionKey).count())
             .as("winners of %s v%s", ids.get(k), v)
             .isEqualTo(1);
+        // The winner's rotation then moves the KEK's head to its version, which names it.
+        dev.keymanager.spi.KekHead head = nodes.get(0).store().head(ids.get(k)).orElseThrow();
+        assertThat(
+                nodes
+                    .get(0)
+                    .store()
+                    .compareAndSetHead(
+                        head.revision(),
+                        head.toBuilder().primaryVersion(v).revision(head.revision() + 1).build()))
+            .isTrue();
       }
     }
     for (Node node : nodes) {
@@ -251,6 +261,8 @@ class MultiNodeTest {
     int rounds = 2;
     List<Sealed> sealed = new ArrayList<>();
 
+    int[] newestSoFar = new int[KEKS];
+    java.util.Arrays.fill(newestSoFar, 1);
     for (int round = 0; round < rounds; round++) {
       List<List<Object>> rotated =
           onEveryNode(
@@ -264,10 +276,16 @@ class MultiNodeTest {
               });
       for (int k = 0; k < KEKS; k++) {
         int kk = k;
-        int first = 2 + round * NODES;
-        assertThat(rotated.stream().map(perNode -> perNode.get(kk)).toList())
+        // Distinct and newer than every earlier one; a rotation whose head move lost numbers
+        // past the version record it left unnamed, so they need not be dense.
+        List<Integer> made =
+            rotated.stream().map(perNode -> (Integer) perNode.get(kk)).sorted().toList();
+        assertThat(made)
             .as("versions made by the round-%s rotations of %s", round, ids.get(k))
-            .containsExactlyInAnyOrder(first, first + 1, first + 2, first + 3);
+            .hasSize(NODES)
+            .doesNotHaveDuplicates()
+            .allSatisfy(v -> assertThat(v).isGreaterThan(newestSoFar[kk]));
+        newestSoFar[kk] = made.get(NODES - 1);
       }
       for (Node node : nodes) {
         for (String id : ids) {
@@ -276,20 +294,19 @@ class MultiNodeTest {
       }
     }
 
-    int primary = 1 + rounds * NODES;
-    for (String id : ids) {
+    for (int k = 0; k < KEKS; k++) {
+      String id = ids.get(k);
+      int primary = newestSoFar[k];
       KeyEncryptionKey newest = nodes.get(0).keys().admin().describeKek(id).orElseThrow();
       assertThat(newest.version()).as("primary of %s", id).isEqualTo(primary);
       for (Node node : nodes) {
         assertThat(node.keys().admin().describeKek(id))
             .as("primary of %s on %s", id, node)
             .contains(newest);
-        List<KeyEncryptionKey> history = node.store().versions(id);
-        assertThat(history).extracting(KeyEncryptionKey::version).hasSize(primary);
-        for (int v = 1; v <= primary; v++) {
-          assertThat(history.get(v - 1).version()).isEqualTo(v);
-          assertThat(history.get(v - 1).state()).isEqualTo(KekState.ENABLED);
-        }
+        List<KeyEncryptionKey> history =
+            node.keys().admin().describeKekVersions(id).orElseThrow().versions();
+        assertThat(history.get(history.size() - 1).version()).isEqualTo(primary);
+        assertThat(history).allSatisfy(v -> assertThat(v.state()).isEqualTo(KekState.ENABLED));
       }
     }
     for (Node node : nodes) {

@@ -14,7 +14,7 @@ class PrintSchemaTest {
         .contains("INSERT INTO \"public\".\"keymanager_kek_schema_version\"");
     assertThat(PrintSchema.ddl("kms", "keks"))
         .isEqualTo(JdbcKekStore.builder().schema("kms").table("keks").schemaDdl())
-        .startsWith("-- keymanager-store-jdbc schema for kms.keks, version 1\n")
+        .startsWith("-- keymanager-store-jdbc schema for kms.keks, version 2\n")
         .contains("CREATE SCHEMA IF NOT EXISTS \"kms\";");
   }
 
