@@ -5,7 +5,6 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
 import dev.keymanager.WrapAlgorithm;
 import dev.keymanager.WrappedKey;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -40,7 +39,16 @@ public final class ApiBridge {
 
   private static volatile Function<KeyContext, byte[]> contextEncoding;
   private static volatile WrappedKeys wrappedKeys;
-  private static volatile BiFunction<byte[], WrappedKey, DataKey> dataKeys;
+  private static volatile DataKeys dataKeys;
+
+  /** Creates data keys and reads their liveness check. */
+  public interface DataKeys {
+    /** A data key that owns {@code ownedBytes} and checks {@code liveness} on every use. */
+    DataKey create(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness);
+
+    /** The liveness check of {@code key}. */
+    KekLiveness liveness(DataKey key);
+  }
 
   static {
     // Each API class registers itself in its static initializer: make sure they have run.
@@ -66,7 +74,7 @@ public final class ApiBridge {
   }
 
   /** Called once by {@link DataKey}. */
-  public static void registerDataKeys(BiFunction<byte[], WrappedKey, DataKey> access) {
+  public static void registerDataKeys(DataKeys access) {
     dataKeys = access;
   }
 
@@ -80,8 +88,27 @@ public final class ApiBridge {
     return wrappedKeys;
   }
 
-  /** A data key that takes ownership of {@code ownedBytes} (wiped on its close). */
+  /**
+   * A data key that takes ownership of {@code ownedBytes} (wiped on its close) and checks no KEK:
+   * for tests.
+   */
   public static DataKey newDataKey(byte[] ownedBytes, WrappedKey wrappedKey) {
-    return dataKeys.apply(ownedBytes, wrappedKey);
+    return dataKeys.create(ownedBytes, wrappedKey, KekLiveness.NONE);
+  }
+
+  /**
+   * A data key that takes ownership of {@code ownedBytes} (wiped on its close or once {@code
+   * liveness} fails) and checks {@code liveness} on every use.
+   */
+  public static DataKey newDataKey(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness) {
+    return dataKeys.create(ownedBytes, wrappedKey, liveness);
+  }
+
+  /**
+   * The liveness check of {@code key}, for streams and channels that keep using the DEK's KEK after
+   * the data key itself is closed.
+   */
+  public static KekLiveness liveness(DataKey key) {
+    return dataKeys.liveness(key);
   }
 }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
+import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekDescription;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
@@ -202,14 +203,7 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public DataKey generateDek(String kekId, KeyContext context) {
     requireNonNull(context, "context");
-    byte[] dek = Randoms.bytes(DEK_LENGTH);
-    try {
-      WrappedKey wrapped = wrap(kekId, dek, context);
-      return ApiBridge.newDataKey(dek, wrapped);
-    } catch (RuntimeException e) {
-      Arrays.fill(dek, (byte) 0);
-      throw e;
-    }
+    return generate(kekId, context);
   }
 
   @Override
@@ -234,16 +228,59 @@ final class DefaultKeyManager implements KeyManager {
     }
   }
 
+  /** Generates and wraps a DEK; the data key checks its KEK's liveness on every use. */
+  private DataKey generate(String kekId, KeyContext context) {
+    checkOpen();
+    KekRef primary = primaries.get(kekId, this::loadPrimary);
+    CachedKek kek = cache.acquire(primary);
+    byte[] dek = Randoms.bytes(DEK_LENGTH);
+    try {
+      WrappedKey wrapped = DekCipher.wrap(kek, dek, context);
+      return ApiBridge.newDataKey(dek, wrapped, new HandleLiveness(cache, kek));
+    } catch (RuntimeException e) {
+      Arrays.fill(dek, (byte) 0);
+      throw e;
+    } finally {
+      kek.release();
+    }
+  }
+
   @Override
   public DataKey unwrapDek(WrappedKey wrappedKey, KeyContext context) {
     requireNonNull(wrappedKey, "wrappedKey");
     requireNonNull(context, "context");
     checkOpen();
-    CachedKek kek = cache.acquire(wrappedKey.kek());
+    CachedKek kek = acquireNamed(wrappedKey);
     try {
-      return ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey);
+      return ApiBridge.newDataKey(
+          DekCipher.unwrap(kek, wrappedKey, context), wrappedKey, new HandleLiveness(cache, kek));
     } finally {
       kek.release();
+    }
+  }
+
+  /**
+   * The KEK a wrapped key names. A name this store does not have is tamper evidence to the caller,
+   * like any other altered byte ({@link InvalidCiphertextException}): an engine must never read
+   * corruption as a missing key. The message still tells a missing version of a known KEK, or a KEK
+   * this store never had, from a failed authentication.
+   */
+  private CachedKek acquireNamed(WrappedKey wrappedKey) {
+    try {
+      return cache.acquire(wrappedKey.kek());
+    } catch (KekStateException e) {
+      if (e.state().isPresent()) {
+        throw e;
+      }
+      KekRef ref = wrappedKey.kek();
+      boolean known = !store.versions(ref.id()).isEmpty();
+      throw new InvalidCiphertextException(
+          "Wrapped DEK names "
+              + (known ? "a KEK version" : "a KEK")
+              + " this store does not have (KEK "
+              + ref
+              + "): the wrapped key was altered, or it comes from another store",
+          e);
     }
   }
 

@@ -72,6 +72,7 @@ final class KekCache implements AutoCloseable {
   private final long refreshRetryNanos;
   private final long loadWaitNanos;
   private final AtomicLong invalidations = new AtomicLong();
+  private final ExpiryTimer expiryTimer;
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
 
@@ -93,6 +94,7 @@ final class KekCache implements AutoCloseable {
     this.refreshAheadNanos = settings.refreshAhead().toNanos();
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
+    this.expiryTimer = new ExpiryTimer(ticker, this::expire);
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -260,6 +262,7 @@ final class KekCache implements AutoCloseable {
         return STALE;
       }
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
+      expiryTimer.schedule(kek);
     }
     denials.invalidate(kek.ref());
     if (counter != null) {
@@ -321,6 +324,24 @@ final class KekCache implements AutoCloseable {
     return new IllegalStateException("Loading a KEK failed unexpectedly", shared);
   }
 
+  /** The ticker's time now: what handles compare with their entry's hard TTL. */
+  long now() {
+    return ticker.read();
+  }
+
+  /**
+   * The expiry timer's task: drops {@code kek} once its hard TTL has passed, whether or not
+   * anything touches the cache, so an idle process keeps no expired plaintext ({@link
+   * ExpiryTimer}). Returns false if it is not due yet (the timer tries again).
+   */
+  private boolean expire(CachedKek kek) {
+    if (!kek.isExpired(ticker.read())) {
+      return false;
+    }
+    entries.asMap().remove(kek.ref(), kek); // the removal listener drops it: wiped when unused
+    return true;
+  }
+
   /** Caches a KEK just created, so its first use needs no KMS call. */
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
@@ -372,6 +393,7 @@ final class KekCache implements AutoCloseable {
     synchronized (installLock) {
       closed = true;
     }
+    expiryTimer.close();
     entries.invalidateAll();
     entries.cleanUp();
     denials.invalidateAll();
