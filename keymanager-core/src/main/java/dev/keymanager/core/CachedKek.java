@@ -95,6 +95,15 @@ final class CachedKek {
     return now - expiresAt < 0 && !lease.isDropped();
   }
 
+  /**
+   * Whether a handle may use this entry at ticker time {@code now} without asking the cache: live,
+   * and its refresh time not come yet (after it, the handle's use goes through the cache, which
+   * starts the refresh, as a fresh unwrap would). One volatile read.
+   */
+  boolean isFresh(long now) {
+    return now - refreshAt < 0 && isLive(now);
+  }
+
   long expiresAt() {
     return expiresAt;
   }

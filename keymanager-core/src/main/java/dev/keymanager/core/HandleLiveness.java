@@ -8,11 +8,14 @@ import dev.keymanager.internal.KekLiveness;
  *
  * <p>The fast path reads the cache entry the handle last saw: not dropped by the cache (a volatile
  * read; lifecycle changes, KMS denials seen by a refresh, replacement by a refresh, size eviction
- * and close all drop it) and before its hard TTL (a clock read). Anything else takes the slow path,
- * which asks the cache exactly as an unwrap does: a refreshed entry is found, an entry that expired
- * for lack of traffic is unwrapped again through the KMS (single flight), and a denial, a state
- * change or an outage past the hard TTL throws. The first failure is kept: every later check throws
- * the same type, so a handle that failed stays failed even once access is back.
+ * and close all drop it) and before its refresh time (a clock read; the refresh time is the hard
+ * TTL when refresh-ahead is off). Anything else takes the slow path, which asks the cache exactly
+ * as an unwrap does: the first use in the refresh window starts the background refresh (so a handle
+ * that is the only traffic on its KEK keeps it fresh and never waits on the KMS), a refreshed entry
+ * is found, an entry that expired for lack of traffic is unwrapped again through the KMS (single
+ * flight), and a denial, a state change or an outage past the hard TTL throws. The first failure is
+ * kept: every later check throws the same type, so a handle that failed stays failed even once
+ * access is back.
  *
  * <p>For one thread at a time (as the handles are); a racing second thread at worst takes the slow
  * path too. Holds no lease: the entry it remembers is wiped as usual once the cache lets go.
@@ -29,7 +32,7 @@ final class HandleLiveness implements KekLiveness {
 
   @Override
   public void check() {
-    if (failure == null && entry.isLive(cache.now())) {
+    if (failure == null && entry.isFresh(cache.now())) {
       return;
     }
     slowCheck();

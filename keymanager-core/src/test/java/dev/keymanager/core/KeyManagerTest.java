@@ -184,7 +184,7 @@ class KeyManagerTest {
   }
 
   @Test
-  void unknownKeksAreStateErrorsNamingTheKek() {
+  void anUnknownKekIsAStateErrorToGenerateAndTamperEvidenceToUnwrap() {
     assertThatThrownBy(() -> keys.generateDek("missing", CONTEXT))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("missing");
@@ -199,10 +199,17 @@ class KeyManagerTest {
             .build();
     try (elsewhere) {
       assertThatThrownBy(() -> elsewhere.unwrapDek(WrappedKey.decode(encoded), CONTEXT))
-          .isInstanceOf(KekStateException.class)
-          .hasMessageContaining("orders v1")
-          .satisfies(e -> assertThat(((KekStateException) e).state()).isEmpty());
+          .isInstanceOf(InvalidCiphertextException.class)
+          .hasMessageContaining("names a KEK this store does not have (KEK orders v1)")
+          .hasCauseInstanceOf(KekStateException.class);
     }
+    byte[] laterVersion = encoded.clone();
+    WrappedKey original = WrappedKey.decode(encoded);
+    // the version field is the 4 bytes before the parameters (format: ... id, version, params)
+    laterVersion[original.parametersOffset() - 1] = 9;
+    assertThatThrownBy(() -> keys.unwrapDek(WrappedKey.decode(laterVersion), CONTEXT))
+        .isInstanceOf(InvalidCiphertextException.class)
+        .hasMessageContaining("names a KEK version this store does not have (KEK orders v9)");
   }
 
   @Test
