@@ -3,6 +3,7 @@ package dev.keymanager;
 import static java.util.Objects.requireNonNull;
 
 import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.internal.KekLiveness;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
 import java.util.Arrays;
@@ -27,22 +28,47 @@ import javax.crypto.SecretKey;
  * <p>Prefer {@link #useKey(Function)} to building a {@code javax.crypto.spec.SecretKeySpec} from
  * the bytes: a {@code SecretKeySpec} keeps a private copy of the key that nobody can overwrite.
  *
+ * <p><b>Only as alive as its KEK.</b> Every {@link #use(Function)} first checks that the KEK
+ * version this DEK came from may still be used, exactly as a fresh {@link KeyManager#unwrapDek}
+ * would decide: within the hard TTL of the last successful KMS unwrap of that KEK (a refresh-ahead
+ * extends it), not denied by the KMS, and not disabled, retired, pending destruction or destroyed
+ * in this key manager. With the KEK cached this costs a volatile read and a clock read; an entry
+ * that expired only for lack of traffic is unwrapped again through the KMS, like any miss. Once the
+ * check fails, the use throws what a fresh unwrap would ({@link KeyAccessDeniedException}, {@link
+ * KmsUnavailableException}, {@link KekStateException}, or {@link IllegalStateException} once the
+ * key manager is closed), the bytes are overwritten, and every later use throws the same type, even
+ * after access is back: unwrap again for a new data key.
+ *
  * <p>A data key is meant for one thread at a time: {@link #use(Function)} and {@link #close()} on
  * the same instance from two threads at once may lend out bytes that are being overwritten. There
  * is no {@code equals}; {@link #toString()} shows the length and the wrapped key's header only.
  */
 public final class DataKey implements AutoCloseable {
   static {
-    ApiBridge.registerDataKeys(DataKey::new);
+    ApiBridge.registerDataKeys(
+        new ApiBridge.DataKeys() {
+          @Override
+          public DataKey create(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness) {
+            return new DataKey(ownedBytes, wrappedKey, liveness);
+          }
+
+          @Override
+          public KekLiveness liveness(DataKey key) {
+            return key.liveness;
+          }
+        });
   }
 
   private final byte[] bytes; // owned, never escapes except through use()
   private final WrappedKey wrappedKey;
+  private final KekLiveness liveness;
   private boolean closed;
+  private boolean failed; // the liveness check failed: later uses throw its exception again
 
-  private DataKey(byte[] ownedBytes, WrappedKey wrappedKey) {
+  private DataKey(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness) {
     this.bytes = requireNonNull(ownedBytes, "bytes");
     this.wrappedKey = requireNonNull(wrappedKey, "wrappedKey");
+    this.liveness = requireNonNull(liveness, "liveness");
   }
 
   /** The DEK wrapped under its KEK, to be stored beside the data it protects. */
@@ -59,18 +85,18 @@ public final class DataKey implements AutoCloseable {
    * Lends the key bytes to {@code fn} and returns its result. The array is the holder's own: do not
    * keep it or modify it after {@code fn} returns; copy it if you must (and wipe the copy).
    *
-   * @throws IllegalStateException if this data key is closed
+   * @throws KeyAccessDeniedException if the KMS denied access to the DEK's KEK (the bytes are
+   *     overwritten, now and for good)
+   * @throws KmsUnavailableException if the KEK's hard TTL passed and the KMS could not unwrap it
+   *     again (retryable for a new data key; this one stays failed)
+   * @throws KekStateException if the KEK version was disabled, retired, scheduled for destruction
+   *     or destroyed
+   * @throws IllegalStateException if this data key is closed, or its key manager is
    */
   public <T> T use(Function<byte[], T> fn) {
     requireNonNull(fn, "fn");
-    checkOpen();
+    checkUsable();
     return fn.apply(bytes);
-  }
-
-  private void checkOpen() {
-    if (closed) {
-      throw new IllegalStateException("data key is closed");
-    }
   }
 
   /**
@@ -80,13 +106,13 @@ public final class DataKey implements AutoCloseable {
    * {@link SecretKey#getEncoded()} fails, so a key kept past the call is unusable. {@link
    * SecretKey#getEncoded()} returns a copy, as the JCA contract asks; the JDK's AES-GCM and HMAC
    * implementations overwrite that copy once they have expanded the key. The lent key refuses to be
-   * serialised.
+   * serialised. Checks the KEK as {@link #use(Function)} does and throws the same exceptions.
    *
    * @throws IllegalStateException if this data key is closed
    */
   public <T> T useKey(Function<? super SecretKey, ? extends T> fn) {
     requireNonNull(fn, "fn");
-    checkOpen();
+    checkUsable();
     LentSecretKey key = new LentSecretKey(bytes);
     try {
       return fn.apply(key);
@@ -104,6 +130,23 @@ public final class DataKey implements AutoCloseable {
    */
   public byte[] useForBytes(Function<byte[], byte[]> fn) {
     return use(fn);
+  }
+
+  /** Throws unless this data key is open and its KEK may still be used; wipes it if it may not. */
+  private void checkUsable() {
+    if (failed) {
+      liveness.check(); // throws again, the same way
+    }
+    if (closed) {
+      throw new IllegalStateException("data key is closed");
+    }
+    try {
+      liveness.check();
+    } catch (RuntimeException e) {
+      failed = true;
+      close();
+      throw e;
+    }
   }
 
   /** Overwrites the key bytes; later calls to {@link #use(Function)} fail. Idempotent. */

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
+import dev.keymanager.KeyManagerException;
 import dev.keymanager.core.envelope.EnvelopeCipher;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -159,15 +160,25 @@ public final class SegmentFileStore implements AutoCloseable {
    *
    * @throws InvalidCiphertextException if the file was altered, truncated, extended or moved here
    *     from another name or store
+   * @throws KeyManagerException if the file's KEK may no longer be used (the CMK was revoked, the
+   *     KEK disabled): the cached channel is closed, and a read once access is back opens it again
    */
   public byte[] read(String segment, long offset, int length) throws IOException {
     ByteBuffer b = ByteBuffer.allocate(length);
+    SeekableByteChannel ch = channel(segment);
     try {
-      readInto(channel(segment), offset, b);
+      readInto(ch, offset, b);
     } catch (java.nio.channels.ClosedChannelException e) {
       // Another thread's open evicted this channel between lookup and read: open it again.
       b.clear();
-      readInto(channel(segment), offset, b);
+      ch = channel(segment);
+      readInto(ch, offset, b);
+    } catch (KeyManagerException e) {
+      // The channel failed for good (its KEK was revoked, disabled, or past its hard TTL with the
+      // KMS unreachable): close it and forget it, so that a later read opens the file again and
+      // works once access is back.
+      forget(segment, ch);
+      throw e;
     }
     byte[] out = new byte[b.position()];
     b.flip().get(out);
@@ -193,6 +204,11 @@ public final class SegmentFileStore implements AutoCloseable {
       open.put(segment, ch);
     }
     return ch;
+  }
+
+  private synchronized void forget(String segment, SeekableByteChannel ch) {
+    open.remove(segment, ch);
+    closeQuietly(ch);
   }
 
   /** Closes every open channel. */

@@ -4,16 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keymanager.InvalidCiphertextException;
+import dev.keymanager.KeyAccessDeniedException;
 import dev.keymanager.KeyManager;
 import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.testkit.FakeKms;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -72,6 +78,44 @@ class SegmentFileStoreTest {
       assertThatThrownBy(() -> reopened.read("segment-000003", 0, 1))
           .isInstanceOf(InvalidCiphertextException.class);
       reopened.close();
+    }
+  }
+
+  @Test
+  void cachedChannelsFailAfterRevocationAndRecoverOnceAccessIsBack() throws Exception {
+    FakeKms kms = new FakeKms();
+    URI cmk = FakeKms.cmk("segments-revoked");
+    AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+    InstantSource clock = now::get;
+    Duration ttl = Duration.ofMinutes(5);
+    try (KeyManager keys =
+            KeyManagers.builder()
+                .kekStore(KekStores.inMemory())
+                .kmsProvider(kms)
+                .discoverProviders(false)
+                .hardTtl(ttl)
+                .negativeTtl(Duration.ZERO)
+                .clock(clock)
+                .build();
+        SegmentFileStore store = new SegmentFileStore(keys, "k", "test", home.resolve("r"))) {
+      keys.admin().createKek("k", cmk);
+      try (SegmentFileStore.SegmentWriter w = store.newSegment()) {
+        w.write("revocable ".repeat(10_000).getBytes(StandardCharsets.UTF_8));
+      }
+      String name = store.segments().get(0);
+      assertThat(store.read(name, 0, 9)).asString(StandardCharsets.UTF_8).isEqualTo("revocable");
+
+      kms.disable(cmk);
+      now.updateAndGet(t -> t.plus(ttl));
+      assertThatThrownBy(() -> store.read(name, 50_000, 9))
+          .as("the cached channel")
+          .isInstanceOf(KeyAccessDeniedException.class);
+      assertThatThrownBy(() -> store.read(name, 0, 9))
+          .as("reopening while revoked")
+          .isInstanceOf(KeyAccessDeniedException.class);
+
+      kms.enable(cmk);
+      assertThat(store.read(name, 10, 9)).asString(StandardCharsets.UTF_8).isEqualTo("revocable");
     }
   }
 }

@@ -6,7 +6,6 @@ import dev.keymanager.KeyContext;
 import dev.keymanager.WrapAlgorithm;
 import dev.keymanager.WrappedKey;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 
 /**
@@ -57,8 +56,16 @@ public final class ApiBridge {
   private static final AtomicReference<Function<KeyContext, byte[]>> CONTEXT_ENCODING =
       new AtomicReference<>();
   private static final AtomicReference<WrappedKeys> WRAPPED_KEYS = new AtomicReference<>();
-  private static final AtomicReference<BiFunction<byte[], WrappedKey, DataKey>> DATA_KEYS =
-      new AtomicReference<>();
+  private static final AtomicReference<DataKeys> DATA_KEYS = new AtomicReference<>();
+
+  /** Creates data keys and reads their liveness check. */
+  public interface DataKeys {
+    /** A data key that owns {@code ownedBytes} and checks {@code liveness} on every use. */
+    DataKey create(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness);
+
+    /** The liveness check of {@code key}. */
+    KekLiveness liveness(DataKey key);
+  }
 
   static {
     // Each API class registers itself in its static initializer: make sure they have run.
@@ -98,7 +105,7 @@ public final class ApiBridge {
    *
    * @throws IllegalStateException if called from anywhere else, or a second time
    */
-  public static void registerDataKeys(BiFunction<byte[], WrappedKey, DataKey> access) {
+  public static void registerDataKeys(DataKeys access) {
     register(DATA_KEYS, access, DataKey.class);
   }
 
@@ -133,8 +140,27 @@ public final class ApiBridge {
     return WRAPPED_KEYS.get();
   }
 
-  /** A data key that takes ownership of {@code ownedBytes} (wiped on its close). */
+  /**
+   * A data key that takes ownership of {@code ownedBytes} (wiped on its close) and checks no KEK:
+   * for tests.
+   */
   public static DataKey newDataKey(byte[] ownedBytes, WrappedKey wrappedKey) {
-    return DATA_KEYS.get().apply(ownedBytes, wrappedKey);
+    return DATA_KEYS.get().create(ownedBytes, wrappedKey, KekLiveness.NONE);
+  }
+
+  /**
+   * A data key that takes ownership of {@code ownedBytes} (wiped on its close or once {@code
+   * liveness} fails) and checks {@code liveness} on every use.
+   */
+  public static DataKey newDataKey(byte[] ownedBytes, WrappedKey wrappedKey, KekLiveness liveness) {
+    return DATA_KEYS.get().create(ownedBytes, wrappedKey, liveness);
+  }
+
+  /**
+   * The liveness check of {@code key}, for streams and channels that keep using the DEK's KEK after
+   * the data key itself is closed.
+   */
+  public static KekLiveness liveness(DataKey key) {
+    return DATA_KEYS.get().liveness(key);
   }
 }

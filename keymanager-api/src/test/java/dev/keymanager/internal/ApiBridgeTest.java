@@ -10,7 +10,6 @@ import dev.keymanager.WrapAlgorithm;
 import dev.keymanager.WrappedKey;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
 class ApiBridgeTest {
@@ -25,9 +24,17 @@ class ApiBridgeTest {
       RuntimeException caught = null;
       try {
         ApiBridge.registerDataKeys(
-            (bytes, wrapped) -> {
-              stolen.add(bytes.clone());
-              return null;
+            new ApiBridge.DataKeys() {
+              @Override
+              public DataKey create(byte[] bytes, WrappedKey wrapped, KekLiveness liveness) {
+                stolen.add(bytes.clone());
+                return null;
+              }
+
+              @Override
+              public KekLiveness liveness(DataKey key) {
+                return KekLiveness.NONE;
+              }
             });
       } catch (RuntimeException e) {
         caught = e;
@@ -53,7 +60,20 @@ class ApiBridgeTest {
 
   @Test
   void aForeignRegistrationFromOrdinaryCodeIsRefusedForEveryAccessor() {
-    BiFunction<byte[], WrappedKey, DataKey> thief = (bytes, wrapped) -> null;
+    assertThatThrownBy(() -> ApiBridge.registerDataKeys(null))
+        .isInstanceOf(NullPointerException.class);
+    ApiBridge.DataKeys thief =
+        new ApiBridge.DataKeys() {
+          @Override
+          public DataKey create(byte[] bytes, WrappedKey wrapped, KekLiveness liveness) {
+            return null;
+          }
+
+          @Override
+          public KekLiveness liveness(DataKey key) {
+            return KekLiveness.NONE;
+          }
+        };
     assertThatThrownBy(() -> ApiBridge.registerDataKeys(thief))
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("refused a call from " + ApiBridgeTest.class.getName());

@@ -7,6 +7,7 @@ import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -50,6 +51,7 @@ final class CachedKek {
   private final Subkey[] unwrapSlots = new Subkey[UNWRAP_SLOTS]; // writes under this
   private int nextSlot; // guarded by this
   private volatile WrapSubkey wrapSubkey; // created on first wrap
+  private volatile Future<?> expiryTask; // the idle wipe at the hard TTL (ExpiryTimer)
 
   /** A KEK that never expires, for tests and key derivation checks. */
   @VisibleForTesting
@@ -92,6 +94,24 @@ final class CachedKek {
     return now - expiresAt >= 0;
   }
 
+  /**
+   * Whether a handle on a DEK from this entry may still be used at ticker time {@code now}: the
+   * cache still holds it (not dropped by an invalidation, denial, replacement, eviction or close)
+   * and its hard TTL has not passed. One volatile read.
+   */
+  boolean isLive(long now) {
+    return now - expiresAt < 0 && !lease.isDropped();
+  }
+
+  /**
+   * Whether a handle may use this entry at ticker time {@code now} without asking the cache: live,
+   * and its refresh time not come yet (after it, the handle's use goes through the cache, which
+   * starts the refresh, as a fresh unwrap would). One volatile read.
+   */
+  boolean isFresh(long now) {
+    return now - refreshAt < 0 && isLive(now);
+  }
+
   long expiresAt() {
     return expiresAt;
   }
@@ -119,6 +139,18 @@ final class CachedKek {
   /** The cache lets go (eviction, expiry, invalidation, replacement, close). */
   void drop() {
     lease.drop();
+    Future<?> task = expiryTask;
+    if (task != null) {
+      task.cancel(false);
+    }
+  }
+
+  /** The timer task that drops this entry at its hard TTL; cancelled by an earlier drop. */
+  void expiryTask(Future<?> task) {
+    expiryTask = task;
+    if (lease.isDropped()) {
+      task.cancel(false); // dropped while it was being scheduled
+    }
   }
 
   boolean isWiped() {

@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
 import dev.keymanager.DataKeyService;
+import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekAdmin;
 import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
@@ -32,6 +33,7 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -160,14 +162,7 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public DataKey generateDek(String kekId, KeyContext context) {
     requireNonNull(context, "context");
-    byte[] dek = Randoms.bytes(DEK_LENGTH);
-    try {
-      WrappedKey wrapped = wrap(kekId, dek, context);
-      return ApiBridge.newDataKey(dek, wrapped);
-    } catch (RuntimeException e) {
-      Arrays.fill(dek, (byte) 0);
-      throw e;
-    }
+    return generate(kekId, context);
   }
 
   @Override
@@ -192,17 +187,60 @@ final class DefaultKeyManager implements KeyManager {
     }
   }
 
+  /** Generates and wraps a DEK; the data key checks its KEK's liveness on every use. */
+  private DataKey generate(String kekId, KeyContext context) {
+    checkOpen();
+    KekRef primary = primaries.get(kekId, this::loadPrimary);
+    CachedKek kek = cache.acquire(primary);
+    byte[] dek = Randoms.bytes(DEK_LENGTH);
+    try {
+      WrappedKey wrapped = DekCipher.wrap(kek, dek, context);
+      return ApiBridge.newDataKey(dek, wrapped, new HandleLiveness(cache, kek));
+    } catch (RuntimeException e) {
+      Arrays.fill(dek, (byte) 0);
+      throw e;
+    } finally {
+      kek.release();
+    }
+  }
+
   @Override
   public DataKey unwrapDek(WrappedKey wrappedKey, KeyContext context) {
     requireNonNull(wrappedKey, "wrappedKey");
     requireNonNull(context, "context");
     checkOpen();
-    CachedKek kek = cache.acquire(wrappedKey.kek());
+    CachedKek kek = acquireNamed(wrappedKey);
     try {
-      return ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey);
+      return ApiBridge.newDataKey(
+          DekCipher.unwrap(kek, wrappedKey, context), wrappedKey, new HandleLiveness(cache, kek));
     } finally {
       kek.release();
     }
+  }
+
+  /**
+   * The KEK a wrapped key names. A name this store does not have is tamper evidence to the caller,
+   * like any other altered byte ({@link InvalidCiphertextException}): an engine must never read
+   * corruption as a missing key. The message still tells a missing version of a known KEK, or a KEK
+   * this store never had, from a failed authentication.
+   */
+  private CachedKek acquireNamed(WrappedKey wrappedKey) {
+    try {
+      return cache.acquire(wrappedKey.kek());
+    } catch (KekNotFoundException e) {
+      throw tamperEvidence(wrappedKey, e);
+    }
+  }
+
+  private static InvalidCiphertextException tamperEvidence(
+      WrappedKey wrappedKey, KekNotFoundException e) {
+    return new InvalidCiphertextException(
+        "Wrapped DEK names "
+            + (e.version().isPresent() ? "a KEK version" : "a KEK")
+            + " this store does not have (KEK "
+            + wrappedKey.kek()
+            + "): the wrapped key was altered, or it comes from another store",
+        e);
   }
 
   @Override
@@ -212,9 +250,27 @@ final class DefaultKeyManager implements KeyManager {
     if (closed.get()) {
       return CompletableFuture.failedFuture(new IllegalStateException("key manager is closed"));
     }
+    CompletableFuture<CachedKek> acquired =
+        cache
+            .acquireAsync(wrappedKey.kek())
+            .exceptionallyCompose(
+                failure -> {
+                  Throwable cause =
+                      failure instanceof CompletionException && failure.getCause() != null
+                          ? failure.getCause()
+                          : failure;
+                  return CompletableFuture.failedFuture(
+                      cause instanceof KekNotFoundException nf
+                          ? tamperEvidence(wrappedKey, nf)
+                          : cause);
+                });
     return withKek(
-        cache.acquireAsync(wrappedKey.kek()),
-        kek -> ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey));
+        acquired,
+        kek ->
+            ApiBridge.newDataKey(
+                DekCipher.unwrap(kek, wrappedKey, context),
+                wrappedKey,
+                new HandleLiveness(cache, kek)));
   }
 
   @Override
@@ -271,7 +327,8 @@ final class DefaultKeyManager implements KeyManager {
         kek -> {
           byte[] dek = Randoms.bytes(DEK_LENGTH);
           try {
-            return ApiBridge.newDataKey(dek, DekCipher.wrap(kek, dek, context));
+            return ApiBridge.newDataKey(
+                dek, DekCipher.wrap(kek, dek, context), new HandleLiveness(cache, kek));
           } catch (RuntimeException e) {
             Arrays.fill(dek, (byte) 0);
             throw e;

@@ -74,6 +74,7 @@ final class KekCache implements AutoCloseable {
   private final long loadWaitNanos;
   private final Jca jca;
   private final AtomicLong invalidations = new AtomicLong();
+  private final ExpiryTimer expiryTimer;
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
 
@@ -115,6 +116,7 @@ final class KekCache implements AutoCloseable {
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
+    this.expiryTimer = new ExpiryTimer(ticker, this::expire);
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -393,6 +395,7 @@ final class KekCache implements AutoCloseable {
         return STALE;
       }
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
+      expiryTimer.schedule(kek);
     }
     denials.invalidate(kek.ref());
     if (counter != null) {
@@ -455,6 +458,24 @@ final class KekCache implements AutoCloseable {
     return new IllegalStateException("Loading a KEK failed unexpectedly", shared);
   }
 
+  /** The ticker's time now: what handles compare with their entry's hard TTL. */
+  long now() {
+    return ticker.read();
+  }
+
+  /**
+   * The expiry timer's task: drops {@code kek} once its hard TTL has passed, whether or not
+   * anything touches the cache, so an idle process keeps no expired plaintext ({@link
+   * ExpiryTimer}). Returns false if it is not due yet (the timer tries again).
+   */
+  private boolean expire(CachedKek kek) {
+    if (!kek.isExpired(ticker.read())) {
+      return false;
+    }
+    entries.asMap().remove(kek.ref(), kek); // the removal listener drops it: wiped when unused
+    return true;
+  }
+
   /** Caches a KEK just created, so its first use needs no KMS call. */
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
@@ -510,6 +531,7 @@ final class KekCache implements AutoCloseable {
     synchronized (installLock) {
       closed = true;
     }
+    expiryTimer.close();
     entries.invalidateAll();
     entries.cleanUp();
     denials.invalidateAll();

@@ -55,6 +55,11 @@ final class Lease {
     endIfIdle();
   }
 
+  /** Whether the owner has let go: a volatile read. */
+  boolean isDropped() {
+    return dropped;
+  }
+
   boolean isEnded() {
     return ended.get();
   }

@@ -50,7 +50,7 @@ class HeapScanTest {
   @TempDir Path dir;
 
   /** A secret split into two random-looking arrays. */
-  private record Masked(byte[] masked, byte[] mask) {
+  record Masked(byte[] masked, byte[] mask) {
     static Masked of(byte[] secret) {
       byte[] mask = Randoms.bytes(secret.length);
       byte[] masked = new byte[secret.length];
@@ -184,7 +184,7 @@ class HeapScanTest {
    * {@code HotSpotDiagnosticMXBean.dumpHeap(file, live=true)}, through reflection: the test sources
    * compile inside the core module, which does not read the management modules.
    */
-  private static void dumpLiveHeap(Path file) throws ReflectiveOperationException {
+  static void dumpLiveHeap(Path file) throws ReflectiveOperationException {
     Class<?> factory = Class.forName("java.lang.management.ManagementFactory");
     Class<?> bean = Class.forName("com.sun.management.HotSpotDiagnosticMXBean");
     Object mx = factory.getMethod("getPlatformMXBean", Class.class).invoke(null, bean);
@@ -209,14 +209,14 @@ class HeapScanTest {
   }
 
   /** Each secret whole and by 16-byte half. */
-  private static void addNeedles(Map<String, byte[]> needles, String name, byte[] secret) {
+  static void addNeedles(Map<String, byte[]> needles, String name, byte[] secret) {
     needles.put(name, secret);
     needles.put(name + " first half", Arrays.copyOf(secret, 16));
     needles.put(name + " second half", Arrays.copyOfRange(secret, 16, 32));
   }
 
   /** The names of the needles found anywhere in the file. */
-  private static List<String> scan(Path file, Map<String, byte[]> needles) throws IOException {
+  static List<String> scan(Path file, Map<String, byte[]> needles) throws IOException {
     // Index needles by their first 8 bytes; slide over the file once.
     long[] table = new long[Integer.highestOneBit(needles.size() * 4) * 2];
     boolean[] used = new boolean[table.length];

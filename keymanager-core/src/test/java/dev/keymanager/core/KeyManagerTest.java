@@ -14,6 +14,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
@@ -184,7 +185,7 @@ class KeyManagerTest {
   }
 
   @Test
-  void unknownKeksAreStateErrorsNamingTheKek() {
+  void anUnknownKekIsAStateErrorToGenerateAndTamperEvidenceToUnwrap() {
     assertThatThrownBy(() -> keys.generateDek("missing", CONTEXT))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("missing");
@@ -199,10 +200,17 @@ class KeyManagerTest {
             .build();
     try (elsewhere) {
       assertThatThrownBy(() -> elsewhere.unwrapDek(WrappedKey.decode(encoded), CONTEXT))
-          .isInstanceOf(KekStateException.class)
-          .hasMessageContaining("orders v1")
-          .satisfies(e -> assertThat(((KekStateException) e).state()).isEmpty());
+          .isInstanceOf(InvalidCiphertextException.class)
+          .hasMessageContaining("names a KEK this store does not have (KEK orders v1)")
+          .hasCauseInstanceOf(KekStateException.class);
     }
+    byte[] laterVersion = encoded.clone();
+    WrappedKey original = WrappedKey.decode(encoded);
+    // the version field is the 4 bytes before the parameters (format: ... id, version, params)
+    laterVersion[ApiBridge.wrappedKeys().parametersOffset(original) - 1] = 9;
+    assertThatThrownBy(() -> keys.unwrapDek(WrappedKey.decode(laterVersion), CONTEXT))
+        .isInstanceOf(InvalidCiphertextException.class)
+        .hasMessageContaining("names a KEK version this store does not have (KEK orders v9)");
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.keymanager.core.envelope;
 
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekRef;
+import dev.keymanager.internal.KekLiveness;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -15,22 +16,43 @@ import java.nio.channels.SeekableByteChannel;
  * segments (the one holding the current position is kept), so a small read costs at most two
  * segment decryptions. Methods are synchronized; position and read are separate calls, so callers
  * sharing one channel across threads must hold its lock across both.
+ *
+ * <p>Lives no longer than its KEK: each {@code read} first checks that the DEK's KEK version may
+ * still be used ({@link KekLiveness}) and reads at most one segment's worth of bytes, so the check
+ * runs at least once per segment. Once the check fails, the channel drops Tink's keyed state and
+ * throws that exception from every later read, {@code position} and {@code size}; the ciphertext
+ * channel stays open (and {@link #isOpen()} true) until {@link #close()}.
  */
 final class DecryptingChannel implements SeekableByteChannel {
   private final SourceTracking.Channel source;
   private final KekRef kek;
-  private SeekableByteChannel tink; // null once closed
+  private final KekLiveness liveness;
+  private final int chunk;
+  private SeekableByteChannel tink; // null once closed or failed
+  private boolean closed;
 
-  private DecryptingChannel(SeekableByteChannel tink, SourceTracking.Channel source, KekRef kek) {
+  private DecryptingChannel(
+      SeekableByteChannel tink,
+      SourceTracking.Channel source,
+      KekRef kek,
+      KekLiveness liveness,
+      int chunk) {
     this.tink = tink;
     this.source = source;
     this.kek = kek;
+    this.liveness = liveness;
+    this.chunk = chunk;
   }
 
   /** Wraps Tink's channel and authenticates the last segment. */
-  static DecryptingChannel open(SeekableByteChannel tink, SourceTracking.Channel source, KekRef kek)
+  static DecryptingChannel open(
+      SeekableByteChannel tink,
+      SourceTracking.Channel source,
+      KekRef kek,
+      KekLiveness liveness,
+      int chunk)
       throws IOException {
-    DecryptingChannel c = new DecryptingChannel(tink, source, kek);
+    DecryptingChannel c = new DecryptingChannel(tink, source, kek, liveness, chunk);
     try {
       // Reading at the end makes Tink decrypt the last segment, whose nonce carries the
       // last-segment flag: a truncated or extended payload fails here.
@@ -54,10 +76,27 @@ final class DecryptingChannel implements SeekableByteChannel {
     return c;
   }
 
+  /** Tink's channel; throws if closed, or the exception of the liveness check that failed it. */
   private SeekableByteChannel live() throws ClosedChannelException {
+    if (closed) {
+      throw new ClosedChannelException();
+    }
     SeekableByteChannel t = tink;
     if (t == null) {
-      throw new ClosedChannelException();
+      liveness.check(); // failed before: throws the same way again
+      throw new IllegalStateException("decrypting channel failed"); // not reached
+    }
+    return t;
+  }
+
+  /** Tink's channel, once the KEK is checked. */
+  private SeekableByteChannel checked() throws ClosedChannelException {
+    SeekableByteChannel t = live();
+    try {
+      liveness.check();
+    } catch (RuntimeException e) {
+      tink = null; // Tink's keyed state (the DEK, the derived key, the cipher) becomes garbage
+      throw e;
     }
     return t;
   }
@@ -68,8 +107,12 @@ final class DecryptingChannel implements SeekableByteChannel {
   }
 
   private int readAt(ByteBuffer dst) throws IOException {
-    SeekableByteChannel t = live();
+    SeekableByteChannel t = checked();
     long at = t.position();
+    int limit = dst.limit();
+    if (dst.remaining() > chunk) {
+      dst.limit(dst.position() + chunk);
+    }
     try {
       return t.read(dst);
     } catch (IOException e) {
@@ -84,6 +127,8 @@ final class DecryptingChannel implements SeekableByteChannel {
               + ": a segment was altered, reordered or removed, or the file was truncated or"
               + " extended",
           e);
+    } finally {
+      dst.limit(limit);
     }
   }
 
@@ -124,21 +169,25 @@ final class DecryptingChannel implements SeekableByteChannel {
 
   @Override
   public synchronized boolean isOpen() {
-    return tink != null;
+    return !closed;
   }
 
-  /** Closes the ciphertext channel. Idempotent. */
+  /** Closes the ciphertext channel, also after a failure. Idempotent. */
   @Override
   public synchronized void close() throws IOException {
-    SeekableByteChannel t = tink;
-    if (t != null) {
+    if (!closed) {
+      closed = true;
       tink = null;
-      t.close();
+      source.close();
     }
   }
 
   @Override
-  public String toString() {
-    return "DecryptingChannel[" + kek + ", " + (tink == null ? "closed" : "open") + "]";
+  public synchronized String toString() {
+    return "DecryptingChannel["
+        + kek
+        + ", "
+        + (closed ? "closed" : tink == null ? "failed" : "open")
+        + "]";
   }
 }

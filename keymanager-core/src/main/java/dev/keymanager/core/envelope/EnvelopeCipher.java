@@ -10,6 +10,8 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
+import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.internal.KekLiveness;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -310,7 +312,10 @@ public final class EnvelopeCipher {
       AesGcmHkdfStreaming tink = Streaming.primitive(dek, header);
       ciphertext.write(header.bytes());
       return new EncryptingStreams.Stream(
-          tink.newEncryptingStream(ciphertext, header.associatedData(context)));
+          tink.newEncryptingStream(ciphertext, header.associatedData(context)),
+          ciphertext,
+          ApiBridge.liveness(dek),
+          header.segmentSize());
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("Tink could not start an encrypting stream", e);
     }
@@ -338,7 +343,10 @@ public final class EnvelopeCipher {
       AesGcmHkdfStreaming tink = Streaming.primitive(dek, header);
       EncryptingStreams.writeFully(ciphertext, ByteBuffer.wrap(header.bytes()));
       return new EncryptingStreams.Channel(
-          tink.newEncryptingChannel(ciphertext, header.associatedData(context)));
+          tink.newEncryptingChannel(ciphertext, header.associatedData(context)),
+          ciphertext,
+          ApiBridge.liveness(dek),
+          header.segmentSize());
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("Tink could not start an encrypting channel", e);
     }
@@ -372,7 +380,9 @@ public final class EnvelopeCipher {
       return new DecryptingStream(
           tink.newDecryptingStream(source, header.associatedData(context)),
           source,
-          header.wrappedKey().kek());
+          header.wrappedKey().kek(),
+          ApiBridge.liveness(dek),
+          header.segmentSize());
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("Tink could not start a decrypting stream", e);
     }
@@ -403,7 +413,9 @@ public final class EnvelopeCipher {
     SourceTracking.Channel source = new SourceTracking.Channel(ciphertext);
     PayloadHeader header = streamingHeader(PayloadHeader.read(source));
     SeekableByteChannel tinkChannel;
+    KekLiveness liveness;
     try (DataKey dek = unwrap(header, context)) {
+      liveness = ApiBridge.liveness(dek);
       AesGcmHkdfStreaming tink = Streaming.primitive(dek, header);
       tinkChannel = tink.newSeekableDecryptingChannel(source, header.associatedData(context));
     } catch (IOException e) {
@@ -418,7 +430,8 @@ public final class EnvelopeCipher {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("Tink could not open a seekable channel", e);
     }
-    return DecryptingChannel.open(tinkChannel, source, header.wrappedKey().kek());
+    return DecryptingChannel.open(
+        tinkChannel, source, header.wrappedKey().kek(), liveness, header.segmentSize());
   }
 
   /** Opens with {@code opener}; if it throws, closes {@code resource} first. */
@@ -471,6 +484,14 @@ public final class EnvelopeCipher {
     try {
       dek = keys.unwrapDek(header.wrappedKey(), context);
     } catch (InvalidCiphertextException e) {
+      if (e.getCause() instanceof KekStateException) {
+        throw new InvalidCiphertextException(
+            "Payload names KEK "
+                + kek
+                + ", a version this key store does not hold: the header is corrupt or the"
+                + " payload comes from another store",
+            e);
+      }
       throw new InvalidCiphertextException(
           "Payload under KEK "
               + kek
