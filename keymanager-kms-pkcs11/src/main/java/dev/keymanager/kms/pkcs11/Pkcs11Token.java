@@ -108,6 +108,7 @@ final class Pkcs11Token implements AutoCloseable {
    * @param what the operation and CMK, for messages: "unwrap with pkcs11 CMK pkcs11:..."
    */
   byte[] withKey(String object, String what, boolean decrypt, KeyOperation operation) {
+    String lastCode = null; // what made the first attempt log in again, if it did
     for (int attempt = 1; ; attempt++) {
       acquire(what);
       Opened o = null;
@@ -119,7 +120,7 @@ final class Pkcs11Token implements AutoCloseable {
         if (cipher == null) {
           cipher = Cipher.getInstance("AES/GCM/NoPadding", o.provider());
         }
-        SecretKey key = key(o, object, what);
+        SecretKey key = key(o, object, what, lastCode);
         (decrypt ? decrypts : encrypts).incrementAndGet();
         byte[] result = operation.apply(cipher, key);
         reusable = true;
@@ -129,6 +130,7 @@ final class Pkcs11Token implements AutoCloseable {
         if (!(e instanceof AEADBadTagException) && code.isPresent() && o != null) {
           if (attempt == 1 && Pkcs11Errors.RELOGIN.contains(code.get())) {
             keys.remove(object);
+            lastCode = code.get();
             relogin(o, what);
             continue;
           }
@@ -155,6 +157,7 @@ final class Pkcs11Token implements AutoCloseable {
     try {
       Opened o = open(what);
       synchronized (o.keyStore()) {
+        login(o.keyStore(), what); // lists the token's labels anew
         if (o.keyStore().containsAlias(object)) {
           throw new KeyManagerConfigException(
               what + " failed: the token already holds an object labelled '" + object + "'");
@@ -193,6 +196,16 @@ final class Pkcs11Token implements AutoCloseable {
         // Logging out of a token that is gone: nothing left to release.
       }
     }
+  }
+
+  /** Whether {@link #close()} has overwritten the PIN; a seam for tests. */
+  synchronized boolean pinWiped() {
+    for (char c : pin) {
+      if (c != '\0') {
+        return false;
+      }
+    }
+    return closed;
   }
 
   /** The SunPKCS11 instance in use, if open; a seam for tests. */
@@ -291,13 +304,17 @@ final class Pkcs11Token implements AutoCloseable {
     return o != null && opened == o;
   }
 
-  private SecretKey key(Opened o, String object, String what) throws GeneralSecurityException {
+  private SecretKey key(Opened o, String object, String what, String afterCode)
+      throws GeneralSecurityException {
     SecretKey cached = keys.get(object);
     if (cached != null) {
       return cached;
     }
     Key key;
     synchronized (o.keyStore()) {
+      // SunPKCS11's key store answers from the labels it listed at its last load, so list them
+      // anew (this also logs in again if the token dropped the login).
+      login(o.keyStore(), what);
       key = o.keyStore().getKey(object, null);
     }
     if (key == null) {
@@ -307,7 +324,12 @@ final class Pkcs11Token implements AutoCloseable {
               + this
               + " holds no key object labelled '"
               + object
-              + "' visible to the user (deleted, or never created on this token)");
+              + "' visible to the user (deleted, or never created on this token): "
+              + (afterCode == null
+                  ? "C_FindObjects found none"
+                  : "the key's handle failed with "
+                      + afterCode
+                      + " and after a new login C_FindObjects found none"));
     }
     if (!(key instanceof SecretKey secret) || !"AES".equalsIgnoreCase(key.getAlgorithm())) {
       throw new KeyAccessDeniedException(
