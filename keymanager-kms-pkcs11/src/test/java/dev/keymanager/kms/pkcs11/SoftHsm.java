@@ -118,7 +118,8 @@ final class SoftHsm {
   /**
    * A separate SunPKCS11 instance on the {@value #MAIN} token, logged in: what an operator's tool
    * would use to delete or import keys behind the provider's back. {@code generateTemplate} goes
-   * into the generate template (such as {@code CKA_DECRYPT = false}).
+   * into the generate template (such as {@code CKA_DECRYPT = false}); imported keys are sensitive
+   * and unextractable.
    */
   static KeyStore admin(String generateTemplate) {
     String config =
@@ -131,6 +132,9 @@ final class SoftHsm {
             + "\nattributes(generate, CKO_SECRET_KEY, CKK_AES) = {\n"
             + "  CKA_TOKEN = false\n  CKA_SENSITIVE = true\n  CKA_EXTRACTABLE = false\n"
             + generateTemplate
+            + "}\n"
+            + "attributes(import, CKO_SECRET_KEY, CKK_AES) = {\n"
+            + "  CKA_SENSITIVE = true\n  CKA_EXTRACTABLE = false\n"
             + "}\n";
     try {
       Provider p = Security.getProvider("SunPKCS11").configure(config);
@@ -144,6 +148,25 @@ final class SoftHsm {
 
   static KeyStore admin() {
     return admin("");
+  }
+
+  /**
+   * Imports {@code key} under {@code object}, sensitive and unextractable: known key bytes on the
+   * token, for the golden vectors only (a real CMK is generated inside the token).
+   */
+  static void importKey(String object, byte[] key) {
+    try {
+      KeyStore ks = admin();
+      if (ks.containsAlias(object)) {
+        ks.deleteEntry(object);
+      }
+      ks.setEntry(
+          object,
+          new KeyStore.SecretKeyEntry(new javax.crypto.spec.SecretKeySpec(key, "AES")),
+          null);
+    } catch (Exception e) {
+      throw new IllegalStateException("could not import " + object, e);
+    }
   }
 
   /** Deletes the key object labelled {@code object}, as an operator revoking the CMK would. */
