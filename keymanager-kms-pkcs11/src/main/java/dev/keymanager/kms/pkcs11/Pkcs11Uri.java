@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The token and key object a {@code pkcs11} CMK URI names, after RFC 7512: {@code
@@ -99,6 +100,13 @@ record Pkcs11Uri(String token, String object) {
 
   private static KeyManagerConfigException malformed(URI uri, String why) {
     return new KeyManagerConfigException(
-        "Malformed pkcs11 CMK URI '" + uri + "': " + why + "; " + EXPECTED_FORM);
+        "Malformed pkcs11 CMK URI '" + redacted(uri) + "': " + why + "; " + EXPECTED_FORM);
   }
+
+  /** The URI with the value of any {@code pin-value} attribute replaced, for messages. */
+  private static String redacted(URI uri) {
+    return PIN_VALUE.matcher(uri.toString()).replaceAll("$1REDACTED");
+  }
+
+  private static final Pattern PIN_VALUE = Pattern.compile("((?i:pin-value)=)[^;?&#]*");
 }

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.Test;
  */
 class Pkcs11BlobGoldenTest {
   private static final HexFormat HEX = HexFormat.of();
-  private static final byte[] KEY = HEX.parseHex(
-      "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  private static final byte[] KEY =
+      HEX.parseHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
   private static final URI CMK = SoftHsm.cmk("golden-v1");
   private static final KeyContext CONTEXT = KeyContext.of("tenant", "acme");
 

@@ -37,8 +37,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class Pkcs11ErrorMappingTest {
   private static final KeyContext CONTEXT = KeyContext.of("tenant", "acme");
-  private static final byte[] KEK = HexFormat.of().parseHex(
-      "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc");
+  private static final byte[] KEK =
+      HexFormat.of().parseHex("c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc");
   private static final Pkcs11KmsProvider PROVIDER = SoftHsm.builder().build();
   private static final List<Throwable> SEEN = new ArrayList<>();
 
@@ -106,7 +106,8 @@ class Pkcs11ErrorMappingTest {
     KeyStore admin = SoftHsm.admin("  CKA_ENCRYPT = true\n  CKA_DECRYPT = false\n");
     KeyGenerator generator = KeyGenerator.getInstance("AES", admin.getProvider());
     generator.init(256);
-    admin.setEntry("errors-encrypt-only", new KeyStore.SecretKeyEntry(generator.generateKey()), null);
+    admin.setEntry(
+        "errors-encrypt-only", new KeyStore.SecretKeyEntry(generator.generateKey()), null);
     URI cmk = SoftHsm.cmk("errors-encrypt-only");
     byte[] wrapped = PROVIDER.wrapper(cmk).orElseThrow().wrap(KEK, CONTEXT);
 
@@ -231,7 +232,8 @@ class Pkcs11ErrorMappingTest {
             .token("t", 1, "123456".toCharArray())
             .build()) {
       assertThatThrownBy(
-              () -> p.wrapper(URI.create("pkcs11:token=t;object=k")).orElseThrow().wrap(KEK, CONTEXT))
+              () ->
+                  p.wrapper(URI.create("pkcs11:token=t;object=k")).orElseThrow().wrap(KEK, CONTEXT))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("/nonexistent/libvendor-pkcs11.so does not exist");
     }
@@ -299,7 +301,8 @@ class Pkcs11ErrorMappingTest {
     assertThat(SEEN).as("failures scanned").hasSizeGreaterThanOrEqualTo(10);
   }
 
-  private static synchronized Throwable seen(org.assertj.core.api.ThrowableAssert.ThrowingCallable call) {
+  private static synchronized Throwable seen(
+      org.assertj.core.api.ThrowableAssert.ThrowingCallable call) {
     Throwable t = catchThrowable(call);
     assertThat(t).as("the call must fail").isNotNull();
     SEEN.add(t);

@@ -31,9 +31,10 @@ import javax.crypto.SecretKey;
  * temporary token directory, and creates all tokens in its static initialiser. Every test class
  * reaches the token through this class first, so the order of test classes does not matter.
  *
- * <p>Tokens: {@value #MAIN} (most tests), {@value #PIN_TEST} (only the wrong-PIN test logs in to it:
- * PKCS#11 login is per process, so once logged in a wrong PIN would not be noticed), and {@value
- * #REMOVED}, deleted again with {@code softhsm2-util --delete-token} so that its slot is gone.
+ * <p>Tokens: {@value #MAIN} (most tests), {@value #PIN_TEST} (only the wrong-PIN test logs in to
+ * it: PKCS#11 login is per process, so once logged in a wrong PIN would not be noticed), and
+ * {@value #REMOVED}, deleted again with {@code softhsm2-util --delete-token} so that its slot is
+ * gone.
  *
  * <p>If SoftHSM is not installed the tests fail (never skip) with a message naming the package.
  */
