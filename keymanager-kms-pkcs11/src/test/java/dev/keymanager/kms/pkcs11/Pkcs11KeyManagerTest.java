@@ -8,6 +8,7 @@ import dev.keymanager.DataKey;
 import dev.keymanager.KeyAccessDeniedException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
+import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -185,6 +187,23 @@ class Pkcs11KeyManagerTest {
         assertThat(back.use(byte[]::clone)).isEqualTo(dek.use(byte[]::clone));
       }
       assertThat(hsm.toString()).contains("kmtest").doesNotContain(SoftHsm.PIN);
+    }
+  }
+
+  @Test
+  void theKeyManagerBuilderDiscoversTheProviderOnTheClassPath() {
+    // Found through META-INF/services; without KEYMANAGER_PKCS11_CONFIG it is unconfigured, and
+    // says so at the first use of a pkcs11 CMK rather than at discovery.
+    try (KekStore store = KekStores.inMemory();
+        KeyManager keys =
+            KeyManagers.builder()
+                .kekStore(store)
+                .discoverProviders(true)
+                .allowedSchemes(Set.of(Pkcs11KmsProvider.SCHEME))
+                .build()) {
+      assertThatThrownBy(() -> keys.createKek("tenant-d", SoftHsm.cmk("km-discovered")))
+          .isInstanceOf(KeyManagerConfigException.class)
+          .hasMessageContaining(Pkcs11KmsProvider.CONFIG_ENV);
     }
   }
 
