@@ -71,6 +71,8 @@ final class Pkcs11Token implements AutoCloseable {
   final AtomicLong decrypts = new AtomicLong();
   final AtomicLong logins = new AtomicLong();
   final AtomicLong relogins = new AtomicLong();
+  final AtomicInteger inUse = new AtomicInteger();
+  final AtomicInteger peakInUse = new AtomicInteger();
   volatile Runnable afterSessionWaitTimedOut = () -> {};
 
   /** A SunPKCS11 instance for the slot, logged in, and the ciphers free for reuse on it. */
@@ -111,6 +113,7 @@ final class Pkcs11Token implements AutoCloseable {
     String lastCode = null; // what made the first attempt log in again, if it did
     for (int attempt = 1; ; attempt++) {
       acquire(what);
+      peakInUse.accumulateAndGet(inUse.incrementAndGet(), Math::max);
       Opened o = null;
       Cipher cipher = null;
       boolean reusable = false;
@@ -143,6 +146,7 @@ final class Pkcs11Token implements AutoCloseable {
         if (reusable && current(o)) {
           o.free().offer(cipher);
         }
+        inUse.decrementAndGet();
         sessions.release();
       }
     }
