@@ -231,6 +231,12 @@ public interface KeyManager extends AutoCloseable {
   /**
    * Destroys every KEK whose pending window has ended, as {@link #destroyKek} does each; call it
    * periodically (a library runs no timer of its own for this). Returns the ids destroyed.
+   *
+   * <p>A KEK whose records cannot be read (corrupt) is skipped, not destroyed: it is logged as a
+   * warning naming the record and counted in {@link KeyManagerStats#unreadableRecords()}, and every
+   * other due KEK is still destroyed.
+   *
+   * @throws KekStoreException (retryable) if the store itself fails; KEKs destroyed before stay so
    */
   List<String> destroyDueKeks();
 
@@ -240,7 +246,13 @@ public interface KeyManager extends AutoCloseable {
   /** Every version of the KEK and what follows from them, if it exists. Makes no KMS call. */
   Optional<KekDescription> describeKekVersions(String kekId);
 
-  /** The ids of every KEK in the store, sorted. Makes no KMS call. */
+  /**
+   * The ids of every KEK in the store, sorted. Makes no KMS call.
+   *
+   * <p>A record the store cannot read (corrupt) hides no other KEK: the ids that can be read are
+   * returned, and each unreadable record is logged as a warning naming it and counted in {@link
+   * KeyManagerStats#unreadableRecords()}.
+   */
   List<String> listKeks();
 
   /**

@@ -12,6 +12,9 @@ package dev.keymanager;
  * @param refreshes background re-unwraps of cached KEKs before their hard TTL
  * @param evictions cached KEKs dropped (expiry, size, invalidation, denial, close); each one
  *     overwritten once its last in-flight user finishes
+ * @param unreadableRecords KEK records (or KEKs) that {@link KeyManager#listKeks()} or {@link
+ *     KeyManager#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
+ *     every time one is skipped, so any increase means a corrupt record needs an operator
  */
 public record KeyManagerStats(
     long hits,
@@ -21,4 +24,5 @@ public record KeyManagerStats(
     long denials,
     long transientFailures,
     long refreshes,
-    long evictions) {}
+    long evictions,
+    long unreadableRecords) {}

@@ -12,8 +12,17 @@ import java.util.Optional;
  * #compareAndSet} only if the stored record still has the revision the writer read. A write that
  * returned {@code true} is durable.
  *
+ * <p><b>Ids.</b> A store keeps ids exactly: {@link #find} and {@link #versions} return only records
+ * whose id equals, as a Java string, the one asked for. No normalisation, case folding, trimming or
+ * lossy encoding (see {@link dev.keymanager.KekRef}); a database store needs a binary collation
+ * (PostgreSQL {@code COLLATE "C"}) and a column that holds every code point (UTF-8, 4 bytes). The
+ * key manager checks every record a store returns and fails the call with a non-retryable {@link
+ * dev.keymanager.KekStoreException} on a mismatch; the test kit's {@code KekStoreContract} checks a
+ * store keeps ids apart.
+ *
  * <p>Implementations are thread-safe. Every method throws {@link dev.keymanager.KekStoreException}
- * when the medium fails or a stored record does not parse.
+ * when the medium fails or a stored record does not parse; only {@link #listKekIds()} reports
+ * unreadable records instead of failing on them.
  */
 public interface KekStore extends AutoCloseable {
   /** The record of one KEK version, if stored. */
@@ -24,6 +33,16 @@ public interface KekStore extends AutoCloseable {
 
   /** The ids of every stored KEK, sorted. */
   List<String> kekIds();
+
+  /**
+   * The ids of every stored KEK that can be read, sorted, and a description of every stored record
+   * that cannot, so that one corrupt record hides no other KEK. A store whose listing reads nothing
+   * that can be corrupt (a database column of ids) may rely on the default, which returns {@link
+   * #kekIds()} and reports nothing unreadable. Failures of the medium still throw.
+   */
+  default KekIdListing listKekIds() {
+    return new KekIdListing(kekIds(), List.of());
+  }
 
   /**
    * Stores a new record if none has its id and version.

@@ -8,6 +8,7 @@ import dev.keymanager.DataKey;
 import dev.keymanager.KekDescription;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
+import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
@@ -18,6 +19,7 @@ import dev.keymanager.RewrapSink;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
@@ -27,6 +29,11 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,16 +72,25 @@ final class DefaultKeyManager implements KeyManager {
   private final KekLifecycle lifecycle;
   private final KekStateChanges states;
   private final Rewrapper rewrapper;
+  private final Duration loadWait;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
-    this.store = config.store();
+    // Every read of every component is checked to answer for the KEK asked for.
+    this.store = CheckedKekStore.of(config.store());
     this.kms = kms;
     this.clock = config.clock();
     this.stats = new Stats();
     this.audit = new KmsAudit(stats, config.auditListeners(), clock);
     this.executor = new KmsExecutor(config.kmsThreads());
     this.cache =
-        new KekCache(config.cacheSettings(), config.ticker(), stats, executor, this::unwrapKek);
+        new KekCache(
+            config.cacheSettings(),
+            config.ticker(),
+            stats,
+            executor,
+            store.toString(),
+            this::unwrapKek);
+    this.loadWait = config.cacheSettings().loadWait();
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -190,13 +206,22 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public List<String> destroyDueKeks() {
     checkOpen();
-    return states.destroyDue();
+    return states.destroyDue(
+        unreadable -> {
+          stats.unreadableRecords.increment();
+          log.warn("destroyDueKeks skipped an unreadable KEK: {}", unreadable);
+        });
   }
 
   @Override
   public List<String> listKeks() {
     checkOpen();
-    return store.kekIds();
+    KekIdListing listing = store.listKekIds();
+    for (String unreadable : listing.unreadable()) {
+      stats.unreadableRecords.increment();
+      log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
+    }
+    return listing.ids();
   }
 
   @Override
@@ -247,7 +272,58 @@ final class DefaultKeyManager implements KeyManager {
     }
   }
 
+  /**
+   * Which version of {@code kekId} is primary, read from the store on the KMS executor and waited
+   * for at most {@code loadTimeout}, so that a store that hangs fails a miss within the same bound
+   * as a KEK load, with a retryable {@link KekStoreException} naming the store.
+   */
   private KekRef loadPrimary(String kekId) {
+    CompletableFuture<KekRef> read = new CompletableFuture<>();
+    try {
+      executor.execute(
+          () -> {
+            try {
+              read.complete(readPrimary(kekId));
+            } catch (Throwable t) {
+              read.completeExceptionally(t);
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      throw new IllegalStateException("key manager is closed", e);
+    }
+    try {
+      return read.get(loadWait.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new KekStoreException(
+          "Waited "
+              + loadWait.toMillis()
+              + " ms for KEK store "
+              + store
+              + " to list the versions of KEK "
+              + kekId
+              + "; the call may be retried. A store on a connection pool should time out sooner"
+              + " than loadTimeout (the pool's connection timeout), so an outage is reported with"
+              + " the store's own error",
+          true,
+          e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new KekStoreException(
+          "Interrupted while waiting for KEK store " + store + " to read KEK " + kekId, true, e);
+    } catch (ExecutionException e) {
+      // Only this caller sees this failure (no single flight here), so it is thrown as it is.
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IllegalStateException("Reading the primary version of " + kekId + " failed", cause);
+    }
+  }
+
+  private KekRef readPrimary(String kekId) {
     List<KeyEncryptionKey> versions = store.versions(kekId);
     if (versions.isEmpty()) {
       throw new KekStateException(kekId, null, "No KEK with id " + kekId + " exists");
@@ -259,7 +335,7 @@ final class DefaultKeyManager implements KeyManager {
    * The cache loader, run on the KMS executor: one KMS unwrap of a stored, usable KEK version. The
    * caller owns the returned plaintext.
    */
-  private byte[] unwrapKek(KekRef ref) {
+  private byte[] unwrapKek(KekRef ref, Runnable kmsStarted) {
     KeyEncryptionKey record =
         store
             .find(ref.id(), ref.version())
@@ -273,6 +349,7 @@ final class DefaultKeyManager implements KeyManager {
     }
     URI cmk = record.cmkUri();
     KmsUnwrapper unwrapper = kms.unwrapper(cmk);
+    kmsStarted.run();
     byte[] plaintext =
         audit.call(
             "unwrap", ref, cmk, () -> unwrapper.unwrap(record.wrappedMaterial(), kekContext(ref)));

@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -108,10 +109,25 @@ final class FileKekStore implements KekStore {
     }
   }
 
+  /** The readable ids; a KEK none of whose records can be read is skipped with a warning. */
   @Override
   public List<String> kekIds() {
+    KekIdListing listing = listKekIds();
+    for (String unreadable : listing.unreadable()) {
+      log.warn("KEK store {}: skipped an unreadable KEK record: {}", directory, unreadable);
+    }
+    return listing.ids();
+  }
+
+  /**
+   * Each KEK directory's id is read from its oldest record that decodes, so a corrupt record hides
+   * its KEK only when every record of that KEK is corrupt; such a directory is reported unreadable.
+   */
+  @Override
+  public KekIdListing listKekIds() {
     ensureOpen();
     List<String> ids = new ArrayList<>();
+    List<String> unreadable = new ArrayList<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
       for (Path kekDir : entries) {
         String name = kekDir.getFileName().toString();
@@ -120,21 +136,43 @@ final class FileKekStore implements KekStore {
         }
         // A directory whose first record a crashed writer never renamed into place is empty.
         List<Integer> versions = storedVersions(kekDir);
-        if (versions.isEmpty()) {
-          continue;
+        String id = null;
+        List<String> problems = new ArrayList<>();
+        for (int version : versions) {
+          Path file = kekDir.resolve(recordFileName(version));
+          try {
+            KeyEncryptionKey record =
+                KekRecordCodec.decode(Files.readAllBytes(file), file.toString());
+            if (!hash(record.id()).equals(name) || record.version() != version) {
+              throw misplaced(file, record);
+            }
+            id = record.id();
+            break;
+          } catch (KekStoreException e) {
+            if (e.isRetryable()) {
+              throw e;
+            }
+            problems.add(e.getMessage());
+          } catch (NoSuchFileException e) {
+            // removed since the directory was listed
+          }
         }
-        Path file = kekDir.resolve(recordFileName(versions.get(0)));
-        KeyEncryptionKey record = KekRecordCodec.decode(Files.readAllBytes(file), file.toString());
-        if (!hash(record.id()).equals(name)) {
-          throw misplaced(file, record);
+        if (id != null) {
+          ids.add(id);
+        } else if (!problems.isEmpty()) {
+          unreadable.add(
+              "KEK directory "
+                  + kekDir
+                  + ": no readable record ("
+                  + String.join("; ", problems)
+                  + ")");
         }
-        ids.add(record.id());
       }
     } catch (IOException e) {
       throw ioFailure("list KEK ids", e);
     }
     ids.sort(null);
-    return ids;
+    return new KekIdListing(ids, unreadable);
   }
 
   @Override

@@ -23,7 +23,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,9 +60,9 @@ final class KekCache implements AutoCloseable {
 
   private final Cache<KekRef, CachedKek> entries;
   private final Cache<KekRef, KeyAccessDeniedException> denials;
-  private final ConcurrentHashMap<KekRef, CompletableFuture<CachedKek>> inflight =
-      new ConcurrentHashMap<>();
-  private final Function<KekRef, byte[]> loader;
+  private final ConcurrentHashMap<KekRef, Load> inflight = new ConcurrentHashMap<>();
+  private final Loader loader;
+  private final String storeName;
   private final Executor executor;
   private final Ticker ticker;
   private final Stats stats;
@@ -76,16 +75,35 @@ final class KekCache implements AutoCloseable {
   private boolean closed; // guarded by installLock
 
   /**
-   * @param loader unwraps one KEK version through the KMS and returns the plaintext, which the
-   *     cache then owns; runs on {@code executor}
+   * Loads one KEK version: reads its record from the store, then unwraps it through the KMS, and
+   * returns the plaintext, which the cache then owns. Runs on the cache's executor.
+   */
+  interface Loader {
+    /**
+     * @param kmsStarted to be run once the store read is done, just before the KMS call, so that a
+     *     waiter who gives up can say which of the two it was waiting on
+     */
+    byte[] load(KekRef ref, Runnable kmsStarted);
+  }
+
+  /** One load in flight, and which dependency it is waiting on. */
+  private static final class Load extends CompletableFuture<CachedKek> {
+    volatile boolean atKms;
+  }
+
+  /**
+   * @param storeName names the KEK store in the message of a load that outlasts the bounded wait
+   *     while still reading the store
    */
   KekCache(
       CacheSettings settings,
       Ticker ticker,
       Stats stats,
       Executor executor,
-      Function<KekRef, byte[]> loader) {
+      String storeName,
+      Loader loader) {
     this.ticker = ticker;
+    this.storeName = storeName;
     this.stats = stats;
     this.executor = executor;
     this.loader = loader;
@@ -137,7 +155,9 @@ final class KekCache implements AutoCloseable {
    *
    * @throws KeyAccessDeniedException if the KMS denied the unwrap, now or within the negative TTL
    * @throws KmsUnavailableException if the KMS failed transiently, or the load took longer than the
-   *     bounded wait
+   *     bounded wait while waiting on the KMS
+   * @throws KekStoreException (retryable) if the load took longer than the bounded wait while still
+   *     reading the KEK's record from the store; the store's own failure as it raised it
    */
   CachedKek acquire(KekRef ref) {
     boolean missed = false;
@@ -187,12 +207,12 @@ final class KekCache implements AutoCloseable {
   }
 
   /** The load in flight for {@code ref}, or a new one on the executor. */
-  private CompletableFuture<CachedKek> load(KekRef ref, boolean refresh) {
-    CompletableFuture<CachedKek> running = inflight.get(ref);
+  private Load load(KekRef ref, boolean refresh) {
+    Load running = inflight.get(ref);
     if (running != null) {
       return running;
     }
-    CompletableFuture<CachedKek> mine = new CompletableFuture<>();
+    Load mine = new Load();
     running = inflight.putIfAbsent(ref, mine);
     if (running != null) {
       return running;
@@ -216,13 +236,13 @@ final class KekCache implements AutoCloseable {
     return mine;
   }
 
-  private void runLoad(KekRef ref, boolean refresh, CompletableFuture<CachedKek> future) {
+  private void runLoad(KekRef ref, boolean refresh, Load future) {
     long generation = invalidations.get();
     CachedKek result = STALE;
     Throwable failure = null;
     try {
       long start = ticker.read();
-      byte[] plaintext = loader.apply(ref);
+      byte[] plaintext = loader.load(ref, () -> future.atKms = true);
       CachedKek kek =
           new CachedKek(ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos);
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
@@ -275,11 +295,30 @@ final class KekCache implements AutoCloseable {
     entries.invalidate(ref);
   }
 
-  /** Waits for a load, at most the bounded wait, and rethrows its failure as the caller's own. */
-  private CachedKek await(KekRef ref, CompletableFuture<CachedKek> load) {
+  /**
+   * Waits for a load, at most the bounded wait, and rethrows its failure as the caller's own. A
+   * load that outlasts the wait is reported as the fault of what it is waiting on: the store (a
+   * retryable {@link KekStoreException}) or the KMS ({@link KmsUnavailableException}).
+   */
+  private CachedKek await(KekRef ref, Load load) {
     try {
       return load.get(loadWaitNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
+      if (!load.atKms) {
+        throw new KekStoreException(
+            "Waited "
+                + Duration.ofNanos(loadWaitNanos).toMillis()
+                + " ms for KEK store "
+                + storeName
+                + " to read KEK "
+                + ref
+                + " (no KMS call was made yet); the read goes on in the background and fills the"
+                + " cache if it succeeds. The call may be retried. A store on a connection pool"
+                + " should time out sooner than loadTimeout (the pool's connection timeout), so"
+                + " an outage is reported with the store's own error",
+            true,
+            e);
+      }
       throw new KmsUnavailableException(
           "Waited "
               + Duration.ofNanos(loadWaitNanos).toMillis()
@@ -346,7 +385,7 @@ final class KekCache implements AutoCloseable {
   void awaitIdle(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!inflight.isEmpty()) {
-      for (CompletableFuture<CachedKek> f : inflight.values()) {
+      for (Load f : inflight.values()) {
         try {
           f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (ExecutionException | CancellationException e) {

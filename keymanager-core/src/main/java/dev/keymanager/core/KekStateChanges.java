@@ -150,23 +150,37 @@ final class KekStateChanges {
         kekId);
   }
 
-  List<String> destroyDue() {
+  /**
+   * Destroys every KEK whose pending window has ended. A KEK whose records cannot be read (corrupt:
+   * a non-retryable store failure) is skipped and passed to {@code unreadable}, so one bad record
+   * blocks no other destruction; a failure of the medium (retryable) ends the call.
+   */
+  List<String> destroyDue(Consumer<String> unreadable) {
     Instant now = clock.instant();
     List<String> destroyed = new ArrayList<>();
-    for (String id : store.kekIds()) {
-      List<KeyEncryptionKey> versions = store.versions(id);
-      if (versions.isEmpty()) {
-        continue;
-      }
-      KeyEncryptionKey primary = last(versions);
-      if (primary.state() == KekState.PENDING_DESTRUCTION
-          && !primary.destroyAt().orElseThrow().isAfter(now)) {
-        try {
-          destroy(id);
-          destroyed.add(id);
-        } catch (KekStateException e) {
-          log.info("KEK {} was not destroyed: {}", id, e.getMessage()); // cancelled meanwhile
+    dev.keymanager.spi.KekIdListing listing = store.listKekIds();
+    listing.unreadable().forEach(unreadable);
+    for (String id : listing.ids()) {
+      try {
+        List<KeyEncryptionKey> versions = store.versions(id);
+        if (versions.isEmpty()) {
+          continue;
         }
+        KeyEncryptionKey primary = last(versions);
+        if (primary.state() == KekState.PENDING_DESTRUCTION
+            && !primary.destroyAt().orElseThrow().isAfter(now)) {
+          try {
+            destroy(id);
+            destroyed.add(id);
+          } catch (KekStateException e) {
+            log.info("KEK {} was not destroyed: {}", id, e.getMessage()); // cancelled meanwhile
+          }
+        }
+      } catch (dev.keymanager.KekStoreException e) {
+        if (e.isRetryable()) {
+          throw e;
+        }
+        unreadable.accept("KEK " + id + ": " + e.getMessage());
       }
     }
     return destroyed;

@@ -13,6 +13,7 @@ final class Stats {
   final LongAdder transientFailures = new LongAdder();
   final LongAdder refreshes = new LongAdder();
   final LongAdder evictions = new LongAdder();
+  final LongAdder unreadableRecords = new LongAdder();
 
   KeyManagerStats snapshot() {
     return new KeyManagerStats(
@@ -23,6 +24,7 @@ final class Stats {
         denials.sum(),
         transientFailures.sum(),
         refreshes.sum(),
-        evictions.sum());
+        evictions.sum(),
+        unreadableRecords.sum());
   }
 }

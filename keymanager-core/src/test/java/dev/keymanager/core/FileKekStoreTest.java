@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.KeyManager;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.KekStoreContract;
 import java.io.IOException;
 import java.net.URI;
@@ -39,6 +42,11 @@ class FileKekStoreTest extends KekStoreContract {
   @Override
   protected KekStore newStore() {
     return KekStores.file(temp.resolve("contract-store"));
+  }
+
+  @Override
+  protected KeyManager keyManager(KekStore store, KmsProvider kms) {
+    return KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
   }
 
   @Override
@@ -75,9 +83,7 @@ class FileKekStoreTest extends KekStoreContract {
 
       for (Runnable read :
           List.<Runnable>of(
-              () -> store.find("corrupt-me", 1),
-              () -> store.versions("corrupt-me"),
-              store::kekIds)) {
+              () -> store.find("corrupt-me", 1), () -> store.versions("corrupt-me"))) {
         assertThatThrownBy(read::run)
             .isInstanceOfSatisfying(
                 KekStoreException.class, e -> assertThat(e.isRetryable()).isFalse())
@@ -85,6 +91,15 @@ class FileKekStoreTest extends KekStoreContract {
             .hasMessageContaining("checksum")
             .satisfies(e -> assertNoMaterial(e.getMessage()));
       }
+      // Listing skips it and says where it is, so it blocks no other KEK.
+      assertThat(store.kekIds()).isEmpty();
+      KekIdListing listing = store.listKekIds();
+      assertThat(listing.ids()).isEmpty();
+      assertThat(listing.unreadable())
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains(file.toString())
+          .contains("checksum")
+          .satisfies(FileKekStoreTest::assertNoMaterial);
       assertThatThrownBy(
               () -> store.compareAndSet(1, record("corrupt-me", 1).toBuilder().revision(2).build()))
           .isInstanceOf(KekStoreException.class)

@@ -1,6 +1,7 @@
 package dev.keymanager.core;
 
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
 import java.util.Optional;
@@ -26,6 +27,11 @@ class ForwardingKekStore implements KekStore {
   @Override
   public List<String> kekIds() {
     return delegate.kekIds();
+  }
+
+  @Override
+  public KekIdListing listKekIds() {
+    return delegate.listKekIds();
   }
 
   @Override

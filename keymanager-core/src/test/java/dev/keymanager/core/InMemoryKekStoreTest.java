@@ -2,7 +2,9 @@ package dev.keymanager.core;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keymanager.KeyManager;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.KekStoreContract;
 import org.junit.jupiter.api.Test;
 
@@ -10,6 +12,11 @@ class InMemoryKekStoreTest extends KekStoreContract {
   @Override
   protected KekStore newStore() {
     return KekStores.inMemory();
+  }
+
+  @Override
+  protected KeyManager keyManager(KekStore store, KmsProvider kms) {
+    return KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
   }
 
   @Test

@@ -3,15 +3,24 @@ package dev.keymanager.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.keymanager.DataKey;
 import dev.keymanager.KekState;
+import dev.keymanager.KekStoreException;
+import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.KeyManager;
+import dev.keymanager.WrappedKey;
+import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -34,18 +43,30 @@ import org.junit.jupiter.api.Test;
  *   protected KekStore newStore() {
  *     return new MyKekStore(freshDatabase());
  *   }
+ *
+ *   @Override
+ *   protected KeyManager keyManager(KekStore store, KmsProvider kms) {
+ *     return KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
+ *   }
  * }
  * }</pre>
+ *
+ * <p>{@link #keyManager} builds a key manager (keymanager-core's {@code KeyManagers}, which this
+ * module cannot depend on) for the tests that check what the key manager does with a store that
+ * answers for the wrong KEK: the suite wraps the store under test in such a double and checks that
+ * every call fails with a non-retryable {@link KekStoreException} and uses no other tenant's KEK.
  *
  * <p>A persistent store also overrides {@link #reopen(KekStore)} to close the store and open a new
  * one on the same medium; the suite then checks that every write that returned {@code true}
  * survives the reopen. The suite closes every store it opens, after each test.
  *
- * <p>It checks round trips of every field and of unusual ids, the create-if-absent and
- * compare-and-set contracts with their argument checks, ordering of {@link KekStore#versions} and
- * {@link KekStore#kekIds}, and races: {@value #THREADS} threads × {@value #ROUNDS} rounds of
- * compare-and-set from one read, where exactly one must win each round and no update may be lost,
- * and racing creates of one id and version, where exactly one must win.
+ * <p>It checks round trips of every field and of unusual ids, that ids which lossy encodings or
+ * case-insensitive or normalising collations would merge stay apart, that ids with unpaired
+ * surrogates are rejected, the create-if-absent and compare-and-set contracts with their argument
+ * checks, ordering of {@link KekStore#versions} and {@link KekStore#kekIds}, and races: {@value
+ * #THREADS} threads × {@value #ROUNDS} rounds of compare-and-set from one read, where exactly one
+ * must win each round and no update may be lost, and racing creates of one id and version, where
+ * exactly one must win.
  *
  * <p>Records must come back equal in every field: timestamps to the nanosecond (a SQL timestamp
  * with microseconds is not enough), wrapped material byte for byte. {@link KekStore#kekIds()} is
@@ -86,6 +107,12 @@ public abstract class KekStoreContract {
   protected KekStore reopen(KekStore store) throws Exception {
     return store;
   }
+
+  /**
+   * A key manager over {@code store} using {@code kms} as its only KMS provider, with default
+   * settings otherwise. The suite closes it.
+   */
+  protected abstract KeyManager keyManager(KekStore store, KmsProvider kms) throws Exception;
 
   @BeforeEach
   final void openStore() throws Exception {
@@ -219,6 +246,125 @@ public abstract class KekStoreContract {
             .containsExactly(record);
       }
       assertThat(store.kekIds()).containsExactlyElementsOf(ids.stream().sorted().toList());
+      store = reopened();
+    }
+  }
+
+  /**
+   * Ids that a lossy encoding (a 3-byte "utf8" column, a lone surrogate turned into {@code ?}), a
+   * case-insensitive, accent-insensitive or padding collation, or Unicode normalisation would merge
+   * are different KEKs: storing one never answers for the other.
+   */
+  @Test
+  public void idsThatEncodingsOrCollationsWouldMergeStayApart() throws Exception {
+    List<List<String>> pairs =
+        List.of(
+            List.of("tenant-?", "tenant-\uFFFD"),
+            List.of("key-?", "key-\uD83D\uDD11"),
+            List.of("Tenant-A", "tenant-a"),
+            List.of("caf\u00e9", "cafe\u0301"), // NFC and NFD of the same text
+            List.of("\uFB01le", "file"), // NFKC folds the ligature
+            List.of("stra\u00DFe", "strasse"),
+            List.of("pad", "pad "),
+            List.of("accent-e", "accent-\u00e9"));
+    int seed = 0;
+    for (List<String> pair : pairs) {
+      String first = pair.get(0);
+      String second = pair.get(1);
+      KeyEncryptionKey a = record(first, 1).wrappedMaterial(material(++seed)).build();
+      assertThat(store.create(a)).as("create %s", first).isTrue();
+
+      assertThat(store.find(second, 1)).as("find %s after creating %s", second, first).isEmpty();
+      assertThat(store.versions(second)).as("versions %s", second).isEmpty();
+
+      KeyEncryptionKey b = record(second, 1).wrappedMaterial(material(++seed)).build();
+      assertThat(store.create(b)).as("create %s beside %s", second, first).isTrue();
+      assertThat(store.find(first, 1)).contains(a);
+      assertThat(store.find(second, 1)).contains(b);
+    }
+    store = reopened();
+    List<String> all = pairs.stream().flatMap(List::stream).sorted().toList();
+    assertThat(store.kekIds()).containsExactlyElementsOf(all);
+    for (String id : all) {
+      assertThat(store.versions(id)).singleElement().extracting(KeyEncryptionKey::id).isEqualTo(id);
+    }
+  }
+
+  /**
+   * An unpaired UTF-16 surrogate is not text any store can keep: such ids are rejected with {@link
+   * IllegalArgumentException} before anything is read or written.
+   */
+  @Test
+  public void idsWithUnpairedSurrogatesAreRejected() throws Exception {
+    assertThat(store.create(record("lone-?", 1).build())).isTrue();
+    for (String id : List.of("lone-\uD800", "lone-\uDC00", "\uDBFF", "x\uDC00\uD800")) {
+      assertThatThrownBy(() -> store.find(id, 1))
+          .as("find %s", id.codePoints().mapToObj(Integer::toHexString).toList())
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> store.versions(id)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> record(id, 1).build()).isInstanceOf(IllegalArgumentException.class);
+    }
+    assertThat(store.kekIds()).containsExactly("lone-?");
+  }
+
+  /**
+   * A store that answers reads for one KEK with another's records (as a case-insensitive collation
+   * or a lossy id encoding would) makes every key manager call on that KEK fail with a
+   * non-retryable {@link KekStoreException}: no DEK is wrapped or unwrapped under the other
+   * tenant's KEK, and no lifecycle call changes it.
+   */
+  @Test
+  public void aStoreAnsweringWithAnotherKeksRecordsFailsTheCall() throws Exception {
+    FakeKms kms = new FakeKms();
+    URI cmk = FakeKms.cmk("contract-alias");
+    KeyContext context = KeyContext.of(Map.of("table", "orders"));
+    WrappedKey underB;
+    try (KeyManager honest = track(keyManager(store, kms))) {
+      honest.createKek("victim-a", cmk);
+      honest.createKek("caller-b", cmk);
+      try (DataKey dek = honest.generateDek("caller-b", context)) {
+        underB = dek.wrappedKey();
+      }
+    }
+    KeyEncryptionKey aBefore = store.find("victim-a", 1).orElseThrow();
+    AliasingStore aliasing = new AliasingStore(store, "caller-b", "victim-a");
+
+    try (KeyManager fooled = track(keyManager(aliasing, kms))) {
+      List<Callable<?>> calls =
+          List.of(
+              () -> fooled.generateDek("caller-b", context),
+              () -> fooled.wrapDek("caller-b", material(7), context),
+              () -> fooled.unwrapDek(underB, context),
+              () -> fooled.describeKek("caller-b"),
+              () -> fooled.describeKekVersions("caller-b"),
+              () -> fooled.rotateKek("caller-b"),
+              () -> fooled.disableKek("caller-b"));
+      for (int i = 0; i < calls.size(); i++) {
+        Callable<?> call = calls.get(i);
+        Throwable failure = org.assertj.core.api.Assertions.catchThrowable(call::call);
+        assertThat(failure).as("call %s", i).isInstanceOf(KekStoreException.class);
+        assertThat(((KekStoreException) failure).isRetryable())
+            .as("call %s retryable", i)
+            .isFalse();
+        assertThat(failure).as("call %s", i).hasMessageContaining("victim-a");
+      }
+    }
+    assertThat(store.find("victim-a", 1)).as("the other tenant's KEK").contains(aBefore);
+    assertThat(store.versions("victim-a")).hasSize(1);
+  }
+
+  /** On a store with no corrupt record, the listing is every id with nothing unreadable. */
+  @Test
+  public void listKekIdsOfAHealthyStoreIsEveryIdAndNothingUnreadable() throws Exception {
+    for (String id : List.of("m", "b", "z", "a/x")) {
+      assertThat(store.create(record(id, 1).build())).isTrue();
+    }
+    assertThat(store.create(record("z", 2).build())).isTrue();
+
+    for (int pass = 0; pass < 2; pass++) {
+      KekIdListing listing = store.listKekIds();
+      assertThat(listing.ids()).containsExactly("a/x", "b", "m", "z");
+      assertThat(listing.unreadable()).isEmpty();
       store = reopened();
     }
   }
@@ -486,6 +632,66 @@ public abstract class KekStoreContract {
 
   private KekStore reopened() throws Exception {
     return track(reopen(store));
+  }
+
+  private KeyManager track(KeyManager keys) {
+    assertThat(keys).as("key manager").isNotNull();
+    return keys;
+  }
+
+  /**
+   * A double over the store under test that answers reads for {@code asked} with the records of
+   * {@code answered}, as a store that merges the two ids would.
+   */
+  private static final class AliasingStore implements KekStore {
+    private final KekStore store;
+    private final String asked;
+    private final String answered;
+
+    AliasingStore(KekStore store, String asked, String answered) {
+      this.store = store;
+      this.asked = asked;
+      this.answered = answered;
+    }
+
+    private String alias(String id) {
+      return id.equals(asked) ? answered : id;
+    }
+
+    @Override
+    public Optional<KeyEncryptionKey> find(String kekId, int version) {
+      return store.find(alias(kekId), version);
+    }
+
+    @Override
+    public List<KeyEncryptionKey> versions(String kekId) {
+      return store.versions(alias(kekId));
+    }
+
+    @Override
+    public List<String> kekIds() {
+      return store.kekIds();
+    }
+
+    @Override
+    public boolean create(KeyEncryptionKey record) {
+      return store.create(record);
+    }
+
+    @Override
+    public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+      return store.compareAndSet(expectedRevision, next);
+    }
+
+    @Override
+    public void close() {
+      // the store under test is closed by the suite
+    }
+
+    @Override
+    public String toString() {
+      return "AliasingStore[" + asked + " -> " + answered + "]";
+    }
   }
 
   private KekStore track(KekStore s) {

@@ -375,8 +375,11 @@ public final class JdbcKekStore implements KekStore {
                   + names
                   + ": "
                   + SqlFailures.firstLine(e)
-                  + ". Grant the privilege, or have a DBA apply schemaDdl() and use"
-                  + " SchemaMode.VALIDATE",
+                  + (schemaMode == SchemaMode.APPLY
+                      ? ". Grant the privilege named, or have a DBA apply schemaDdl() and build"
+                          + " the store with SchemaMode.VALIDATE"
+                      : ". Grant the privilege named (docs/store-jdbc.md lists what VALIDATE"
+                          + " needs)"),
               e);
         }
         throw SqlFailures.translate(

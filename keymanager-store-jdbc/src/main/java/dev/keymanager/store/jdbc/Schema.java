@@ -64,10 +64,17 @@ final class Schema {
         lock.setString(1, "keymanager-store-jdbc:" + names);
         lock.execute();
       }
-      if (!exists(c, "to_regnamespace", names.quotedSchema())) {
+      boolean schemaExists = exists(c, "to_regnamespace", names.quotedSchema());
+      if (!schemaExists) {
+        requirePrivileges(c, names, List.of(databaseCreate(c)), "create the schema of");
         execute(c, "CREATE SCHEMA IF NOT EXISTS " + names.quotedSchema());
+      } else {
+        checkReadable(c, names);
       }
       int current = currentVersion(c, names);
+      if (current < VERSION) {
+        requirePrivileges(c, names, List.of(schemaCreate(names)), "create the tables of");
+      }
       if (current > VERSION) {
         throw newerThanLibrary(names, current);
       }
@@ -98,6 +105,9 @@ final class Schema {
    *     column
    */
   static void validate(Connection c, TableNames names) throws SQLException {
+    if (exists(c, "to_regnamespace", names.quotedSchema())) {
+      checkReadable(c, names);
+    }
     int current = currentVersion(c, names);
     if (current == 0) {
       throw new KeyManagerConfigException(
@@ -111,6 +121,9 @@ final class Schema {
     }
     if (current > VERSION) {
       throw newerThanLibrary(names, current);
+    }
+    if (current == VERSION) {
+      requirePrivileges(c, names, runtimePrivileges(names), "read and write");
     }
     if (current < VERSION) {
       throw new KeyManagerConfigException(
@@ -144,6 +157,135 @@ final class Schema {
     if (!c.getAutoCommit()) {
       c.commit();
     }
+  }
+
+  /**
+   * Before the version table is read: {@code USAGE} on the existing schema, and {@code SELECT} on
+   * the version table if it exists, so a missing grant is named rather than a bare "permission
+   * denied".
+   */
+  private static void checkReadable(Connection c, TableNames names) throws SQLException {
+    requirePrivileges(c, names, List.of(schemaUsage(names)), "use");
+    if (exists(c, "to_regclass", names.qualifiedVersionTable())) {
+      requirePrivileges(
+          c,
+          names,
+          List.of(tablePrivilege(names.qualifiedVersionTable(), "SELECT")),
+          "read the schema version of");
+    }
+  }
+
+  /** One privilege the database user needs: how to check it, and the statement that grants it. */
+  record Privilege(
+      String description, String checkSql, String object, String privilege, String grant) {}
+
+  /**
+   * What a store needs once the schema exists, in both modes: {@code USAGE} on the schema, {@code
+   * SELECT} on the version table, {@code SELECT, INSERT, UPDATE} on the record table. Nothing else
+   * (no {@code DELETE}, no {@code CREATE}, no {@code TRUNCATE}).
+   */
+  static List<Privilege> runtimePrivileges(TableNames names) {
+    List<Privilege> needed = new ArrayList<>();
+    needed.add(schemaUsage(names));
+    needed.add(tablePrivilege(names.qualifiedVersionTable(), "SELECT"));
+    for (String p : List.of("SELECT", "INSERT", "UPDATE")) {
+      needed.add(tablePrivilege(names.qualifiedTable(), p));
+    }
+    return needed;
+  }
+
+  private static Privilege schemaUsage(TableNames names) {
+    return new Privilege(
+        "USAGE on schema " + names.quotedSchema(),
+        "SELECT has_schema_privilege(?, 'USAGE')",
+        names.schema(), // the functions take a plain name here, not a quoted identifier
+        "USAGE",
+        "GRANT USAGE ON SCHEMA " + names.quotedSchema() + " TO %s;");
+  }
+
+  private static Privilege schemaCreate(TableNames names) {
+    return new Privilege(
+        "CREATE on schema " + names.quotedSchema() + " (APPLY creates the tables)",
+        "SELECT has_schema_privilege(?, 'CREATE')",
+        names.schema(),
+        "CREATE",
+        "GRANT USAGE, CREATE ON SCHEMA " + names.quotedSchema() + " TO %s;");
+  }
+
+  private static Privilege databaseCreate(Connection c) throws SQLException {
+    String database;
+    String quoted;
+    try (Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery("SELECT current_database(), quote_ident(current_database())")) {
+      rs.next();
+      database = rs.getString(1);
+      quoted = rs.getString(2);
+    }
+    return new Privilege(
+        "CREATE on database " + quoted + " (APPLY creates the missing schema)",
+        "SELECT has_database_privilege(?, 'CREATE')",
+        database,
+        "CREATE",
+        "GRANT CREATE ON DATABASE " + quoted + " TO %s;");
+  }
+
+  private static Privilege tablePrivilege(String qualifiedTable, String privilege) {
+    return new Privilege(
+        privilege + " on table " + qualifiedTable,
+        "SELECT has_table_privilege(?, '" + privilege + "')",
+        qualifiedTable,
+        privilege,
+        "GRANT " + privilege + " ON " + qualifiedTable + " TO %s;");
+  }
+
+  /**
+   * Checks each privilege with PostgreSQL's {@code has_*_privilege} functions and fails naming
+   * every one the current user lacks, with the {@code GRANT} statements that would give them.
+   *
+   * @throws KeyManagerConfigException if any is missing
+   */
+  static void requirePrivileges(
+      Connection c, TableNames names, List<Privilege> needed, String toWhat) throws SQLException {
+    List<Privilege> missing = new ArrayList<>();
+    for (Privilege p : needed) {
+      try (PreparedStatement s = c.prepareStatement(p.checkSql())) {
+        s.setString(1, p.object());
+        try (ResultSet rs = s.executeQuery()) {
+          rs.next();
+          if (!rs.getBoolean(1)) {
+            missing.add(p);
+          }
+        }
+      }
+    }
+    if (missing.isEmpty()) {
+      return;
+    }
+    String user;
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT quote_ident(current_user)")) {
+      rs.next();
+      user = rs.getString(1);
+    }
+    StringBuilder message =
+        new StringBuilder("The database user ")
+            .append(user)
+            .append(" may not ")
+            .append(toWhat)
+            .append(" the KEK store ")
+            .append(names)
+            .append(": it lacks ");
+    for (int i = 0; i < missing.size(); i++) {
+      message.append(i == 0 ? "" : ", ").append(missing.get(i).description());
+    }
+    message.append(". A database owner can grant ");
+    message.append(missing.size() == 1 ? "it" : "them").append(" with:");
+    for (Privilege p : missing) {
+      message.append(' ').append(String.format(p.grant(), user));
+    }
+    message.append(" (docs/store-jdbc.md lists what each schema mode needs)");
+    throw new KeyManagerConfigException(message.toString(), null);
   }
 
   /** The recorded schema version, 0 if there is no version table. */

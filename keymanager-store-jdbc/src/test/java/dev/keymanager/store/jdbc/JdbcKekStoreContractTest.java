@@ -4,7 +4,10 @@ import static dev.keymanager.store.jdbc.EmbeddedPostgresExtension.server;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.keymanager.KeyManager;
+import dev.keymanager.core.KeyManagers;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.KekStoreContract;
 import java.util.IdentityHashMap;
 import org.junit.jupiter.api.AfterEach;
@@ -36,6 +39,11 @@ class JdbcKekStoreContractTest extends KekStoreContract {
     KekStore store = JdbcKekStore.builder().dataSource(pool()).schema(schema).build();
     schemaOf.put(store, schema);
     return store;
+  }
+
+  @Override
+  protected KeyManager keyManager(KekStore store, KmsProvider kms) {
+    return KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
   }
 
   @Override

@@ -1,0 +1,160 @@
+package dev.keymanager.core;
+
+import dev.keymanager.KekRef;
+import dev.keymanager.KekStoreException;
+import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekStore;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The {@link KekStore} as the key manager sees it: every read is checked to return exactly what was
+ * asked for, so that a store that maps two ids to one (a lossy encoding, a case-insensitive or
+ * normalising collation, a bug) can never make one tenant's call use another tenant's KEK.
+ *
+ * <ul>
+ *   <li>{@link #find}: the record carries the id and version asked for.
+ *   <li>{@link #versions}: every record carries the id asked for, versions strictly ascending.
+ *   <li>{@link #kekIds} and {@link #listKekIds}: every id is a valid KEK id, strictly ascending
+ *       (sorted, each once).
+ * </ul>
+ *
+ * A mismatch is a non-retryable {@link KekStoreException} naming the store and both ids (ids are
+ * not secret; no record material is quoted). Writes pass through unchanged. Every read path of the
+ * key manager (wrap, unwrap, the lifecycle, listing, rewrap) goes through this one wrapper.
+ */
+final class CheckedKekStore implements KekStore {
+  private final KekStore store;
+
+  private CheckedKekStore(KekStore store) {
+    this.store = store;
+  }
+
+  /** {@code store}, checked; a store that is checked already is returned as it is. */
+  static KekStore of(KekStore store) {
+    return store instanceof CheckedKekStore ? store : new CheckedKekStore(store);
+  }
+
+  @Override
+  public Optional<KeyEncryptionKey> find(String kekId, int version) {
+    Optional<KeyEncryptionKey> found = store.find(kekId, version);
+    if (found == null) {
+      throw broken("find(" + kekId + ", " + version + ") returned null instead of an Optional");
+    }
+    found.ifPresent(
+        record -> {
+          if (!record.id().equals(kekId) || record.version() != version) {
+            throw mismatch("find", new KekRef(kekId, version).toString(), record);
+          }
+        });
+    return found;
+  }
+
+  @Override
+  public List<KeyEncryptionKey> versions(String kekId) {
+    List<KeyEncryptionKey> versions = store.versions(kekId);
+    if (versions == null) {
+      throw broken("versions(" + kekId + ") returned null instead of a list");
+    }
+    int previous = 0;
+    for (KeyEncryptionKey record : versions) {
+      if (!record.id().equals(kekId)) {
+        throw mismatch("versions", kekId, record);
+      }
+      if (record.version() <= previous) {
+        throw broken(
+            "versions("
+                + kekId
+                + ") listed v"
+                + record.version()
+                + " after v"
+                + previous
+                + "; a store lists each version once, oldest first");
+      }
+      previous = record.version();
+    }
+    return versions;
+  }
+
+  @Override
+  public List<String> kekIds() {
+    List<String> ids = store.kekIds();
+    if (ids == null) {
+      throw broken("kekIds() returned null instead of a list");
+    }
+    return checkIds(ids);
+  }
+
+  @Override
+  public KekIdListing listKekIds() {
+    KekIdListing listing = store.listKekIds();
+    if (listing == null) {
+      throw broken("listKekIds() returned null");
+    }
+    checkIds(listing.ids());
+    return listing;
+  }
+
+  private List<String> checkIds(List<String> ids) {
+    String previous = null;
+    for (String id : ids) {
+      try {
+        KekRef.checkId(id);
+      } catch (IllegalArgumentException | NullPointerException e) {
+        throw new KekStoreException(
+            "KEK store " + store + " listed an invalid KEK id: " + e.getMessage(), false, e);
+      }
+      if (previous != null && previous.compareTo(id) >= 0) {
+        throw broken(
+            "kekIds() listed \""
+                + id
+                + "\" after \""
+                + previous
+                + "\"; ids come sorted, each once");
+      }
+      previous = id;
+    }
+    return ids;
+  }
+
+  @Override
+  public boolean create(KeyEncryptionKey record) {
+    return store.create(record);
+  }
+
+  @Override
+  public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
+    return store.compareAndSet(expectedRevision, next);
+  }
+
+  @Override
+  public void close() {
+    store.close();
+  }
+
+  @Override
+  public String toString() {
+    return store.toString();
+  }
+
+  private KekStoreException mismatch(String call, String asked, KeyEncryptionKey returned) {
+    return new KekStoreException(
+        "KEK store "
+            + store
+            + " answered "
+            + call
+            + " for "
+            + asked
+            + " with the record of "
+            + returned.ref()
+            + ": the store does not keep KEK ids apart (a lossy encoding or a case-insensitive"
+            + " or normalising collation?). Nothing was used; fix the store before retrying",
+        false,
+        null);
+  }
+
+  private KekStoreException broken(String what) {
+    return new KekStoreException("KEK store " + store + " is broken: " + what, false, null);
+  }
+}
