@@ -114,7 +114,9 @@ class SecretsStayOutTest {
       while (System.nanoTime() - lastUse < HARD_TTL.plusMillis(500).toNanos()) {
         Thread.sleep(50); // waiting for the real clock itself, which is what is tested
       }
-      // keymanager wipes an expired KEK at its cache's next maintenance; any cache write runs it.
+      // keymanager-core wipes an expired KEK at its cache's next maintenance, not on a timer: left
+      // untouched, each expired KEK was still on the heap here (once each). Any cache write runs
+      // the maintenance; what is tested is that nothing on Parquet's side holds a copy.
       keys.createKek("unrelated", FakeKms.cmk("cmk-unrelated"));
       Map<String, Integer> found = heapHolds(dir.resolve("expired.hprof"), keks, deks);
       assertThat(found).as("plaintext keys still on the heap after the hard TTL").isEmpty();
