@@ -86,22 +86,6 @@ class LayeringTest {
   }
 
   @Test
-  void parquetModuleDependsOnTheApiParquetAndHadoopAlone() {
-    classes()
-        .that()
-        .resideInAPackage("dev.keymanager.parquet..")
-        .should()
-        .onlyDependOnClassesThat()
-        .resideInAnyPackage(
-            "java..",
-            "dev.keymanager",
-            "dev.keymanager.parquet..",
-            "org.apache.parquet..",
-            "org.apache.hadoop..")
-        .check(CLASSES);
-  }
-
-  @Test
   void storeModulesDependOnTheApiAndTheJdkAlone() {
     classes()
         .that()

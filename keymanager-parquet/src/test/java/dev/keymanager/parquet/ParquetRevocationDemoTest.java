@@ -1,4 +1,4 @@
-package dev.keymanager.examples;
+package dev.keymanager.parquet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,10 +1,8 @@
-package dev.keymanager.examples;
+package dev.keymanager.parquet;
 
 import dev.keymanager.KeyManager;
 import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
-import dev.keymanager.parquet.KeyManagerKmsClient;
-import dev.keymanager.parquet.KeyManagerRegistry;
 import dev.keymanager.testkit.FakeKms;
 import java.io.IOException;
 import java.io.PrintStream;
