@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What a run of the tool is given from outside: standard input, the environment, whether stderr
- * is a terminal, and KMS providers passed in (tests pass FakeKms here; the jar passes none).
+ * What a run of the tool is given from outside: standard input, the environment, whether stderr is
+ * a terminal, and KMS providers passed in (tests pass FakeKms here; the jar passes none).
  */
 record CliEnv(
     InputStream in,

@@ -50,7 +50,8 @@ final class Config {
       } catch (NoSuchFileException e) {
         throw CliException.config("config file not found: " + flags.config);
       } catch (IOException | IllegalArgumentException e) {
-        throw CliException.config("cannot read config file " + flags.config + ": " + e.getMessage());
+        throw CliException.config(
+            "cannot read config file " + flags.config + ": " + e.getMessage());
       }
       for (String k : p.stringPropertyNames()) {
         if (!KEYS.contains(k)) {

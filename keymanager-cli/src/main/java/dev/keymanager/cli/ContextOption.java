@@ -25,7 +25,8 @@ final class ContextOption {
         throw CliException.invalidInput("--context wants KEY=VALUE, got an entry without '='");
       }
       if (map.put(e.substring(0, eq), e.substring(eq + 1)) != null) {
-        throw CliException.invalidInput("--context names the key '" + e.substring(0, eq) + "' twice");
+        throw CliException.invalidInput(
+            "--context names the key '" + e.substring(0, eq) + "' twice");
       }
     }
     return KeyContext.of(map);

@@ -22,7 +22,11 @@ final class EncryptCommand extends BaseCommand {
   @Option(names = "--kek", required = true, paramLabel = "KEK_ID", description = "The KEK.")
   String kek;
 
-  @Option(names = "--in", required = true, paramLabel = "FILE", description = "Plaintext; '-' stdin.")
+  @Option(
+      names = "--in",
+      required = true,
+      paramLabel = "FILE",
+      description = "Plaintext; '-' stdin.")
   String in;
 
   @Option(names = "--out", required = true, paramLabel = "FILE", description = "Ciphertext file.")
@@ -39,7 +43,8 @@ final class EncryptCommand extends BaseCommand {
   @Override
   int run() throws Exception {
     try (Session s = session()) {
-      EnvelopeCipher cipher = EnvelopeCipher.builder(s.keys(), kek).segmentSize(segmentSize).build();
+      EnvelopeCipher cipher =
+          EnvelopeCipher.builder(s.keys(), kek).segmentSize(segmentSize).build();
       Path temp = FileOps.tempFor(out);
       long n;
       try (InputStream src = in.equals("-") ? env().in() : Files.newInputStream(Path.of(in));

@@ -12,8 +12,8 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 
 /**
- * The exit codes of {@code keymanager}, one per failure class (docs/cli.md, "Exit codes").
- * Scripts branch on them: retry on {@link #UNAVAILABLE}, page a human on {@link #DENIED}.
+ * The exit codes of {@code keymanager}, one per failure class (docs/cli.md, "Exit codes"). Scripts
+ * branch on them: retry on {@link #UNAVAILABLE}, page a human on {@link #DENIED}.
  */
 final class ExitCodes {
   /** Success; for {@code doctor}, every check passed. */
@@ -22,10 +22,14 @@ final class ExitCodes {
   /** A failure the tool did not expect (a bug): the message says what; {@code -v} adds a trace. */
   static final int INTERNAL = 1;
 
-  /** Invalid input: bad flags, a malformed wrapped key or payload, a tampered file, no such file. */
+  /**
+   * Invalid input: bad flags, a malformed wrapped key or payload, a tampered file, no such file.
+   */
   static final int INVALID_INPUT = 2;
 
-  /** Configuration: unknown store URI or KMS scheme, no provider, bad config file, dev KMS refused. */
+  /**
+   * Configuration: unknown store URI or KMS scheme, no provider, bad config file, dev KMS refused.
+   */
   static final int CONFIG = 3;
 
   /** The KMS denied access: CMK disabled, deleted or not granted. Not retryable. */

@@ -129,7 +129,8 @@ final class KekCommands {
   @Command(
       name = "import",
       mixinStandardHelpOptions = true,
-      description = "Import a KEK the customer pre-wrapped with the CMK (needs unwrap rights only).")
+      description =
+          "Import a KEK the customer pre-wrapped with the CMK (needs unwrap rights only).")
   static final class Import extends OnKek {
     @Option(names = "--cmk", required = true, paramLabel = "URI", description = "The CMK URI.")
     String cmk;
@@ -268,8 +269,7 @@ final class KekCommands {
 
     @Override
     KekDescription apply(Session s) {
-      return s.keys()
-          .scheduleKekDestruction(id, Config.parseDuration(window, "--pending-window"));
+      return s.keys().scheduleKekDestruction(id, Config.parseDuration(window, "--pending-window"));
     }
   }
 

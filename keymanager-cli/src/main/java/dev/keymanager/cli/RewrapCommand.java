@@ -35,9 +35,9 @@ import picocli.CommandLine.Parameters;
  *
  * <p>Envelope files are rewritten whole: the v1 envelope format authenticates its header (which
  * holds the wrapped DEK) together with the body, so a new header needs a new body. Each file is
- * decrypted and encrypted again under a fresh DEK from the primary version into a sibling
- * temporary file, which is forced and renamed over the original; a kill at any instant leaves each
- * file wholly old or wholly new. Progress is recorded after the directory renames are forced, so a
+ * decrypted and encrypted again under a fresh DEK from the primary version into a sibling temporary
+ * file, which is forced and renamed over the original; a kill at any instant leaves each file
+ * wholly old or wholly new. Progress is recorded after the directory renames are forced, so a
  * resumed run never skips a file whose new bytes could be lost; files already under the primary
  * version are skipped.
  */
@@ -205,7 +205,13 @@ final class RewrapCommand extends BaseCommand {
     m.put("complete", true);
     print(
         m,
-        "rewrap complete: " + total + " (" + rewrapped + " rewrapped, " + unchanged + " unchanged)");
+        "rewrap complete: "
+            + total
+            + " ("
+            + rewrapped
+            + " rewrapped, "
+            + unchanged
+            + " unchanged)");
   }
 
   private static void forceAll(Set<Path> dirs) {
@@ -223,8 +229,7 @@ final class RewrapCommand extends BaseCommand {
     byte[] head = EncryptCommand.head(f);
     KekRef ref = EnvelopeCipher.kekOf(head);
     int primary =
-        primaries.computeIfAbsent(
-            ref.id(), id -> KekCommands.describe(keys, id).primaryVersion());
+        primaries.computeIfAbsent(ref.id(), id -> KekCommands.describe(keys, id).primaryVersion());
     if (ref.version() == primary) {
       return false;
     }
@@ -304,7 +309,8 @@ final class RewrapCommand extends BaseCommand {
       start = from.position();
       rewrapped = from.rewrapped();
       unchanged = from.unchanged();
-      try (var ch = java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.WRITE)) {
+      try (var ch =
+          java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.WRITE)) {
         ch.truncate(from.outputBytes());
       }
     } else {
@@ -316,7 +322,9 @@ final class RewrapCommand extends BaseCommand {
     long position = start;
     try (var ch =
         java.nio.channels.FileChannel.open(
-            temp, java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.APPEND)) {
+            temp,
+            java.nio.file.StandardOpenOption.WRITE,
+            java.nio.file.StandardOpenOption.APPEND)) {
       try {
         for (; position < lines.size(); position++) {
           String line = lines.get((int) position).strip();
@@ -326,8 +334,7 @@ final class RewrapCommand extends BaseCommand {
           } else {
             boolean hex = line.matches("(?i)[0-9a-f]+") && line.length() % 2 == 0;
             WrappedKey before =
-                WrappedKey.decode(
-                    hex ? Inspector.decodeHex(line) : Inspector.decodeBase64(line));
+                WrappedKey.decode(hex ? Inspector.decodeHex(line) : Inspector.decodeBase64(line));
             WrappedKey after = s.keys().rewrapDek(before, ctx);
             if (after.kek().equals(before.kek())) {
               unchanged++;
@@ -340,8 +347,7 @@ final class RewrapCommand extends BaseCommand {
                       : java.util.Base64.getEncoder().encodeToString(after.encode());
             }
           }
-          ch.write(
-              java.nio.ByteBuffer.wrap((outLine + "\n").getBytes(StandardCharsets.UTF_8)));
+          ch.write(java.nio.ByteBuffer.wrap((outLine + "\n").getBytes(StandardCharsets.UTF_8)));
           long done = position + 1;
           if (done % checkpointEvery == 0 && done < lines.size()) {
             ch.force(true);

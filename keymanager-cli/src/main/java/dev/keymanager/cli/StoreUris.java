@@ -14,8 +14,8 @@ final class StoreUris {
   private StoreUris() {}
 
   /**
-   * {@code file:/dir} (or {@code file:///dir}) opens a file store; {@code jdbc:postgresql://...}
-   * a JDBC store, with {@code store.user}, {@code store.password} and {@code jdbc.schema} from the
+   * {@code file:/dir} (or {@code file:///dir}) opens a file store; {@code jdbc:postgresql://...} a
+   * JDBC store, with {@code store.user}, {@code store.password} and {@code jdbc.schema} from the
    * configuration.
    */
   static KekStore open(String uri, Config config) {

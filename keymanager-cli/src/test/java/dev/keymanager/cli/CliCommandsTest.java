@@ -35,7 +35,10 @@ class CliCommandsTest {
   private CliRun.Result fails(int code, String... args) {
     CliRun.Result r = cli.run(args);
     assertThat(r.exitCode()).as("stdout %s stderr %s", r.out(), r.err()).isEqualTo(code);
-    assertThat(r.err().strip()).startsWith("keymanager: ").doesNotContain("\n").doesNotContain("\tat ");
+    assertThat(r.err().strip())
+        .startsWith("keymanager: ")
+        .doesNotContain("\n")
+        .doesNotContain("\tat ");
     return r;
   }
 
@@ -73,8 +76,15 @@ class CliCommandsTest {
     fails(ExitCodes.CONFIG, "kek", "list", "--store", "ftp://nowhere");
     fails(ExitCodes.CONFIG, "kek", "list");
     fails(ExitCodes.INVALID_INPUT, "kek", "create", "x", "--cmk", "not a uri", "--store", store);
-    fails(ExitCodes.INVALID_INPUT, "kek", "schedule-destruction", "x", "--pending-window", "soon",
-        "--store", store);
+    fails(
+        ExitCodes.INVALID_INPUT,
+        "kek",
+        "schedule-destruction",
+        "x",
+        "--pending-window",
+        "soon",
+        "--store",
+        store);
   }
 
   @Test
@@ -87,16 +97,23 @@ class CliCommandsTest {
   @Test
   void developmentKmsIsRefusedWithoutTheFlag() {
     CliRun discovering = new CliRun(); // FakeKms only as discovered from the test kit's jar
-    CliRun.Result r =
-        discovering.run("kek", "create", "t1", "--cmk", cmk, "--store", store);
+    CliRun.Result r = discovering.run("kek", "create", "t1", "--cmk", cmk, "--store", store);
     assertThat(r.exitCode()).isEqualTo(ExitCodes.CONFIG);
     assertThat(r.err()).contains("--allow-development-kms");
-    String local = dev.keymanager.core.LocalKms.createMasterKey(dir.resolve("master.key")).toString();
+    String local =
+        dev.keymanager.core.LocalKms.createMasterKey(dir.resolve("master.key")).toString();
     assertThat(discovering.run("kek", "create", "t2", "--cmk", local, "--store", store).exitCode())
         .isEqualTo(ExitCodes.CONFIG);
     assertThat(
             discovering
-                .run("kek", "create", "t2", "--cmk", local, "--store", store,
+                .run(
+                    "kek",
+                    "create",
+                    "t2",
+                    "--cmk",
+                    local,
+                    "--store",
+                    store,
                     "--allow-development-kms")
                 .exitCode())
         .isZero();
@@ -120,14 +137,33 @@ class CliCommandsTest {
     new Random(1).nextBytes(data);
     Path plain = Files.write(dir.resolve("p.bin"), data);
     Path enc = dir.resolve("p.enc");
-    ok("encrypt", "--kek", "t1", "--in", plain.toString(), "--out", enc.toString(), "-c", "t=a",
-        "--store", store);
+    ok(
+        "encrypt",
+        "--kek",
+        "t1",
+        "--in",
+        plain.toString(),
+        "--out",
+        enc.toString(),
+        "-c",
+        "t=a",
+        "--store",
+        store);
     Path back = dir.resolve("p.out");
     ok("decrypt", "--in", enc.toString(), "--out", back.toString(), "-c", "t=a", "--store", store);
     assertThat(Files.readAllBytes(back)).isEqualTo(data);
     Path wrong = dir.resolve("wrong.out");
-    fails(ExitCodes.INVALID_INPUT, "decrypt", "--in", enc.toString(), "--out", wrong.toString(),
-        "-c", "t=b", "--store", store);
+    fails(
+        ExitCodes.INVALID_INPUT,
+        "decrypt",
+        "--in",
+        enc.toString(),
+        "--out",
+        wrong.toString(),
+        "-c",
+        "t=b",
+        "--store",
+        store);
     assertThat(wrong).doesNotExist();
     assertThat(dir.resolve("wrong.out" + FileOps.TEMP_SUFFIX)).doesNotExist();
   }
@@ -141,14 +177,33 @@ class CliCommandsTest {
       byte[] data = ("file " + i).repeat(i * 50 + 1).getBytes();
       contents.add(data);
       Path p = Files.write(dir.resolve("in" + i), data);
-      ok("encrypt", "--kek", "t1", "--in", p.toString(), "--out",
-          files.resolve(String.format("f%02d", i)).toString(), "--store", store);
+      ok(
+          "encrypt",
+          "--kek",
+          "t1",
+          "--in",
+          p.toString(),
+          "--out",
+          files.resolve(String.format("f%02d", i)).toString(),
+          "--store",
+          store);
     }
     ok("kek", "rotate", "t1", "--store", store);
     Path progress = dir.resolve("progress");
     CliRun.Result r =
-        ok("rewrap", files.toString(), "--progress-file", progress.toString(), "--resume",
-            "--progress-every", "10", "--checkpoint-every", "7", "--store", store, "--json");
+        ok(
+            "rewrap",
+            files.toString(),
+            "--progress-file",
+            progress.toString(),
+            "--resume",
+            "--progress-every",
+            "10",
+            "--checkpoint-every",
+            "7",
+            "--store",
+            store,
+            "--json");
     assertThat(r.out()).contains("\"rewrapped\":30").contains("\"unchanged\":0");
     assertThat(r.err()).contains("rewrap: 10/30 done");
     for (int i = 0; i < 30; i++) {
@@ -174,13 +229,23 @@ class CliCommandsTest {
       ok("encrypt", "--kek", "t1", "--in", p.toString(), "--out", e.toString(), "--store", store);
       byte[] b = Files.readAllBytes(e);
       int w = ((b[4] & 0xFF) << 8) | (b[5] & 0xFF);
-      lines.add(java.util.Base64.getEncoder().encodeToString(java.util.Arrays.copyOfRange(b, 6, 6 + w)));
+      lines.add(
+          java.util.Base64.getEncoder().encodeToString(java.util.Arrays.copyOfRange(b, 6, 6 + w)));
     }
     Path keys = Files.write(dir.resolve("keys.txt"), lines);
     ok("kek", "rotate", "t1", "--store", store);
     Path out = dir.resolve("keys.new");
-    assertThat(ok("rewrap", "--keys", keys.toString(), "--out", out.toString(), "--store", store,
-            "--json").out())
+    assertThat(
+            ok(
+                    "rewrap",
+                    "--keys",
+                    keys.toString(),
+                    "--out",
+                    out.toString(),
+                    "--store",
+                    store,
+                    "--json")
+                .out())
         .contains("\"rewrapped\":5");
     List<String> after = Files.readAllLines(out);
     assertThat(after).hasSize(5);
@@ -251,8 +316,18 @@ class CliCommandsTest {
     ok("kek", "create", "t1", "--cmk", cmk, "--store", store);
     Path p = Files.write(dir.resolve("p"), new byte[100_000]);
     Path e = dir.resolve("p.enc");
-    ok("encrypt", "--kek", "t1", "--in", p.toString(), "--out", e.toString(), "--store", store,
-        "--segment-size", "4096");
+    ok(
+        "encrypt",
+        "--kek",
+        "t1",
+        "--in",
+        p.toString(),
+        "--out",
+        e.toString(),
+        "--store",
+        store,
+        "--segment-size",
+        "4096");
     CliRun.Result r = ok("inspect", e.toString(), "--json");
     assertThat(r.out())
         .contains("\"format\":\"envelope-payload\"")
@@ -271,8 +346,15 @@ class CliCommandsTest {
   void everyCommandHasHelpAndACompletionScriptIsGenerated() {
     for (String[] c :
         new String[][] {
-          {"inspect"}, {"kek"}, {"kek", "create"}, {"kek", "destroy-due"}, {"encrypt"},
-          {"decrypt"}, {"rewrap"}, {"doctor"}, {"store", "copy"}
+          {"inspect"},
+          {"kek"},
+          {"kek", "create"},
+          {"kek", "destroy-due"},
+          {"encrypt"},
+          {"decrypt"},
+          {"rewrap"},
+          {"doctor"},
+          {"store", "copy"}
         }) {
       String[] args = java.util.Arrays.copyOf(c, c.length + 1);
       args[c.length] = "--help";
