@@ -11,7 +11,7 @@ import java.util.Optional;
  *
  * <pre>{@code
  * try (AuditCorrelation.Scope scope = AuditCorrelation.open("change-4711")) {
- *   keys.rotateKek("tenant-42");      // its audit events carry "change-4711"
+ *   keys.admin().rotateKek("tenant-42");      // its audit events carry "change-4711"
  * }
  * }</pre>
  *

@@ -17,7 +17,7 @@ package dev.keymanager;
  * <p>The state of a KEK as a whole is the state of its primary (newest) version; {@link
  * KeyManager}'s lifecycle operations apply to every version and list the transitions they allow.
  * {@link #RETIRED} is the one state that only older versions take: it is how the minimum decryption
- * version is stored ({@link KeyManager#setMinimumDecryptionVersion}).
+ * version is stored ({@link KekAdmin#setMinimumDecryptionVersion}).
  */
 public enum KekState {
   /** In service. */

@@ -104,6 +104,48 @@ public final class KeyContext {
     return of(Map.of(key, value));
   }
 
+  /**
+   * A builder for a context of several entries, in any order:
+   *
+   * <pre>{@code
+   * KeyContext context = KeyContext.builder().put("tenant", "acme").put("table", "orders").build();
+   * }</pre>
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Collects the entries of a {@link KeyContext}; not thread-safe, reusable. */
+  public static final class Builder {
+    private final Map<String, String> entries = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    /**
+     * Adds an entry.
+     *
+     * @throws IllegalArgumentException if {@code key} was put already (a context cannot hold one
+     *     key twice, and silently keeping either value would hide a bug)
+     */
+    public Builder put(String key, String value) {
+      requireNonNull(key, "key");
+      requireNonNull(value, "value for key " + key);
+      if (entries.putIfAbsent(key, value) != null) {
+        throw new IllegalArgumentException("context key put twice: " + key);
+      }
+      return this;
+    }
+
+    /**
+     * The context of the entries put so far.
+     *
+     * @throws IllegalArgumentException as {@link KeyContext#of(Map)}
+     */
+    public KeyContext build() {
+      return of(entries);
+    }
+  }
+
   /** The entries, in canonical order; unmodifiable. */
   public Map<String, String> entries() {
     return entries;

@@ -1,294 +1,43 @@
 package dev.keymanager;
 
-import java.net.URI;
-import java.time.Duration;
-import java.util.Iterator;
-import java.util.List;
-import java.util.Optional;
-
 /**
- * Manages key-encryption keys (KEKs) and wraps and unwraps data keys (DEKs) under them.
+ * A built key manager: the {@linkplain DataKeyService data path} directly, {@linkplain KekAdmin KEK
+ * administration} through {@link #admin()}. Obtain one from {@code dev.keymanager.core.KeyManagers}
+ * and close it when done: closing overwrites every cached KEK and releases KMS clients.
  *
- * <p>A KEK is created under a customer master key (CMK) named by a URI such as {@code
- * aws-kms://arn:aws:kms:...} and kept in a {@link dev.keymanager.spi.KekStore} only in wrapped
- * form. The first operation that needs it unwraps it through the CMK's KMS and caches the plaintext
- * for at most the configured hard TTL; DEK wraps and unwraps under a cached KEK are local AES-GCM
- * operations with no network call. Once the hard TTL has passed since the last successful KMS
- * unwrap, a KEK is not used again until the KMS unwraps it anew, so a customer who revokes their
- * CMK stops all access within that bound.
+ * <pre>{@code
+ * try (KeyManager keys = KeyManagers.builder().kekStore(store).build()) {
+ *   keys.admin().createKek("orders", cmk);            // administration
+ *   DataKeyService dataPath = keys.dataPathOnly();    // hand this to readers and writers
+ *   try (DataKey dek = dataPath.generateDek("orders", context)) {
+ *     // ...
+ *   }
+ * }
+ * }</pre>
  *
- * <p>Implementations are thread-safe. Obtain one from {@code dev.keymanager.core.KeyManagers} and
- * close it when done: closing overwrites every cached KEK and releases KMS clients.
- *
- * <p>Every method may throw {@link KmsUnavailableException} (retryable) or {@link
- * KeyAccessDeniedException} when it needs the KMS, and {@link KekStoreException} when the store
- * fails; each method lists only its other failures.
- *
- * <h2>KEK lifecycle</h2>
- *
- * A KEK is a list of versions, each a {@link KeyEncryptionKey} record in the store with its own
- * {@link KekState}. The newest version is the <em>primary</em>: new DEKs are wrapped under it. The
- * state of the KEK is its primary's state. Each lifecycle operation below changes the versions with
- * one compare-and-set per record on the record's revision, so concurrent writers (threads,
- * processes, nodes sharing a store) never overwrite each other's change: the loser re-reads and
- * either re-applies its change or fails with the state it found. An operation that changes several
- * versions is not atomic across them: it changes the primary last, so a crash part-way leaves the
- * KEK in its old state, and running the same operation again completes it (every operation is
- * idempotent). Each operation emits one {@link dev.keymanager.spi.AuditEvent}, and one more per KMS
- * call it makes.
- *
- * <table>
- *   <caption>KEK states and the transitions each operation allows</caption>
- *   <tr><th>operation</th><th>allowed from</th><th>to</th></tr>
- *   <tr><td>{@link #createKek createKek}, {@link #importKek importKek} (version 1)</td>
- *       <td>(no KEK)</td><td>{@code ENABLED}</td></tr>
- *   <tr><td>{@link #rotateKek rotateKek}, {@link #importKek importKek} (next version)</td>
- *       <td>{@code ENABLED}</td><td>{@code ENABLED}, with a new primary version</td></tr>
- *   <tr><td>{@link #setMinimumDecryptionVersion setMinimumDecryptionVersion}</td>
- *       <td>{@code ENABLED}, {@code DISABLED}</td><td>unchanged; older versions {@code RETIRED} or
- *       back</td></tr>
- *   <tr><td>{@link #changeCmk changeCmk}</td><td>{@code ENABLED}, {@code DISABLED}</td>
- *       <td>unchanged</td></tr>
- *   <tr><td>{@link #disableKek disableKek}</td><td>{@code ENABLED}, {@code DISABLED} (no-op)</td>
- *       <td>{@code DISABLED}</td></tr>
- *   <tr><td>{@link #enableKek enableKek}</td><td>{@code DISABLED}, {@code ENABLED} (no-op)</td>
- *       <td>{@code ENABLED}</td></tr>
- *   <tr><td>{@link #scheduleKekDestruction scheduleKekDestruction}</td>
- *       <td>{@code ENABLED}, {@code DISABLED}</td><td>{@code PENDING_DESTRUCTION}</td></tr>
- *   <tr><td>{@link #cancelKekDestruction cancelKekDestruction}</td>
- *       <td>{@code PENDING_DESTRUCTION}</td><td>{@code DISABLED}</td></tr>
- *   <tr><td>{@link #destroyKek destroyKek}</td><td>{@code PENDING_DESTRUCTION} once its window
- *       has ended, {@code DESTROYED} (no-op)</td><td>{@code DESTROYED}</td></tr>
- * </table>
- *
- * <p>Any other operation on a KEK in a state the table does not list raises {@link
- * KekStateException} with the current state in its message ({@link KekStateException#state()}).
- * {@code RETIRED} versions stay retired through disable, enable and cancel, are not scheduled (they
- * are unusable already) and are destroyed with the KEK.
- *
- * <p>State changes made here take effect in this key manager at once (cached KEKs that may no
- * longer be used are overwritten); key managers in other processes sharing the store notice them
- * within their hard TTL, the same bound as a CMK revocation.
+ * <p>Least privilege: give a component that only reads and writes data {@link #dataPathOnly()}, a
+ * view that implements only {@link DataKeyService} and cannot be cast to reach {@link #admin()}, so
+ * a read-only node can never destroy a KEK by mistake. Implementations are thread-safe.
  */
-public interface KeyManager extends AutoCloseable {
+public interface KeyManager extends DataKeyService, AutoCloseable {
   /**
-   * How many requests {@link #rewrapDeks} handles between two {@link RewrapSink#progress} calls.
+   * KEK administration served by this key manager (same store, cache and KMS providers). Changes
+   * made through it take effect in this key manager at once.
    */
-  int REWRAP_PROGRESS_INTERVAL = 1000;
-
-  /**
-   * Creates version 1 of a new KEK: 32 random bytes, wrapped by the CMK at {@code cmkUri} and
-   * stored. The plaintext goes into the cache, so the first DEK operation needs no KMS call.
-   *
-   * @throws KekStateException if a KEK with this id exists already
-   * @throws KeyManagerConfigException if no provider handles the URI's scheme, the URI is
-   *     malformed, or the provider cannot wrap
-   * @throws IllegalArgumentException if the id is not a valid KEK id ({@link KekRef#checkId})
-   */
-  KeyEncryptionKey createKek(String kekId, URI cmkUri);
+  KekAdmin admin();
 
   /**
-   * Imports a KEK version that the customer generated and wrapped with their own CMK, so that only
-   * unwrap rights on the CMK are ever needed: every read path (DEK unwrap, wrap, rewrap) uses only
-   * {@link dev.keymanager.spi.KmsUnwrapper}.
-   *
-   * <p>The customer encrypts 32 random bytes with the CMK, binding the KMS context (AWS encryption
-   * context, or the provider's associated data) {@code keymanager:kek-id = <id>} and {@code
-   * keymanager:kek-version = <version>} (decimal), exactly the context this library uses for KEKs
-   * it creates. The import verifies the material with one KMS unwrap (which must give 32 bytes)
-   * before storing it, and caches the plaintext so the first DEK operation makes no KMS call.
-   *
-   * <p>Version 1 creates a new KEK. A higher version must be the current primary version plus one
-   * and adds a new primary, as {@link #rotateKek} does, with customer-made material.
-   *
-   * @param ref the KEK id and the version the material was wrapped for
-   * @param wrappedMaterial the KMS ciphertext; read, not kept
-   * @throws KekStateException if that version exists already, the version is not 1 for a new KEK
-   *     nor the next version of an enabled one, or the KEK is not enabled
-   * @throws InvalidCiphertextException if the CMK cannot unwrap the material under that context, or
-   *     it does not hold 32 bytes
-   * @throws KeyManagerConfigException if no provider handles the URI
+   * A view of this key manager's data path only: it delegates every {@link DataKeyService} call
+   * here and is not a {@link KeyManager} nor a {@link KekAdmin}, so a holder cannot reach
+   * administration nor close the key manager. Valid until this key manager is closed.
    */
-  KeyEncryptionKey importKek(KekRef ref, URI cmkUri, byte[] wrappedMaterial);
-
-  /**
-   * Rotates a KEK: creates version <i>n</i>+1 under the primary's CMK and makes it the primary.
-   * Earlier versions keep unwrapping their DEKs; new DEKs are wrapped under the new version. Two
-   * concurrent rotations each create their own version (the store's compare-and-set lets exactly
-   * one writer create each version); neither is lost.
-   *
-   * @return the new primary version's record
-   * @throws KekStateException if the KEK does not exist or is not {@link KekState#ENABLED}, or a
-   *     concurrent state change (a disable, a scheduled destruction) landed on the previous primary
-   *     while rotating; the new version then takes that state too
-   * @throws KeyManagerConfigException if the CMK's provider can only unwrap (import instead)
-   */
-  KeyEncryptionKey rotateKek(String kekId);
-
-  /**
-   * Sets the lowest KEK version whose DEKs may still be unwrapped, as Vault Transit's {@code
-   * min_decryption_version}: versions below it become {@link KekState#RETIRED}, retired versions at
-   * or above it take the KEK's state again. Retire old versions after {@linkplain #rewrapDeks
-   * rewrapping} their DEKs; lower the minimum to bring them back.
-   *
-   * <p>The minimum is stored in the versions' own states, not in a separate field, so every {@link
-   * dev.keymanager.spi.KekStore} keeps it with no schema of its own and it moves with the records;
-   * {@link KekDescription#minimumDecryptionVersion()} reads it back.
-   *
-   * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
-   * @throws IllegalArgumentException if {@code version} is below 1 or above the primary version
-   */
-  KekDescription setMinimumDecryptionVersion(String kekId, int version);
-
-  /**
-   * Rewraps a DEK under its KEK's primary version without touching the data it protects: the DEK
-   * stays the same, only its wrapping changes. A key already under the primary version is returned
-   * as it is. Local AES work only, unless a KEK version is not cached.
-   *
-   * @throws InvalidCiphertextException as {@link #unwrapDek}
-   * @throws KekStateException if the key's version or the primary version is not usable
-   */
-  WrappedKey rewrapDek(WrappedKey wrappedKey, KeyContext context);
-
-  /**
-   * Rewraps many DEKs, as {@link #rewrapDek} does each, handing every changed key to {@code sink}
-   * for the caller to store. Keys of several KEKs may be mixed. Stops at the first failure (of a
-   * rewrap, of the sink, or of the iterator) and reports it in the result instead of throwing, with
-   * the position to resume at; to skip a request that can never succeed (a corrupt key), resume at
-   * the position after it. See {@link RewrapProgress} for the resume token.
-   *
-   * <pre>{@code
-   * RewrapProgress p = keys.rewrapDeks(requests.iterator(), RewrapProgress.START,
-   *     (position, before, after) -> table.replaceKey(before, after));
-   * if (!p.isComplete()) {
-   *   saveForLater(p.position());   // resume with RewrapProgress.resumeAt(position)
-   * }
-   * }</pre>
-   *
-   * @param resumeFrom where to start: {@link RewrapProgress#START}, or the progress of an earlier
-   *     run over the same requests in the same order
-   * @return the progress at the end of the iterator or at the first failure
-   */
-  RewrapProgress rewrapDeks(
-      Iterator<RewrapRequest> requests, RewrapProgress resumeFrom, RewrapSink sink);
-
-  /**
-   * Moves every version of a KEK to another CMK: unwraps each with its current CMK, wraps the same
-   * bytes with {@code newCmkUri}, checks that the new ciphertext unwraps, and stores it. The KEK
-   * bytes do not change, so every DEK stays valid, and once this returns the old CMK is no longer
-   * needed. Versions already under the new CMK are skipped, so a run that failed part-way can be
-   * repeated.
-   *
-   * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
-   * @throws KeyManagerConfigException if no provider handles the new URI or it can only unwrap
-   */
-  KekDescription changeCmk(String kekId, URI newCmkUri);
-
-  /**
-   * Disables a KEK: no DEK under any of its versions is wrapped or unwrapped until {@link
-   * #enableKek}. Cached copies in this key manager are overwritten at once.
-   *
-   * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
-   */
-  KekDescription disableKek(String kekId);
-
-  /**
-   * Enables a disabled KEK again (versions below the minimum decryption version stay retired).
-   *
-   * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
-   */
-  KekDescription enableKek(String kekId);
-
-  /**
-   * Schedules the destruction of every version of a KEK {@code pendingWindow} from now, as AWS
-   * KMS's {@code ScheduleKeyDeletion}. Until then the KEK is unusable and {@link
-   * #cancelKekDestruction} brings it back (disabled); after, {@link #destroyKek} shreds it.
-   *
-   * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
-   * @throws IllegalArgumentException if {@code pendingWindow} is outside the key manager's bounds
-   *     (by default 7 to 30 days, as AWS KMS)
-   */
-  KekDescription scheduleKekDestruction(String kekId, Duration pendingWindow);
-
-  /**
-   * Cancels a scheduled destruction; the KEK becomes {@link KekState#DISABLED}.
-   *
-   * @throws KekStateException if the KEK does not exist or is not pending destruction
-   */
-  KekDescription cancelKekDestruction(String kekId);
-
-  /**
-   * Destroys a KEK whose pending window has ended (crypto-shredding): removes the wrapped material
-   * of every version from the store and overwrites every cached copy in this key manager. Every DEK
-   * wrapped under it is unrecoverable from then on: unwrapping one fails with {@link
-   * KekStateException} naming the KEK, even with full access to the CMK. Idempotent.
-   *
-   * @throws KekStateException if the KEK does not exist, is not pending destruction, or its window
-   *     has not ended
-   */
-  KekDescription destroyKek(String kekId);
-
-  /**
-   * Destroys every KEK whose pending window has ended, as {@link #destroyKek} does each; call it
-   * periodically (a library runs no timer of its own for this). Returns the ids destroyed.
-   *
-   * <p>A KEK whose records cannot be read (corrupt) is skipped, not destroyed: it is logged as a
-   * warning naming the record and counted in {@link KeyManagerStats#unreadableRecords()}, and every
-   * other due KEK is still destroyed.
-   *
-   * @throws KekStoreException (retryable) if the store itself fails; KEKs destroyed before stay so
-   */
-  List<String> destroyDueKeks();
-
-  /** The record of the KEK's primary (newest) version, if the KEK exists. Makes no KMS call. */
-  Optional<KeyEncryptionKey> describeKek(String kekId);
-
-  /** Every version of the KEK and what follows from them, if it exists. Makes no KMS call. */
-  Optional<KekDescription> describeKekVersions(String kekId);
-
-  /**
-   * The ids of every KEK in the store, sorted. Makes no KMS call.
-   *
-   * <p>A record the store cannot read (corrupt) hides no other KEK: the ids that can be read are
-   * returned, and each unreadable record is logged as a warning naming it and counted in {@link
-   * KeyManagerStats#unreadableRecords()}.
-   */
-  List<String> listKeks();
-
-  /**
-   * Generates a random 256-bit DEK and wraps it under the KEK's primary version, bound to {@code
-   * context}. The caller owns the result and must close it.
-   *
-   * @throws KekStateException if the KEK does not exist or its primary version is not {@link
-   *     KekState#ENABLED}
-   */
-  DataKey generateDek(String kekId, KeyContext context);
-
-  /**
-   * Wraps a caller-supplied DEK under the KEK's primary version, bound to {@code context}. The
-   * caller's array is read, not kept or modified.
-   *
-   * @throws KekStateException if the KEK does not exist or its primary version is not enabled
-   * @throws IllegalArgumentException if {@code dek} is not 16 to 64 bytes long
-   */
-  WrappedKey wrapDek(String kekId, byte[] dek, KeyContext context);
-
-  /**
-   * Unwraps a DEK. The caller owns the result and must close it.
-   *
-   * @throws InvalidCiphertextException if the wrapped key was tampered with, was made under another
-   *     KEK, or {@code context} differs from the one it was wrapped with
-   * @throws KekStateException if its KEK version does not exist or is not enabled
-   */
-  DataKey unwrapDek(WrappedKey wrappedKey, KeyContext context);
-
-  /** Counters of the KEK cache and KMS calls since this key manager was built. */
-  KeyManagerStats stats();
+  DataKeyService dataPathOnly();
 
   /**
    * Overwrites every cached KEK (each once its in-flight users finish), stops background work and
-   * closes the KMS providers this key manager opened. Later calls fail with {@link
-   * IllegalStateException}. Idempotent.
+   * closes the KMS providers and executor this key manager owns. Later calls of the data path and
+   * of {@link #admin()}'s operations fail with {@link IllegalStateException}; {@link #stats()}
+   * stays readable. Idempotent.
    */
   @Override
   void close();

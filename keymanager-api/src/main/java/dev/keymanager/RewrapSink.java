@@ -1,8 +1,8 @@
 package dev.keymanager;
 
 /**
- * Receives the results of {@link KeyManager#rewrapDeks}: the caller stores each new wrapped key in
- * place of the old one, and may record progress.
+ * Receives the results of {@link DataKeyService#rewrapDeks}: the caller stores each new wrapped key
+ * in place of the old one, and may record progress.
  */
 @FunctionalInterface
 public interface RewrapSink {
@@ -14,9 +14,12 @@ public interface RewrapSink {
   void rewrapped(long position, WrappedKey before, WrappedKey after);
 
   /**
-   * Progress so far: called every {@link KeyManager#REWRAP_PROGRESS_INTERVAL} requests and once at
-   * the end. Persisting {@link RewrapProgress#position()} here is enough to resume after a crash.
-   * The default does nothing.
+   * Progress so far: called every {@link DataKeyService#REWRAP_PROGRESS_INTERVAL} requests and once
+   * at the end, whether the run completed or stopped at a failure (then with {@link
+   * RewrapProgress#failure()} set and the position to resume at). Persisting {@link
+   * RewrapProgress#position()} here is enough to resume after a crash. If this throws at the end of
+   * a run that had already failed, the first failure is kept and this one added as suppressed. The
+   * default does nothing.
    */
   default void progress(RewrapProgress progress) {}
 }

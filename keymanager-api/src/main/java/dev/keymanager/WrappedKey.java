@@ -61,6 +61,16 @@ public final class WrappedKey {
           }
 
           @Override
+          public int parametersOffset(WrappedKey key) {
+            return key.parametersOffset;
+          }
+
+          @Override
+          public int ciphertextOffset(WrappedKey key) {
+            return key.ciphertextOffset;
+          }
+
+          @Override
           public byte[] header(WrapAlgorithm algorithm, KekRef kek) {
             return WrappedKey.newEncoding(algorithm, kek, 0, 0);
           }
@@ -195,12 +205,12 @@ public final class WrappedKey {
   }
 
   /** Where the algorithm parameters start in {@link #encode()}. */
-  public int parametersOffset() {
+  int parametersOffset() {
     return parametersOffset;
   }
 
   /** Where the ciphertext starts in {@link #encode()}; everything before it is the header. */
-  public int ciphertextOffset() {
+  int ciphertextOffset() {
     return ciphertextOffset;
   }
 

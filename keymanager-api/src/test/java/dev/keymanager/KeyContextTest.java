@@ -65,4 +65,32 @@ class KeyContextTest {
 
     assertThat(context.encode()[0]).isEqualTo((byte) 1);
   }
+
+  @Test
+  void builderMakesTheSameContextAsTheMapFactoryInAnyOrder() {
+    KeyContext built = KeyContext.builder().put("tenant", "acme").put("table", "orders").build();
+    KeyContext reversed = KeyContext.builder().put("table", "orders").put("tenant", "acme").build();
+
+    assertThat(built)
+        .isEqualTo(KeyContext.of(java.util.Map.of("tenant", "acme", "table", "orders")));
+    assertThat(built.encode()).isEqualTo(reversed.encode());
+    assertThat(KeyContext.builder().build()).isEqualTo(KeyContext.empty());
+  }
+
+  @Test
+  void builderRejectsAKeyPutTwice() {
+    KeyContext.Builder builder = KeyContext.builder().put("tenant", "acme");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> builder.put("tenant", "other"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("tenant")
+        .hasMessageNotContaining("other");
+  }
+
+  @Test
+  void kmsContextForImportNamesTheKekIdAndVersion() {
+    assertThat(KekAdmin.kmsContextFor(new KekRef("orders", 3)).entries())
+        .containsExactly(
+            java.util.Map.entry("keymanager:kek-id", "orders"),
+            java.util.Map.entry("keymanager:kek-version", "3"));
+  }
 }

@@ -54,12 +54,17 @@ public final class QuickStart {
     List<StoredRecord> stored = new ArrayList<>();
 
     try (KeyManager keys =
-        KeyManagers.builder().kekStore(store).hardTtl(Duration.ofMinutes(5)).build()) {
-      if (keys.describeKek("orders").isEmpty()) {
-        keys.createKek("orders", cmk);
+        KeyManagers.builder()
+            .kekStore(store)
+            .allowDevelopmentKms() // the local-kms:// CMK above; never in production
+            .hardTtl(Duration.ofMinutes(5))
+            .build()) {
+      if (keys.admin().describeKek("orders").isEmpty()) {
+        keys.admin().createKek("orders", cmk);
         out.println("created KEK orders v1 under " + cmk);
       } else {
-        out.println("found KEK orders from an earlier run: " + keys.describeKek("orders").get());
+        out.println(
+            "found KEK orders from an earlier run: " + keys.admin().describeKek("orders").get());
       }
       for (int i = 0; i < RECORDS.length; i++) {
         String id = "record-" + (i + 1);
@@ -85,7 +90,7 @@ public final class QuickStart {
     // A new key manager over the same store, as after a restart: the KEK is unwrapped through the
     // KMS once, on first use, then every DEK unwraps locally.
     List<String> decrypted = new ArrayList<>();
-    try (KeyManager keys = KeyManagers.builder().kekStore(store).build()) {
+    try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build()) {
       for (StoredRecord r : stored) {
         KeyContext context = KeyContext.of("record", r.id());
         try (DataKey dek = keys.unwrapDek(WrappedKey.decode(r.wrappedDek()), context)) {

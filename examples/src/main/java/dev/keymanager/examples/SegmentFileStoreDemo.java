@@ -57,8 +57,8 @@ public final class SegmentFileStoreDemo {
     URI cmk = LocalKms.createMasterKey(home.resolve("local-kms/master.key"));
     KekStore store = KekStores.file(home.resolve("keks"));
     Path data = home.resolve("segments");
-    try (KeyManager keys = KeyManagers.builder().kekStore(store).build()) {
-      keys.createKek("segments", cmk);
+    try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build()) {
+      keys.admin().createKek("segments", cmk);
       try (SegmentFileStore segments = new SegmentFileStore(keys, "segments", "events", data)) {
         for (int s = 1; s <= SEGMENTS; s++) {
           try (SegmentFileStore.SegmentWriter w = segments.newSegment()) {
@@ -78,7 +78,7 @@ public final class SegmentFileStoreDemo {
     long kmsCalls;
     // A new key manager, as after a restart: one KMS call unwraps the KEK, then every segment's
     // DEK unwraps locally.
-    try (KeyManager keys = KeyManagers.builder().kekStore(store).build();
+    try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build();
         SegmentFileStore segments = new SegmentFileStore(keys, "segments", "events", data)) {
       List<String> names = segments.segments();
       byte[][] expected = new byte[names.size()][];
@@ -124,7 +124,7 @@ public final class SegmentFileStoreDemo {
         data.resolve("segment-000001.seg"),
         StandardCopyOption.REPLACE_EXISTING);
     String refusal;
-    try (KeyManager keys = KeyManagers.builder().kekStore(store).build();
+    try (KeyManager keys = KeyManagers.builder().kekStore(store).allowDevelopmentKms().build();
         SegmentFileStore segments = new SegmentFileStore(keys, "segments", "events", data)) {
       segments.read("segment-000001", 0, 10);
       throw new IllegalStateException("a swapped segment file was served");

@@ -48,7 +48,7 @@ class SegmentFileStoreTest {
                 .discoverProviders(false)
                 .build();
         SegmentFileStore store = new SegmentFileStore(keys, "k", "test", home.resolve("s"))) {
-      keys.createKek("k", FakeKms.cmk("segments"));
+      keys.admin().createKek("k", FakeKms.cmk("segments"));
       int files = SegmentFileStore.MAX_OPEN + 4;
       for (int i = 0; i < files; i++) {
         try (SegmentFileStore.SegmentWriter w = store.newSegment()) {

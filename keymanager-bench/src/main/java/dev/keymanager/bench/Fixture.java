@@ -68,7 +68,7 @@ final class Fixture implements AutoCloseable {
             .clock(clock)
             .build();
     for (int i = 0; i < keks; i++) {
-      writer.createKek(kekId(i), CMK);
+      writer.admin().createKek(kekId(i), CMK);
     }
   }
 
@@ -110,7 +110,9 @@ final class Fixture implements AutoCloseable {
     byte[] encoded = wrapped.encode();
     byte[] salt =
         Arrays.copyOfRange(
-            encoded, wrapped.parametersOffset(), wrapped.parametersOffset() + SALT_LENGTH);
+            encoded,
+            RawGcm.parametersOffset(encoded),
+            RawGcm.parametersOffset(encoded) + SALT_LENGTH);
     try {
       byte[] subkey = Hkdf.computeHkdf("HMACSHA256", kek, salt, SUBKEY_INFO, 32);
       SecretKeySpec spec = new SecretKeySpec(subkey, "AES");

@@ -21,9 +21,18 @@ final class RawGcm {
   /** Where the parts of one wrapped-key encoding start. */
   record Layout(int nonceOffset, int ciphertextOffset) {
     static Layout of(WrappedKey wrapped) {
+      int parameters = parametersOffset(wrapped.encode());
       return new Layout(
-          wrapped.parametersOffset() + Fixture.SALT_LENGTH, wrapped.ciphertextOffset());
+          parameters + Fixture.SALT_LENGTH, parameters + wrapped.algorithm().parametersLength());
     }
+  }
+
+  /**
+   * Where the parameters start in a wrapped-key encoding, from its documented layout: magic (2),
+   * format version, algorithm id, KEK id length (1 each), the KEK id, the KEK version (4).
+   */
+  static int parametersOffset(byte[] encoded) {
+    return 5 + (encoded[4] & 0xFF) + 4;
   }
 
   private RawGcm() {}

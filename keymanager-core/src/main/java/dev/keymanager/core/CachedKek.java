@@ -40,6 +40,7 @@ final class CachedKek {
   private static final int UNWRAP_SLOTS = 16;
 
   private final KekRef ref;
+  private final Jca jca;
   private final byte[] wrapHeader; // the wrapped-key header for this KEK version; not secret
   private final byte[] kek; // owned
   private final long expiresAt; // ticker nanos; never used at or after this
@@ -51,6 +52,7 @@ final class CachedKek {
   private volatile WrapSubkey wrapSubkey; // created on first wrap
 
   /** A KEK that never expires, for tests and key derivation checks. */
+  @VisibleForTesting
   CachedKek(KekRef ref, byte[] kekBytes) {
     this(ref, kekBytes, Long.MAX_VALUE, Long.MAX_VALUE);
   }
@@ -62,6 +64,12 @@ final class CachedKek {
    * @param refreshAt ticker time from which a use starts a background refresh
    */
   CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt) {
+    this(ref, kekBytes, expiresAt, refreshAt, Jca.DEFAULT);
+  }
+
+  /** As {@link #CachedKek(KekRef, byte[], long, long)}, deriving and ciphering with {@code jca}. */
+  CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt, Jca jca) {
+    this.jca = jca;
     this.ref = ref;
     this.wrapHeader = ApiBridge.wrappedKeys().header(DekCipher.ALGORITHM, ref);
     this.kek = kekBytes;
@@ -214,7 +222,7 @@ final class CachedKek {
   }
 
   private Subkey derive(byte[] salt) {
-    return new Subkey(salt, Hkdf.deriveSha256(kek, salt, SUBKEY_INFO, 32));
+    return new Subkey(salt, Hkdf.deriveSha256(jca, kek, salt, SUBKEY_INFO, 32), jca);
   }
 
   /** Runs once, when the last holder releases: no operation is in flight on any subkey. */
@@ -248,10 +256,10 @@ final class CachedKek {
     private final SubkeyCiphers ciphers;
     private final Lease lease;
 
-    Subkey(byte[] salt, byte[] bytes) {
+    Subkey(byte[] salt, byte[] bytes, Jca jca) {
       this.salt = salt;
       this.bytes = bytes;
-      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes));
+      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca);
       this.lease = new Lease(this::wipe);
     }
 

@@ -5,7 +5,8 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.keymanager.DataKey;
-import dev.keymanager.KekDescription;
+import dev.keymanager.DataKeyService;
+import dev.keymanager.KekAdmin;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KekStoreException;
@@ -16,25 +17,28 @@ import dev.keymanager.KeyManagerStats;
 import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.RewrapSink;
+import dev.keymanager.WarmUpReport;
+import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
-import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,9 +60,9 @@ final class DefaultKeyManager implements KeyManager {
   static final int MAX_DEK_LENGTH = 64;
 
   /** Context keys binding a KEK's KMS ciphertext to its id and version. */
-  static final String CONTEXT_KEK_ID = "keymanager:kek-id";
+  static final String CONTEXT_KEK_ID = KekAdmin.KMS_CONTEXT_KEK_ID;
 
-  static final String CONTEXT_KEK_VERSION = "keymanager:kek-version";
+  static final String CONTEXT_KEK_VERSION = KekAdmin.KMS_CONTEXT_KEK_VERSION;
 
   private final KekStore store;
   private final KmsRegistry kms;
@@ -67,7 +71,11 @@ final class DefaultKeyManager implements KeyManager {
   private final KmsAudit audit;
   private final Stats stats;
   private final java.time.InstantSource clock;
-  private final KmsExecutor executor;
+  private final Executor executor;
+  private final KmsExecutor ownedExecutor; // null when the user brought their own
+  private final DefaultKekAdmin admin;
+  private final DataPathView dataPath;
+  private final WarmUp warmer;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final KekLifecycle lifecycle;
   private final KekStateChanges states;
@@ -81,7 +89,8 @@ final class DefaultKeyManager implements KeyManager {
     this.clock = config.clock();
     this.stats = new Stats();
     this.audit = new KmsAudit(stats, config.auditListeners(), clock);
-    this.executor = new KmsExecutor(config.kmsThreads());
+    this.ownedExecutor = config.kmsExecutor() == null ? new KmsExecutor(config.kmsThreads()) : null;
+    this.executor = ownedExecutor != null ? ownedExecutor : config.kmsExecutor();
     this.cache =
         new KekCache(
             config.cacheSettings(),
@@ -108,50 +117,24 @@ final class DefaultKeyManager implements KeyManager {
             config.maximumDestructionWindow(),
             primaries::invalidate);
     this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
+    this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
+    this.dataPath = new DataPathView(this);
+    this.warmer = new WarmUp(store, cache, primaries::put, config.cacheSettings().loadWait());
   }
 
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
   static KeyContext kekContext(KekRef ref) {
-    return KeyContext.of(
-        Map.of(CONTEXT_KEK_ID, ref.id(), CONTEXT_KEK_VERSION, Integer.toString(ref.version())));
+    return KekAdmin.kmsContextFor(ref);
   }
 
   @Override
-  public KeyEncryptionKey createKek(String kekId, URI cmkUri) {
-    checkOpen();
-    return lifecycle.create(kekId, cmkUri);
+  public KekAdmin admin() {
+    return admin;
   }
 
   @Override
-  public Optional<KeyEncryptionKey> describeKek(String kekId) {
-    checkOpen();
-    List<KeyEncryptionKey> versions = store.versions(kekId);
-    return versions.isEmpty() ? Optional.empty() : Optional.of(versions.get(versions.size() - 1));
-  }
-
-  @Override
-  public Optional<KekDescription> describeKekVersions(String kekId) {
-    KekRef.checkId(kekId);
-    checkOpen();
-    return lifecycle.describe(kekId);
-  }
-
-  @Override
-  public KeyEncryptionKey importKek(KekRef ref, URI cmkUri, byte[] wrappedMaterial) {
-    checkOpen();
-    return lifecycle.importKek(ref, cmkUri, wrappedMaterial);
-  }
-
-  @Override
-  public KeyEncryptionKey rotateKek(String kekId) {
-    checkOpen();
-    return lifecycle.rotate(kekId);
-  }
-
-  @Override
-  public KekDescription setMinimumDecryptionVersion(String kekId, int version) {
-    checkOpen();
-    return states.setMinimumDecryptionVersion(kekId, version);
+  public DataKeyService dataPathOnly() {
+    return dataPath;
   }
 
   @Override
@@ -168,60 +151,9 @@ final class DefaultKeyManager implements KeyManager {
   }
 
   @Override
-  public KekDescription changeCmk(String kekId, URI newCmkUri) {
+  public WarmUpReport warmUp(Collection<String> kekIds, WarmUpScope scope) {
     checkOpen();
-    return lifecycle.changeCmk(kekId, newCmkUri);
-  }
-
-  @Override
-  public KekDescription disableKek(String kekId) {
-    checkOpen();
-    return states.disable(kekId);
-  }
-
-  @Override
-  public KekDescription enableKek(String kekId) {
-    checkOpen();
-    return states.enable(kekId);
-  }
-
-  @Override
-  public KekDescription scheduleKekDestruction(String kekId, Duration pendingWindow) {
-    checkOpen();
-    return states.scheduleDestruction(kekId, pendingWindow);
-  }
-
-  @Override
-  public KekDescription cancelKekDestruction(String kekId) {
-    checkOpen();
-    return states.cancelDestruction(kekId);
-  }
-
-  @Override
-  public KekDescription destroyKek(String kekId) {
-    checkOpen();
-    return states.destroy(kekId);
-  }
-
-  @Override
-  public List<String> destroyDueKeks() {
-    checkOpen();
-    return states.destroyDue(
-        unreadable -> {
-          stats.unreadableRecords.increment();
-          log.warn("destroyDueKeks skipped an unreadable KEK: {}", unreadable);
-        });
-  }
-
-  @Override
-  public List<String> listKeks() {
-    checkOpen();
-    KekIdListing listing = store.listKekIds();
-    for (String unreadable : listing.unreadable()) {
-      stats.unreadableRecords.increment();
-      log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
-    }
-    return listing.ids();
+    return warmer.warmUp(kekIds, scope);
   }
 
   @Override
@@ -270,6 +202,130 @@ final class DefaultKeyManager implements KeyManager {
     } finally {
       kek.release();
     }
+  }
+
+  @Override
+  public CompletionStage<DataKey> unwrapDekAsync(WrappedKey wrappedKey, KeyContext context) {
+    requireNonNull(wrappedKey, "wrappedKey");
+    requireNonNull(context, "context");
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("key manager is closed"));
+    }
+    return withKek(
+        cache.acquireAsync(wrappedKey.kek()),
+        kek -> ApiBridge.newDataKey(DekCipher.unwrap(kek, wrappedKey, context), wrappedKey));
+  }
+
+  @Override
+  public CompletionStage<DataKey> generateDekAsync(String kekId, KeyContext context) {
+    requireNonNull(kekId, "kekId");
+    requireNonNull(context, "context");
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(new IllegalStateException("key manager is closed"));
+    }
+    KekRef primary = primaries.getIfPresent(kekId);
+    if (primary != null) {
+      return generateUnder(primary, context);
+    }
+    // The primary version comes from the store: read it on the KMS executor, not the caller's
+    // thread (a store may be a database).
+    CompletableFuture<DataKey> result = new CompletableFuture<>();
+    try {
+      executor.execute(
+          () -> {
+            try {
+              // Already on the executor: read here rather than through loadPrimary's hand-off.
+              KekRef p = primaries.get(kekId, this::readPrimary);
+              relay(generateUnder(p, context), result);
+            } catch (RuntimeException | Error e) {
+              result.completeExceptionally(e);
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      result.completeExceptionally(new IllegalStateException("key manager is closed", e));
+    }
+    // A store that hangs fails the stage within the same bound as the blocking path.
+    CompletableFuture.delayedExecutor(loadWait.toNanos(), TimeUnit.NANOSECONDS)
+        .execute(
+            () -> {
+              if (!result.isDone()) {
+                result.completeExceptionally(
+                    new KekStoreException(
+                        "Waited "
+                            + loadWait.toMillis()
+                            + " ms for KEK store "
+                            + store
+                            + " to list the versions of KEK "
+                            + kekId
+                            + "; the call may be retried",
+                        true,
+                        null));
+              }
+            });
+    return result;
+  }
+
+  private CompletableFuture<DataKey> generateUnder(KekRef primary, KeyContext context) {
+    return withKek(
+        cache.acquireAsync(primary),
+        kek -> {
+          byte[] dek = Randoms.bytes(DEK_LENGTH);
+          try {
+            return ApiBridge.newDataKey(dek, DekCipher.wrap(kek, dek, context));
+          } catch (RuntimeException e) {
+            Arrays.fill(dek, (byte) 0);
+            throw e;
+          }
+        });
+  }
+
+  /**
+   * Runs {@code op} on the KEK once it is acquired and releases it: at once on this thread for a
+   * hit, else on the thread that completes the load. A data key made after the caller's stage was
+   * completed otherwise (it cannot be, today) is closed, never leaked.
+   */
+  private static CompletableFuture<DataKey> withKek(
+      CompletableFuture<CachedKek> acquired, Function<CachedKek, DataKey> op) {
+    if (acquired.isDone() && !acquired.isCompletedExceptionally()) {
+      CachedKek kek = acquired.join();
+      try {
+        return CompletableFuture.completedFuture(op.apply(kek));
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      } finally {
+        kek.release();
+      }
+    }
+    CompletableFuture<DataKey> result = new CompletableFuture<>();
+    acquired.whenComplete(
+        (kek, failure) -> {
+          if (failure != null) {
+            result.completeExceptionally(failure);
+            return;
+          }
+          try {
+            DataKey key = op.apply(kek);
+            if (!result.complete(key)) {
+              key.close();
+            }
+          } catch (RuntimeException | Error e) {
+            result.completeExceptionally(e);
+          } finally {
+            kek.release();
+          }
+        });
+    return result;
+  }
+
+  private static void relay(CompletableFuture<DataKey> from, CompletableFuture<DataKey> to) {
+    from.whenComplete(
+        (key, failure) -> {
+          if (failure != null) {
+            to.completeExceptionally(failure);
+          } else if (!to.complete(key)) {
+            key.close();
+          }
+        });
   }
 
   /**
@@ -366,15 +422,22 @@ final class DefaultKeyManager implements KeyManager {
     return plaintext;
   }
 
-  String kmsThreadPrefixForTest() {
-    return executor.threadPrefix();
+  /** The name every thread of the owned KMS executor starts with. */
+  @VisibleForTesting
+  String kmsThreadPrefix() {
+    if (ownedExecutor == null) {
+      throw new IllegalStateException("the KMS executor is the user's own");
+    }
+    return ownedExecutor.threadPrefix();
   }
 
-  KekCache cacheForTest() {
+  @VisibleForTesting
+  KekCache cache() {
     return cache;
   }
 
   /** Waits for background loads and refreshes to finish; for tests on a manual clock. */
+  @VisibleForTesting
   void awaitBackgroundLoads() {
     cache.awaitIdle(java.time.Duration.ofSeconds(30));
   }
@@ -389,7 +452,9 @@ final class DefaultKeyManager implements KeyManager {
     if (closed.compareAndSet(false, true)) {
       cache.close();
       primaries.invalidateAll();
-      executor.close();
+      if (ownedExecutor != null) {
+        ownedExecutor.close();
+      }
       kms.close();
       log.debug("Key manager closed");
     }

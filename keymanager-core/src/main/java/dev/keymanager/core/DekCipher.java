@@ -55,8 +55,8 @@ final class DekCipher {
    */
   static byte[] unwrap(CachedKek kek, WrappedKey wrapped, KeyContext context) {
     byte[] in = ApiBridge.wrappedKeys().encoding(wrapped);
-    int saltOffset = wrapped.parametersOffset();
-    int ciphertextOffset = wrapped.ciphertextOffset();
+    int saltOffset = ApiBridge.wrappedKeys().parametersOffset(wrapped);
+    int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
     int ciphertextLength = in.length - ciphertextOffset;
     CachedKek.Subkey subkey = kek.unwrapKey(in, saltOffset);
     Cipher cipher = subkey.ciphers().take();

@@ -12,19 +12,24 @@ import javax.crypto.Mac;
  * intermediate pseudorandom key and output block are overwritten in {@code finally}.
  */
 final class Hkdf {
-  private static final String HMAC = "HmacSHA256";
+  private static final String HMAC = Jca.HMAC_SHA256;
 
   private Hkdf() {}
 
   /** {@code length} (at most 32) bytes of HKDF-SHA256 output; the caller owns and wipes them. */
   static byte[] deriveSha256(byte[] ikm, byte[] salt, byte[] info, int length) {
+    return deriveSha256(Jca.DEFAULT, ikm, salt, info, length);
+  }
+
+  /** As {@link #deriveSha256(byte[], byte[], byte[], int)}, with {@code jca}'s HMAC. */
+  static byte[] deriveSha256(Jca jca, byte[] ikm, byte[] salt, byte[] info, int length) {
     if (length > 32) {
       throw new IllegalArgumentException("at most 32 bytes: " + length);
     }
     byte[] prk = null;
     byte[] block = null;
     try {
-      Mac mac = Mac.getInstance(HMAC);
+      Mac mac = jca.hmacSha256();
       mac.init(new LentKey(salt.length == 0 ? new byte[32] : salt, HMAC));
       prk = mac.doFinal(ikm);
       mac.init(new LentKey(prk, HMAC));

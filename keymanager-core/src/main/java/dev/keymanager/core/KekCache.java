@@ -22,6 +22,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,6 +71,7 @@ final class KekCache implements AutoCloseable {
   private final long refreshAheadNanos;
   private final long refreshRetryNanos;
   private final long loadWaitNanos;
+  private final Jca jca;
   private final AtomicLong invalidations = new AtomicLong();
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
@@ -111,6 +113,7 @@ final class KekCache implements AutoCloseable {
     this.refreshAheadNanos = settings.refreshAhead().toNanos();
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
+    this.jca = settings.jca();
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -147,7 +150,8 @@ final class KekCache implements AutoCloseable {
       Duration refreshAhead,
       Duration negativeTtl,
       Duration loadWait,
-      long maximumSize) {}
+      long maximumSize,
+      Jca jca) {}
 
   /**
    * A retained, unexpired KEK for {@code ref}, loading it on a miss. The caller must {@link
@@ -160,34 +164,15 @@ final class KekCache implements AutoCloseable {
    *     reading the KEK's record from the store; the store's own failure as it raised it
    */
   CachedKek acquire(KekRef ref) {
-    boolean missed = false;
+    CachedKek hit = cached(ref, true);
+    if (hit != null) {
+      return hit;
+    }
+    stats.misses.increment();
     for (; ; ) {
-      CachedKek kek = entries.getIfPresent(ref);
-      if (kek != null) {
-        long now = ticker.read();
-        if (!kek.isExpired(now) && kek.tryRetain()) {
-          if (!missed) {
-            stats.hits.increment();
-          }
-          maybeRefresh(kek, now);
-          return kek;
-        }
-        // Past its hard TTL, or evicted and overwritten between the lookup and the retain.
-        entries.asMap().remove(ref, kek);
-      }
-      if (!missed) {
-        stats.misses.increment();
-        missed = true;
-      }
       KeyAccessDeniedException denied = denials.getIfPresent(ref);
       if (denied != null) {
-        throw new KeyAccessDeniedException(
-            "Not asking the KMS again yet for KEK "
-                + ref
-                + ": it denied access within the negative TTL ("
-                + denied.getMessage()
-                + ")",
-            denied);
+        throw deniedAgain(ref, denied);
       }
       CachedKek loaded = await(ref, load(ref, false));
       if (loaded != STALE && loaded.tryRetain()) {
@@ -197,7 +182,134 @@ final class KekCache implements AutoCloseable {
         loaded.release();
       }
       // Stale, already evicted, or expired while we were waiting: look again.
+      hit = cached(ref, false);
+      if (hit != null) {
+        return hit;
+      }
     }
+  }
+
+  /**
+   * As {@link #acquire}, without blocking: a hit is a completed future (on the caller's thread); a
+   * miss joins or starts the load on the executor (the same single flight as {@link #acquire}) and
+   * completes there, with the same exceptions, or with {@link KmsUnavailableException} once the
+   * bounded wait has passed. The caller must release the KEK the future yields.
+   */
+  CompletableFuture<CachedKek> acquireAsync(KekRef ref) {
+    CachedKek hit = cached(ref, true);
+    if (hit != null) {
+      return CompletableFuture.completedFuture(hit);
+    }
+    stats.misses.increment();
+    CompletableFuture<CachedKek> result = new CompletableFuture<>();
+    AtomicReference<Load> joined = new AtomicReference<>(); // for the timeout's message
+    CompletableFuture.delayedExecutor(loadWaitNanos, TimeUnit.NANOSECONDS)
+        .execute(
+            () -> {
+              if (!result.isDone()) {
+                result.completeExceptionally(waitedTooLong(ref, joined.get(), null));
+              }
+            });
+    missAsync(ref, result, joined);
+    return result;
+  }
+
+  private void missAsync(
+      KekRef ref, CompletableFuture<CachedKek> result, AtomicReference<Load> joined) {
+    if (result.isDone()) {
+      return; // timed out
+    }
+    CachedKek hit = cached(ref, false);
+    if (hit != null) {
+      handOver(hit, result);
+      return;
+    }
+    KeyAccessDeniedException denied = denials.getIfPresent(ref);
+    if (denied != null) {
+      result.completeExceptionally(deniedAgain(ref, denied));
+      return;
+    }
+    Load load = load(ref, false);
+    joined.set(load);
+    load.whenComplete(
+        (loaded, failure) -> {
+          if (failure != null) {
+            result.completeExceptionally(forCaller(failure));
+          } else if (loaded != STALE && loaded.tryRetain()) {
+            if (!loaded.isExpired(ticker.read())) {
+              handOver(loaded, result);
+            } else {
+              loaded.release();
+              missAsync(ref, result, joined);
+            }
+          } else {
+            missAsync(ref, result, joined); // stale or evicted meanwhile: look again
+          }
+        });
+  }
+
+  /** Completes {@code result} with a retained KEK, or releases it if the caller has timed out. */
+  private static void handOver(CachedKek kek, CompletableFuture<CachedKek> result) {
+    if (!result.complete(kek)) {
+      kek.release();
+    }
+  }
+
+  /** A retained, unexpired cached KEK, or null; drops an expired entry it finds. */
+  private CachedKek cached(KekRef ref, boolean countHit) {
+    CachedKek kek = entries.getIfPresent(ref);
+    if (kek != null) {
+      long now = ticker.read();
+      if (!kek.isExpired(now) && kek.tryRetain()) {
+        if (countHit) {
+          stats.hits.increment();
+        }
+        maybeRefresh(kek, now);
+        return kek;
+      }
+      // Past its hard TTL, or evicted and overwritten between the lookup and the retain.
+      entries.asMap().remove(ref, kek);
+    }
+    return null;
+  }
+
+  private static KeyAccessDeniedException deniedAgain(KekRef ref, KeyAccessDeniedException denied) {
+    return new KeyAccessDeniedException(
+        "Not asking the KMS again yet for KEK "
+            + ref
+            + ": it denied access within the negative TTL ("
+            + denied.getMessage()
+            + ")",
+        denied);
+  }
+
+  /**
+   * The failure of a wait for {@code load} that outlasted the bounded wait: the store's (retryable)
+   * while the load was still reading the record, the KMS's once it had called the KMS.
+   */
+  private KeyManagerException waitedTooLong(KekRef ref, Load load, Throwable cause) {
+    if (load != null && !load.atKms) {
+      return new KekStoreException(
+          "Waited "
+              + Duration.ofNanos(loadWaitNanos).toMillis()
+              + " ms for KEK store "
+              + storeName
+              + " to read KEK "
+              + ref
+              + " (no KMS call was made yet); the read goes on in the background and fills the"
+              + " cache if it succeeds. The call may be retried. A store on a connection pool"
+              + " should time out sooner than loadTimeout (the pool's connection timeout), so"
+              + " an outage is reported with the store's own error",
+          true,
+          cause);
+    }
+    return new KmsUnavailableException(
+        "Waited "
+            + Duration.ofNanos(loadWaitNanos).toMillis()
+            + " ms for the KMS to unwrap KEK "
+            + ref
+            + "; the call goes on in the background and fills the cache if it succeeds",
+        cause);
   }
 
   private void maybeRefresh(CachedKek kek, long now) {
@@ -244,7 +356,8 @@ final class KekCache implements AutoCloseable {
       long start = ticker.read();
       byte[] plaintext = loader.load(ref, () -> future.atKms = true);
       CachedKek kek =
-          new CachedKek(ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos);
+          new CachedKek(
+              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca);
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
     } catch (KeyAccessDeniedException e) {
       denials.put(ref, e);
@@ -304,28 +417,7 @@ final class KekCache implements AutoCloseable {
     try {
       return load.get(loadWaitNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      if (!load.atKms) {
-        throw new KekStoreException(
-            "Waited "
-                + Duration.ofNanos(loadWaitNanos).toMillis()
-                + " ms for KEK store "
-                + storeName
-                + " to read KEK "
-                + ref
-                + " (no KMS call was made yet); the read goes on in the background and fills the"
-                + " cache if it succeeds. The call may be retried. A store on a connection pool"
-                + " should time out sooner than loadTimeout (the pool's connection timeout), so"
-                + " an outage is reported with the store's own error",
-            true,
-            e);
-      }
-      throw new KmsUnavailableException(
-          "Waited "
-              + Duration.ofNanos(loadWaitNanos).toMillis()
-              + " ms for the KMS to unwrap KEK "
-              + ref
-              + "; the call goes on in the background and fills the cache if it succeeds",
-          e);
+      throw waitedTooLong(ref, load, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new KmsUnavailableException(
@@ -364,7 +456,7 @@ final class KekCache implements AutoCloseable {
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
     CachedKek kek =
-        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos);
+        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca);
     install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
   }
 
@@ -382,6 +474,7 @@ final class KekCache implements AutoCloseable {
    * Waits until no load or refresh is running, for tests that advance a manual clock and need the
    * background work a use started to have finished.
    */
+  @VisibleForTesting
   void awaitIdle(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!inflight.isEmpty()) {
@@ -400,8 +493,11 @@ final class KekCache implements AutoCloseable {
     }
   }
 
+  /**
+   * The approximate number of cached KEK versions, expired ones not yet cleaned up included. Reads
+   * only: no clean-up runs, so nothing is evicted or wiped by asking (this feeds {@code toString}).
+   */
   long size() {
-    entries.cleanUp();
     return entries.estimatedSize();
   }
 

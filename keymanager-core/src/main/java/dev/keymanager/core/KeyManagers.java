@@ -8,6 +8,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.spi.AuditListener;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
+import java.security.Provider;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -16,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Executor;
 
 /**
  * Builds {@link KeyManager}s.
@@ -65,6 +67,7 @@ public final class KeyManagers {
     private KekStore store;
     private final List<KmsProvider> providers = new ArrayList<>();
     private boolean discover = true;
+    private boolean allowDevelopmentKms;
     private ClassLoader classLoader;
     private final Set<String> allowedSchemes = new LinkedHashSet<>();
     private Duration hardTtl = DEFAULT_HARD_TTL;
@@ -72,6 +75,9 @@ public final class KeyManagers {
     private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
     private Duration loadTimeout = DEFAULT_LOAD_TIMEOUT;
     private int kmsThreads = DEFAULT_KMS_THREADS;
+    private boolean kmsThreadsSet;
+    private Executor kmsExecutor;
+    private Provider jcaProvider;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
     private InstantSource clock;
     private final List<AuditListener> auditListeners = new ArrayList<>();
@@ -105,6 +111,19 @@ public final class KeyManagers {
     }
 
     /**
+     * Lets discovery pick up the development KMS providers: core's {@code local-kms} (a master key
+     * in a local file) and the test kit's {@code fake-kms} (keys derived from the CMK's name).
+     * Default: off, so that a development provider on a production class path is never used; a CMK
+     * URI of a development scheme then fails with a {@link KeyManagerConfigException} that says to
+     * call this. A development provider passed to {@link #kmsProvider} is used without this opt-in.
+     * Never call it in production.
+     */
+    public Builder allowDevelopmentKms() {
+      this.allowDevelopmentKms = true;
+      return this;
+    }
+
+    /**
      * The class loader to discover providers with; default: the thread's context class loader, else
      * this class's loader.
      */
@@ -115,8 +134,8 @@ public final class KeyManagers {
 
     /**
      * Restricts the CMK URI schemes the key manager will use, such as {@code "aws-kms"}; by default
-     * every scheme that has a provider. Useful to keep the development {@code local-kms} out of
-     * production.
+     * every scheme that has a provider. Naming a development scheme ({@code local-kms}, {@code
+     * fake-kms}) also needs {@link #allowDevelopmentKms()} or an explicit provider for it.
      */
     public Builder allowedSchemes(Set<String> schemes) {
       requireNonNull(schemes, "schemes");
@@ -212,6 +231,50 @@ public final class KeyManagers {
         throw new IllegalArgumentException("kmsThreads must be in [1, 256]: " + threads);
       }
       this.kmsThreads = threads;
+      this.kmsThreadsSet = true;
+      return this;
+    }
+
+    /**
+     * Runs the key manager's KMS calls (cache loads, refreshes, warm-up, the store reads of the
+     * asynchronous path) on {@code executor} instead of a pool of its own, for engines that manage
+     * their threads themselves. The caller keeps ownership: {@link KeyManager#close()} does not
+     * shut it down, and KMS calls running on it when the key manager closes are not interrupted
+     * (their results are dropped and wiped). Default: an owned pool of {@link #kmsThreads} threads.
+     *
+     * <p>The executor should run each task soon and on a thread other than the submitter's: its
+     * threads make blocking KMS calls, so never pass an event loop, and a {@code Runnable::run}
+     * executor makes every miss block its caller, {@link
+     * dev.keymanager.DataKeyService#unwrapDekAsync} included. KMS calls run at most as many at once
+     * as the executor allows. An executor that rejects a task fails that load with {@link
+     * IllegalStateException}.
+     *
+     * @throws KeyManagerConfigException from {@link #build()} if {@link #kmsThreads} was also set
+     */
+    public Builder kmsExecutor(Executor executor) {
+      this.kmsExecutor = requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * The JCA provider for the key manager's own cryptography: AES-256-GCM of DEK wraps and
+     * unwraps, and HMAC-SHA256 of the subkey derivation (HKDF). Default: the JDK's provider list in
+     * its configured order (SunJCE on a stock JDK). Pass a FIPS-validated provider, such as Bouncy
+     * Castle's, to run those operations on it; the wire format is the same, so keys wrapped under
+     * one provider unwrap under another.
+     *
+     * <p>What zeroization guarantees become depends on the provider: the JDK's AES-GCM and HMAC
+     * overwrite the key copies they take, and this library scrubs the ciphers it keeps, so no key
+     * bytes outlive their use on the heap; other providers may keep copies the library cannot reach
+     * until the garbage collector reclaims them. {@code docs/api.md} records what the heap scan
+     * finds under Bouncy Castle. Payload envelope encryption ({@code EnvelopeCipher}) and the
+     * development {@code local-kms} are not affected by this option.
+     *
+     * @throws IllegalArgumentException if the provider offers AES/GCM/NoPadding or HmacSHA256 not
+     *     (checked by {@link #build()})
+     */
+    public Builder jcaProvider(Provider provider) {
+      this.jcaProvider = requireNonNull(provider, "provider");
       return this;
     }
 
@@ -252,8 +315,8 @@ public final class KeyManagers {
     }
 
     /**
-     * The shortest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
-     * #DEFAULT_MINIMUM_DESTRUCTION_WINDOW} (7 days). Zero allows destroying at once.
+     * The shortest pending window {@link dev.keymanager.KekAdmin#scheduleKekDestruction} accepts;
+     * default {@link #DEFAULT_MINIMUM_DESTRUCTION_WINDOW} (7 days). Zero allows destroying at once.
      *
      * @throws IllegalArgumentException if negative
      */
@@ -267,8 +330,8 @@ public final class KeyManagers {
     }
 
     /**
-     * The longest pending window {@link KeyManager#scheduleKekDestruction} accepts; default {@link
-     * #DEFAULT_MAXIMUM_DESTRUCTION_WINDOW} (30 days).
+     * The longest pending window {@link dev.keymanager.KekAdmin#scheduleKekDestruction} accepts;
+     * default {@link #DEFAULT_MAXIMUM_DESTRUCTION_WINDOW} (30 days).
      *
      * @throws IllegalArgumentException if negative
      */
@@ -285,14 +348,16 @@ public final class KeyManagers {
      * Builds the key manager. Makes no KMS call.
      *
      * @throws KeyManagerConfigException if no store was set, two providers claim one scheme, a
-     *     provider cannot be loaded, or an allowed scheme has no provider
+     *     provider cannot be loaded, or an allowed scheme has no provider (a development scheme
+     *     without {@link #allowDevelopmentKms()} has none)
      * @throws IllegalArgumentException if the minimum destruction window exceeds the maximum
      */
     public KeyManager build() {
       return build(discover ? KmsRegistry.discover(effectiveClassLoader()) : List.of());
     }
 
-    /** Package-private seam for tests: build with a given set of discovered providers. */
+    /** Builds with a given set of discovered providers: {@link #build()}, and a seam for tests. */
+    @VisibleForTesting
     KeyManager build(Iterable<KmsProvider> discovered) {
       if (store == null) {
         throw new KeyManagerConfigException("No KEK store configured: call kekStore(...)");
@@ -300,6 +365,13 @@ public final class KeyManagers {
       if (refreshAhead != null && refreshAhead.compareTo(hardTtl) >= 0) {
         throw new KeyManagerConfigException(
             "refreshAhead (" + refreshAhead + ") must be shorter than hardTtl (" + hardTtl + ")");
+      }
+      if (jcaProvider != null) {
+        Jca.of(jcaProvider); // fails now, before any KMS provider is opened
+      }
+      if (kmsExecutor != null && kmsThreadsSet) {
+        throw new KeyManagerConfigException(
+            "kmsThreads and kmsExecutor were both set: the thread count is the executor's own");
       }
       if (minimumDestructionWindow.compareTo(maximumDestructionWindow) > 0) {
         throw new IllegalArgumentException(
@@ -309,7 +381,8 @@ public final class KeyManagers {
                 + maximumDestructionWindow);
       }
       return new DefaultKeyManager(
-          this, KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes)));
+          this,
+          KmsRegistry.of(providers, discovered, Set.copyOf(allowedSchemes), allowDevelopmentKms));
     }
 
     private ClassLoader effectiveClassLoader() {
@@ -350,11 +423,16 @@ public final class KeyManagers {
           refreshAhead != null ? refreshAhead : hardTtl.dividedBy(5),
           negativeTtl,
           loadTimeout,
-          maximumCachedKeks);
+          maximumCachedKeks,
+          jcaProvider == null ? Jca.DEFAULT : Jca.of(jcaProvider));
     }
 
     int kmsThreads() {
       return kmsThreads;
+    }
+
+    Executor kmsExecutor() {
+      return kmsExecutor;
     }
 
     InstantSource clock() {

@@ -15,6 +15,7 @@ import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,18 +28,29 @@ import org.slf4j.LoggerFactory;
  * scheme, with no explicit one, fail the build naming both (fail closed: picking either would be a
  * guess about which vendor client holds the customer's key). Discovered providers outside the
  * allowed schemes are closed and ignored.
+ *
+ * <p>Development providers ({@code local-kms} in core, the test kit's {@code fake-kms}) are never
+ * taken from discovery unless the builder opted in: their keys are a file on the local disk, or
+ * derivable from the CMK's name, so a test jar that slips onto a production class path must not
+ * turn a {@code fake-kms://} URI in a configuration into keys an attacker can compute.
  */
 final class KmsRegistry implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(KmsRegistry.class);
 
+  /** Schemes of providers whose keys are not protected by a KMS: discovered only on opt-in. */
+  static final Set<String> DEVELOPMENT_SCHEMES = Set.of("local-kms", "fake-kms");
+
   private final Map<String, KmsProvider> byScheme; // sorted for messages
   private final List<KmsProvider> owned; // discovered, so ours to close
+  private final Set<String> ignoredDevelopment; // discovered but refused: named in messages
   private final Map<URI, KmsUnwrapper> unwrappers = new ConcurrentHashMap<>();
   private final Map<URI, Optional<KmsWrapper>> wrappers = new ConcurrentHashMap<>();
 
-  private KmsRegistry(Map<String, KmsProvider> byScheme, List<KmsProvider> owned) {
+  private KmsRegistry(
+      Map<String, KmsProvider> byScheme, List<KmsProvider> owned, Set<String> ignoredDevelopment) {
     this.byScheme = byScheme;
     this.owned = owned;
+    this.ignoredDevelopment = ignoredDevelopment;
   }
 
   /**
@@ -47,13 +59,16 @@ final class KmsRegistry implements AutoCloseable {
    * @param explicit providers passed to the builder: the caller owns and closes them
    * @param discovered providers found by {@link ServiceLoader}: closed with the registry
    * @param allowedSchemes the schemes that may be used, or empty for all
+   * @param allowDevelopment whether discovered development providers ({@link #DEVELOPMENT_SCHEMES})
+   *     may be used; explicit ones always may
    * @throws KeyManagerConfigException if two explicit, or two discovered, providers claim one
    *     scheme, or an allowed scheme has no provider
    */
   static KmsRegistry of(
       Collection<KmsProvider> explicit,
       Iterable<KmsProvider> discovered,
-      Set<String> allowedSchemes) {
+      Set<String> allowedSchemes,
+      boolean allowDevelopment) {
     Map<String, KmsProvider> byScheme = new TreeMap<>();
     for (KmsProvider p : explicit) {
       String scheme = schemeOf(p);
@@ -63,12 +78,22 @@ final class KmsRegistry implements AutoCloseable {
       }
     }
     Map<String, KmsProvider> found = new TreeMap<>();
+    // Every scheme a provider was found for, allowed or not, for the error that names them.
+    Set<String> seen = new TreeSet<>(byScheme.keySet());
     List<KmsProvider> owned = new ArrayList<>();
+    Set<String> ignoredDevelopment = new TreeSet<>();
     try {
       for (KmsProvider p : discovered) {
         String scheme = schemeOf(p);
+        seen.add(scheme);
         if (byScheme.containsKey(scheme)
             || (!allowedSchemes.isEmpty() && !allowedSchemes.contains(scheme))) {
+          p.close();
+          continue;
+        }
+        if (!allowDevelopment && DEVELOPMENT_SCHEMES.contains(scheme)) {
+          log.debug("Ignoring discovered development KMS provider {} ({})", scheme, p.getClass());
+          ignoredDevelopment.add(scheme);
           p.close();
           continue;
         }
@@ -96,12 +121,27 @@ final class KmsRegistry implements AutoCloseable {
               "Scheme '"
                   + scheme
                   + "' is allowed but no KMS provider handles it; "
-                  + available(byScheme));
+                  + (seen.isEmpty()
+                      ? "no KMS providers were found"
+                      : "providers were found for schemes " + seen)
+                  + " (allowed: "
+                  + allowedSchemes
+                  + ")"
+                  + (DEVELOPMENT_SCHEMES.contains(scheme) ? ". " + optIn(scheme) : ""));
         }
       }
     }
     log.debug("KMS providers: {}", byScheme.keySet());
-    return new KmsRegistry(byScheme, owned);
+    return new KmsRegistry(byScheme, owned, Set.copyOf(ignoredDevelopment));
+  }
+
+  /** How to use development provider {@code scheme}, for messages. */
+  private static String optIn(String scheme) {
+    return "'"
+        + scheme
+        + "' is a development KMS whose keys are not protected by a KMS, so discovery does not"
+        + " pick it up: call KeyManagers.builder().allowDevelopmentKms() in development and"
+        + " tests, or pass the provider with kmsProvider(...)";
   }
 
   /** The discovered providers of {@code loader}'s class path and module layer. */
@@ -123,15 +163,6 @@ final class KmsRegistry implements AutoCloseable {
     return wrappers.computeIfAbsent(cmkUri, uri -> provider(uri).wrapper(uri));
   }
 
-  /**
-   * Checks that some provider serves {@code cmkUri} and accepts its form.
-   *
-   * @throws KeyManagerConfigException if not
-   */
-  void check(URI cmkUri) {
-    unwrapper(cmkUri);
-  }
-
   private KmsProvider provider(URI cmkUri) {
     String scheme = cmkUri.getScheme();
     if (scheme == null) {
@@ -147,7 +178,11 @@ final class KmsRegistry implements AutoCloseable {
               + cmkUri
               + "'; "
               + available(byScheme)
-              + ". Add the KMS module for it to the class path or pass a provider to the builder.");
+              + (ignoredDevelopment.contains(scheme.toLowerCase(Locale.ROOT))
+                  ? ". A provider for it is on the class path but was ignored: "
+                      + optIn(scheme.toLowerCase(Locale.ROOT))
+                  : ". Add the KMS module for it to the class path or pass a provider to the"
+                      + " builder."));
     }
     return p;
   }

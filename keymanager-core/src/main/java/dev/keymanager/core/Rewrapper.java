@@ -2,9 +2,9 @@ package dev.keymanager.core;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.keymanager.DataKeyService;
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
-import dev.keymanager.KeyManager;
 import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.RewrapSink;
@@ -122,7 +122,7 @@ final class Rewrapper {
         }
         failedKek = null;
         position = ++index;
-        if (position % KeyManager.REWRAP_PROGRESS_INTERVAL == 0) {
+        if (position % DataKeyService.REWRAP_PROGRESS_INTERVAL == 0) {
           sink.progress(new RewrapProgress(position, rewrapped, unchanged, Optional.empty()));
         }
       }
@@ -131,12 +131,16 @@ final class Rewrapper {
     }
     RewrapProgress result =
         new RewrapProgress(position, rewrapped, unchanged, Optional.ofNullable(failure));
-    if (failure == null) {
-      try {
-        sink.progress(result);
-      } catch (RuntimeException e) {
+    // Progress is reported at the end whether the run completed or stopped at a failure, so a
+    // caller persisting positions in progress() always sees where to resume.
+    try {
+      sink.progress(result);
+    } catch (RuntimeException e) {
+      if (failure == null) {
         failure = e;
         result = new RewrapProgress(position, rewrapped, unchanged, Optional.of(e));
+      } else if (e != failure) {
+        failure.addSuppressed(e);
       }
     }
     report(time, start, perKek, primaries, failedKek, failure, position);

@@ -32,10 +32,16 @@ final class SubkeyCiphers {
   private static final byte[] SCRUB_KEY = new byte[32];
 
   private final LentKey key;
+  private final Jca jca;
   private final AtomicReferenceArray<Cipher> slots = new AtomicReferenceArray<>(SLOTS * STRIDE);
   private volatile boolean wiped;
 
   SubkeyCiphers(LentKey key) {
+    this(key, Jca.DEFAULT);
+  }
+
+  SubkeyCiphers(LentKey key, Jca jca) {
+    this.jca = jca;
     this.key = key;
   }
 
@@ -92,12 +98,8 @@ final class SubkeyCiphers {
     return System.identityHashCode(Thread.currentThread()) & (SLOTS - 1);
   }
 
-  private static Cipher newCipher() {
-    try {
-      return Cipher.getInstance("AES/GCM/NoPadding");
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("AES/GCM/NoPadding unavailable", e);
-    }
+  private Cipher newCipher() {
+    return jca.aesGcm();
   }
 
   /**

@@ -75,22 +75,22 @@ class AuditEventsTest {
   void everyLifecycleStepAndKmsCallEmitsOneEventWithTheCallersCorrelationId() {
     WrappedKey wrapped;
     try (AuditCorrelation.Scope scope = AuditCorrelation.open("change-4711")) {
-      keys.createKek("orders", CMK);
+      keys.admin().createKek("orders", CMK);
       wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
-      keys.rotateKek("orders");
+      keys.admin().rotateKek("orders");
       keys.rewrapDek(wrapped, CONTEXT);
       keys.rewrapDeks(
           List.of(new RewrapRequest(wrapped, CONTEXT)).iterator(),
           RewrapProgress.START,
           (p, b, a) -> {});
-      keys.setMinimumDecryptionVersion("orders", 2);
-      keys.changeCmk("orders", NEW_CMK);
-      keys.disableKek("orders");
-      keys.enableKek("orders");
-      keys.scheduleKekDestruction("orders", Duration.ofDays(1));
-      keys.cancelKekDestruction("orders");
-      keys.scheduleKekDestruction("orders", Duration.ZERO);
-      keys.destroyKek("orders");
+      keys.admin().setMinimumDecryptionVersion("orders", 2);
+      keys.admin().changeCmk("orders", NEW_CMK);
+      keys.admin().disableKek("orders");
+      keys.admin().enableKek("orders");
+      keys.admin().scheduleKekDestruction("orders", Duration.ofDays(1));
+      keys.admin().cancelKekDestruction("orders");
+      keys.admin().scheduleKekDestruction("orders", Duration.ZERO);
+      keys.admin().destroyKek("orders");
     }
 
     assertThat(events)
@@ -132,14 +132,15 @@ class AuditEventsTest {
 
   @Test
   void failuresAreAuditedWithTheirOutcome() {
-    keys.createKek("orders", CMK);
-    keys.disableKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().disableKek("orders");
     events.clear();
 
-    assertThatThrownBy(() -> keys.rotateKek("orders")).isInstanceOf(KekStateException.class);
+    assertThatThrownBy(() -> keys.admin().rotateKek("orders"))
+        .isInstanceOf(KekStateException.class);
     kms.denyAccess(NEW_CMK);
-    keys.enableKek("orders");
-    assertThatThrownBy(() -> keys.changeCmk("orders", NEW_CMK))
+    keys.admin().enableKek("orders");
+    assertThatThrownBy(() -> keys.admin().changeCmk("orders", NEW_CMK))
         .isInstanceOf(dev.keymanager.KeyAccessDeniedException.class);
 
     assertThat(events)

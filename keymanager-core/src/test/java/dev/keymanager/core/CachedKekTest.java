@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -62,7 +63,7 @@ class CachedKekTest {
     WrappedKey b = DekCipher.wrap(cached, new byte[32], KeyContext.empty());
     byte[] ea = a.encode();
     byte[] eb = b.encode();
-    int salt = a.parametersOffset();
+    int salt = ApiBridge.wrappedKeys().parametersOffset(a);
 
     assertThat(Arrays.copyOfRange(ea, salt, salt + 32))
         .isEqualTo(Arrays.copyOfRange(eb, salt, salt + 32));

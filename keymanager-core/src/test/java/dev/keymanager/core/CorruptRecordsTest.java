@@ -69,9 +69,9 @@ class CorruptRecordsTest {
   void oneCorruptRecordAmongAHundredHidesNoOtherKekAndBlocksNoDestruction() throws Exception {
     List<String> due = new ArrayList<>();
     for (int i = 0; i < KEKS; i++) {
-      keys.createKek(id(i), CMK);
+      keys.admin().createKek(id(i), CMK);
       if (i % 10 == 3) { // 10 KEKs scheduled, the corrupt one (tenant-043) among them
-        keys.scheduleKekDestruction(id(i), WINDOW);
+        keys.admin().scheduleKekDestruction(id(i), WINDOW);
         due.add(id(i));
       }
     }
@@ -83,20 +83,21 @@ class CorruptRecordsTest {
     List<String> readable = IntStream.range(0, KEKS).mapToObj(CorruptRecordsTest::id).toList();
     readable = readable.stream().filter(id -> !id.equals(corrupt)).toList();
 
-    assertThat(keys.listKeks()).hasSize(99).containsExactlyElementsOf(readable);
+    assertThat(keys.admin().listKeks()).hasSize(99).containsExactlyElementsOf(readable);
     assertThat(keys.stats().unreadableRecords()).isEqualTo(1);
     assertThat(store.listKekIds().unreadable())
         .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
         .contains(file.toString());
 
     clock.advance(WINDOW);
-    List<String> destroyed = keys.destroyDueKeks();
+    List<String> destroyed = keys.admin().destroyDueKeks();
 
     List<String> dueReadable = due.stream().filter(id -> !id.equals(corrupt)).toList();
     assertThat(destroyed).hasSize(9).containsExactlyInAnyOrderElementsOf(dueReadable);
     assertThat(keys.stats().unreadableRecords()).isEqualTo(2); // the listing's report again
     for (String id : dueReadable) {
-      assertThat(keys.describeKekVersions(id).orElseThrow().state()).isEqualTo(KekState.DESTROYED);
+      assertThat(keys.admin().describeKekVersions(id).orElseThrow().state())
+          .isEqualTo(KekState.DESTROYED);
     }
     // Every other KEK still works.
     for (String id : readable) {
@@ -111,22 +112,22 @@ class CorruptRecordsTest {
 
   @Test
   void aKekWithOneCorruptVersionIsStillListedAndReportedWhenDueButUnreadable() throws Exception {
-    keys.createKek("rotated", CMK);
-    keys.rotateKek("rotated");
-    keys.createKek("healthy", CMK);
-    keys.scheduleKekDestruction("rotated", WINDOW);
-    keys.scheduleKekDestruction("healthy", WINDOW);
+    keys.admin().createKek("rotated", CMK);
+    keys.admin().rotateKek("rotated");
+    keys.admin().createKek("healthy", CMK);
+    keys.admin().scheduleKekDestruction("rotated", WINDOW);
+    keys.admin().scheduleKekDestruction("healthy", WINDOW);
     Path v1 = recordFile("rotated", 1);
     Files.write(v1, "not a record".getBytes(StandardCharsets.UTF_8));
 
     // The id is read from v2, so listing loses nothing.
-    assertThat(keys.listKeks()).containsExactly("healthy", "rotated");
+    assertThat(keys.admin().listKeks()).containsExactly("healthy", "rotated");
     assertThat(keys.stats().unreadableRecords()).isZero();
 
     clock.advance(WINDOW);
-    assertThat(keys.destroyDueKeks()).containsExactly("healthy");
+    assertThat(keys.admin().destroyDueKeks()).containsExactly("healthy");
     assertThat(keys.stats().unreadableRecords()).isEqualTo(1);
-    assertThat(keys.describeKekVersions("healthy").orElseThrow().state())
+    assertThat(keys.admin().describeKekVersions("healthy").orElseThrow().state())
         .isEqualTo(KekState.DESTROYED);
   }
 

@@ -97,7 +97,7 @@ class DisableRacingRotationsTest {
                   .discoverProviders(false)
                   .build());
         }
-        nodes.get(0).createKek("k", FakeKms.cmk("c"));
+        nodes.get(0).admin().createKek("k", FakeKms.cmk("c"));
         CyclicBarrier start = new CyclicBarrier(4);
         List<Future<?>> done = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -108,10 +108,10 @@ class DisableRacingRotationsTest {
                   () -> {
                     start.await();
                     if (disabler) {
-                      node.disableKek("k");
+                      node.admin().disableKek("k");
                     } else {
                       try {
-                        node.rotateKek("k");
+                        node.admin().rotateKek("k");
                       } catch (KekStateException e) {
                         // the KEK was disabled first, or became disabled during the rotation
                       }

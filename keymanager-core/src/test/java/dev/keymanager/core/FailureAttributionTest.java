@@ -82,7 +82,7 @@ class FailureAttributionTest {
   @BeforeEach
   void setUp() {
     writer = keyManager(records);
-    writer.createKek("orders", CMK);
+    writer.admin().createKek("orders", CMK);
     try (DataKey dek = writer.generateDek("orders", CONTEXT)) {
       wrapped = dek.wrappedKey();
     }

@@ -69,7 +69,7 @@ class KekCacheTest {
   /** A KEK created elsewhere and a DEK wrapped under it: the returned manager has it cold. */
   private WrappedKey wrappedUnderColdKek(String kekId, byte[] dek) {
     try (KeyManager creator = builder().build()) {
-      creator.createKek(kekId, CMK);
+      creator.admin().createKek(kekId, CMK);
       return creator.wrapDek(kekId, dek, CONTEXT);
     }
   }
@@ -220,7 +220,7 @@ class KekCacheTest {
       String kekId = "kek-" + refreshAhead.toSeconds() + "-" + trial;
       DefaultKeyManager keys =
           open(builder().refreshAhead(refreshAhead).negativeTtl(Duration.ZERO));
-      keys.createKek(kekId, CMK);
+      keys.admin().createKek(kekId, CMK);
       WrappedKey wrapped = keys.generateDek(kekId, CONTEXT).wrappedKey();
       long lastKmsSuccess = clock.millis();
       long kmsSuccesses = kms.unwrapCalls();
@@ -268,7 +268,7 @@ class KekCacheTest {
   @Test
   void aDeniedRefreshEvictsAndWipesAtOnce() {
     DefaultKeyManager keys = open(builder().refreshAhead(Duration.ofMinutes(1)));
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     kms.disable(CMK);
 
@@ -285,7 +285,7 @@ class KekCacheTest {
   @Test
   void aSuccessfulRefreshRenewsTheTtlSoSteadyTrafficNeverWaits() {
     DefaultKeyManager keys = open(builder());
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
 
     for (int minute = 0; minute < 60; minute++) {
@@ -304,7 +304,7 @@ class KekCacheTest {
   @Test
   void aTransientOutageServesUntilTheHardTtlThenFailsRetryablyAndRecovers() {
     DefaultKeyManager keys = open(builder());
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     kms.failAllCalls(true);
 
@@ -369,7 +369,7 @@ class KekCacheTest {
     DefaultKeyManager keys = open(builder().maximumCachedKeks(2));
     List<WrappedKey> wrapped = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
-      keys.createKek("kek-" + i, CMK);
+      keys.admin().createKek("kek-" + i, CMK);
       wrapped.add(keys.generateDek("kek-" + i, CONTEXT).wrappedKey());
     }
     for (WrappedKey w : wrapped) {
@@ -396,7 +396,7 @@ class KekCacheTest {
     for (Thread t : callers) {
       t.join();
     }
-    String prefix = keys.kmsThreadPrefixForTest();
+    String prefix = keys.kmsThreadPrefix();
     assertThat(kmsThreads(prefix)).isNotEmpty();
 
     keys.close();
@@ -442,7 +442,7 @@ class KekCacheTest {
     while (kms.unwrapCalls() == 0) {
       Thread.onSpinWait();
     }
-    String prefix = keys.kmsThreadPrefixForTest();
+    String prefix = keys.kmsThreadPrefix();
     keys.close();
     caller.join();
 
@@ -507,12 +507,12 @@ class KekCacheTest {
   @Test
   void anOperationInFlightWhenItsKekIsEvictedFinishesWithTheRightKey() {
     DefaultKeyManager keys = open(builder());
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     KekRef ref = wrapped.kek();
 
     // Hold a lease as an operation in flight would, then evict.
-    KekCache cache = keys.cacheForTest();
+    KekCache cache = keys.cache();
     CachedKek lease = cache.acquire(ref);
     cache.invalidate(ref);
     assertThat(lease.isWiped()).isFalse();

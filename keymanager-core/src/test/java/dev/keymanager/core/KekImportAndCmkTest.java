@@ -53,7 +53,7 @@ class KekImportAndCmkTest {
     byte[] material = CustomerKms.wrapNewKek(kms, CMK, "byok", 1);
     kms.resetCounts();
     try (KeyManager keys = keyManager(new UnwrapOnlyKms(kms))) {
-      KeyEncryptionKey imported = keys.importKek(new KekRef("byok", 1), CMK, material);
+      KeyEncryptionKey imported = keys.admin().importKek(new KekRef("byok", 1), CMK, material);
 
       assertThat(imported.state()).isEqualTo(KekState.ENABLED);
       assertThat(imported.wrappedMaterial()).isEqualTo(material);
@@ -65,7 +65,8 @@ class KekImportAndCmkTest {
         dek = bytes(generated);
       }
       keys.wrapDek("byok", new byte[32], CONTEXT);
-      keys.importKek(new KekRef("byok", 2), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 2));
+      keys.admin()
+          .importKek(new KekRef("byok", 2), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 2));
       WrappedKey rewrapped = keys.rewrapDek(wrapped, CONTEXT);
       assertThat(rewrapped.kek().version()).isEqualTo(2);
       assertThat(
@@ -80,7 +81,8 @@ class KekImportAndCmkTest {
       }
     }
     try (KeyManager restarted = keyManager(new UnwrapOnlyKms(kms))) {
-      assertThat(restarted.describeKekVersions("byok").orElseThrow().primaryVersion()).isEqualTo(2);
+      assertThat(restarted.admin().describeKekVersions("byok").orElseThrow().primaryVersion())
+          .isEqualTo(2);
       restarted.generateDek("byok", CONTEXT).close();
     }
   }
@@ -89,33 +91,36 @@ class KekImportAndCmkTest {
   void importVerifiesTheMaterialBeforeStoringIt() {
     try (KeyManager keys = keyManager(new UnwrapOnlyKms(kms))) {
       byte[] forAnotherId = CustomerKms.wrapNewKek(kms, CMK, "other", 1);
-      assertThatThrownBy(() -> keys.importKek(new KekRef("byok", 1), CMK, forAnotherId))
+      assertThatThrownBy(() -> keys.admin().importKek(new KekRef("byok", 1), CMK, forAnotherId))
           .isInstanceOf(InvalidCiphertextException.class)
           .hasMessageContaining("byok v1");
       byte[] forVersion2 = CustomerKms.wrapNewKek(kms, CMK, "byok", 2);
-      assertThatThrownBy(() -> keys.importKek(new KekRef("byok", 1), CMK, forVersion2))
+      assertThatThrownBy(() -> keys.admin().importKek(new KekRef("byok", 1), CMK, forVersion2))
           .isInstanceOf(InvalidCiphertextException.class);
       byte[] short16 =
           kms.wrapper(CMK).orElseThrow().wrap(new byte[16], CustomerKms.importContext("byok", 1));
-      assertThatThrownBy(() -> keys.importKek(new KekRef("byok", 1), CMK, short16))
+      assertThatThrownBy(() -> keys.admin().importKek(new KekRef("byok", 1), CMK, short16))
           .isInstanceOf(InvalidCiphertextException.class)
           .hasMessageContaining("16 bytes");
       assertThat(store.kekIds()).isEmpty();
 
       assertThatThrownBy(
               () ->
-                  keys.importKek(
-                      new KekRef("byok", 2), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 2)))
+                  keys.admin()
+                      .importKek(
+                          new KekRef("byok", 2), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 2)))
           .isInstanceOf(KekStateException.class)
           .hasMessageContaining("version 1");
-      keys.importKek(new KekRef("byok", 1), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 1));
+      keys.admin()
+          .importKek(new KekRef("byok", 1), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 1));
       assertThatThrownBy(
               () ->
-                  keys.importKek(
-                      new KekRef("byok", 1), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 1)))
+                  keys.admin()
+                      .importKek(
+                          new KekRef("byok", 1), CMK, CustomerKms.wrapNewKek(kms, CMK, "byok", 1)))
           .isInstanceOf(KekStateException.class)
           .hasMessageContaining("next imported version must be 2");
-      assertThatThrownBy(() -> keys.createKek("new", CMK))
+      assertThatThrownBy(() -> keys.admin().createKek("new", CMK))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("can only unwrap");
     }
@@ -126,28 +131,28 @@ class KekImportAndCmkTest {
     List<WrappedKey> wrapped = new ArrayList<>();
     List<byte[]> deks = new ArrayList<>();
     try (KeyManager keys = keyManager(kms)) {
-      keys.createKek("orders", CMK);
+      keys.admin().createKek("orders", CMK);
       for (int v = 1; v <= 3; v++) {
         try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
           wrapped.add(dek.wrappedKey());
           deks.add(bytes(dek));
         }
         if (v < 3) {
-          keys.rotateKek("orders");
+          keys.admin().rotateKek("orders");
         }
       }
-      keys.setMinimumDecryptionVersion("orders", 2); // retired versions move too
+      keys.admin().setMinimumDecryptionVersion("orders", 2); // retired versions move too
 
-      KekDescription moved = keys.changeCmk("orders", NEW_CMK);
+      KekDescription moved = keys.admin().changeCmk("orders", NEW_CMK);
 
       assertThat(moved.versions()).extracting(KeyEncryptionKey::cmkUri).containsOnly(NEW_CMK);
       assertThat(moved.minimumDecryptionVersion()).isEqualTo(2);
-      KekDescription again = keys.changeCmk("orders", NEW_CMK); // nothing left to move
+      KekDescription again = keys.admin().changeCmk("orders", NEW_CMK); // nothing left to move
       assertThat(again.versions())
           .extracting(KeyEncryptionKey::revision)
           .containsExactlyElementsOf(
               moved.versions().stream().map(KeyEncryptionKey::revision).toList());
-      keys.setMinimumDecryptionVersion("orders", 1);
+      keys.admin().setMinimumDecryptionVersion("orders", 1);
     }
     kms.disable(CMK);
     kms.resetCounts();
@@ -158,8 +163,8 @@ class KekImportAndCmkTest {
           assertThat(bytes(back)).isEqualTo(deks.get(i));
         }
       }
-      restarted.rotateKek("orders");
-      assertThat(restarted.describeKek("orders").orElseThrow().cmkUri()).isEqualTo(NEW_CMK);
+      restarted.admin().rotateKek("orders");
+      assertThat(restarted.admin().describeKek("orders").orElseThrow().cmkUri()).isEqualTo(NEW_CMK);
     }
     assertThat(kms.unwrapCalls()).isEqualTo(3);
   }
@@ -167,18 +172,18 @@ class KekImportAndCmkTest {
   @Test
   void aChangeOfCmkCutShortByTheKmsCanBeRunAgain() {
     try (KeyManager keys = keyManager(kms)) {
-      keys.createKek("orders", CMK);
-      keys.rotateKek("orders");
+      keys.admin().createKek("orders", CMK);
+      keys.admin().rotateKek("orders");
       WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
       kms.disable(NEW_CMK);
 
-      assertThatThrownBy(() -> keys.changeCmk("orders", NEW_CMK))
+      assertThatThrownBy(() -> keys.admin().changeCmk("orders", NEW_CMK))
           .isInstanceOf(KeyAccessDeniedException.class)
           .hasMessageContaining(NEW_CMK.toString());
       assertThat(store.versions("orders")).extracting(KeyEncryptionKey::cmkUri).containsOnly(CMK);
 
       kms.enable(NEW_CMK);
-      keys.changeCmk("orders", NEW_CMK);
+      keys.admin().changeCmk("orders", NEW_CMK);
       kms.disable(CMK);
       clock.advance(KeyManagers.DEFAULT_HARD_TTL.plusSeconds(1));
       keys.unwrapDek(wrapped, CONTEXT).close();
@@ -188,13 +193,13 @@ class KekImportAndCmkTest {
   @Test
   void theNewCmkMustGrantWrapRights() {
     try (KeyManager keys = keyManager(kms)) {
-      keys.createKek("orders", CMK);
+      keys.admin().createKek("orders", CMK);
     }
     try (KeyManager readOnly = keyManager(new UnwrapOnlyKms(kms))) {
-      assertThatThrownBy(() -> readOnly.changeCmk("orders", NEW_CMK))
+      assertThatThrownBy(() -> readOnly.admin().changeCmk("orders", NEW_CMK))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("can only unwrap");
-      assertThatThrownBy(() -> readOnly.changeCmk("orders", URI.create("nope://x")))
+      assertThatThrownBy(() -> readOnly.admin().changeCmk("orders", URI.create("nope://x")))
           .isInstanceOf(KeyManagerConfigException.class);
     }
   }

@@ -23,7 +23,7 @@ class KekLifecycleCacheTest {
           .clock(new MutableClock())
           .minimumDestructionWindow(Duration.ZERO)
           .build();
-  private final KekCache cache = ((DefaultKeyManager) keys).cacheForTest();
+  private final KekCache cache = ((DefaultKeyManager) keys).cache();
 
   @AfterEach
   void tearDown() {
@@ -32,15 +32,15 @@ class KekLifecycleCacheTest {
 
   @Test
   void destructionOverwritesCachedCopiesOnceTheirLastUserReleasesThem() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
     CachedKek inFlight = cache.acquire(new KekRef("orders", 1)); // an operation still running
     CachedKek idle = cache.acquire(new KekRef("orders", 2));
     idle.release();
     assertThat(kms.unwrapCalls()).isZero(); // both were cached when created
 
-    keys.scheduleKekDestruction("orders", Duration.ZERO);
-    keys.destroyKek("orders");
+    keys.admin().scheduleKekDestruction("orders", Duration.ZERO);
+    keys.admin().destroyKek("orders");
 
     assertThat(idle.isWiped()).isTrue();
     assertThat(idle.kekBytesForWrap()).containsOnly(0);
@@ -53,12 +53,12 @@ class KekLifecycleCacheTest {
 
   @Test
   void disablingDropsEveryCachedVersionAtOnce() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
     CachedKek v1 = cache.acquire(new KekRef("orders", 1));
     v1.release();
 
-    keys.disableKek("orders");
+    keys.admin().disableKek("orders");
 
     assertThat(v1.isWiped()).isTrue();
     assertThat(cache.size()).isZero();
@@ -66,14 +66,14 @@ class KekLifecycleCacheTest {
 
   @Test
   void retiringAVersionDropsOnlyThatVersion() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
     CachedKek v1 = cache.acquire(new KekRef("orders", 1));
     v1.release();
     CachedKek v2 = cache.acquire(new KekRef("orders", 2));
     v2.release();
 
-    keys.setMinimumDecryptionVersion("orders", 2);
+    keys.admin().setMinimumDecryptionVersion("orders", 2);
 
     assertThat(v1.isWiped()).isTrue();
     assertThat(v2.isWiped()).isFalse();

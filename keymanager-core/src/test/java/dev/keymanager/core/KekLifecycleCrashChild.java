@@ -68,23 +68,23 @@ final class KekLifecycleCrashChild {
         int dice = random.nextInt(10);
         if (live.isEmpty() || dice == 0) {
           String id = "life-" + tag + "-" + n;
-          keys.createKek(id, CMK);
+          keys.admin().createKek(id, CMK);
           say(protocol, "created " + id);
           live.add(id);
           wrap(protocol, keys, id, dek);
         } else if (dice <= 6) {
           String id = live.get(random.nextInt(live.size()));
-          int version = keys.rotateKek(id).version();
+          int version = keys.admin().rotateKek(id).version();
           say(protocol, "rotated " + id + " " + version);
           wrap(protocol, keys, id, dek);
         } else if (dice <= 8 || pending.isEmpty()) {
           String id = live.remove(random.nextInt(live.size()));
-          keys.scheduleKekDestruction(id, Duration.ZERO);
+          keys.admin().scheduleKekDestruction(id, Duration.ZERO);
           say(protocol, "scheduled " + id);
           pending.add(id);
         } else {
           String id = pending.remove(0);
-          keys.destroyKek(id);
+          keys.admin().destroyKek(id);
           say(protocol, "destroyed " + id);
         }
       }
@@ -94,11 +94,11 @@ final class KekLifecycleCrashChild {
   /** Runs every step once on an in-memory store. */
   private static void warmUp(byte[] dek) {
     try (KeyManager keys = keyManager(KekStores.inMemory())) {
-      keys.createKek("warm-up", CMK);
-      keys.rotateKek("warm-up");
+      keys.admin().createKek("warm-up", CMK);
+      keys.admin().rotateKek("warm-up");
       keys.wrapDek("warm-up", dek, CONTEXT);
-      keys.scheduleKekDestruction("warm-up", Duration.ZERO);
-      keys.destroyKek("warm-up");
+      keys.admin().scheduleKekDestruction("warm-up", Duration.ZERO);
+      keys.admin().destroyKek("warm-up");
     }
   }
 

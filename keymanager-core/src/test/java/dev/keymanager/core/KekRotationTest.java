@@ -75,7 +75,7 @@ class KekRotationTest {
   @ValueSource(strings = {"memory", "file"})
   void rotationMakesANewPrimaryAndEarlierVersionsStillUnwrap(String kind) {
     KeyManager keys = keyManager(store(kind));
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey underV1;
     byte[] v1Dek;
     try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
@@ -83,19 +83,19 @@ class KekRotationTest {
       v1Dek = bytes(dek);
     }
 
-    KeyEncryptionKey v2 = keys.rotateKek("orders");
+    KeyEncryptionKey v2 = keys.admin().rotateKek("orders");
 
     assertThat(v2.version()).isEqualTo(2);
     assertThat(v2.state()).isEqualTo(KekState.ENABLED);
     assertThat(v2.cmkUri()).isEqualTo(CMK);
-    assertThat(keys.describeKek("orders")).contains(v2);
+    assertThat(keys.admin().describeKek("orders")).contains(v2);
     try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
       assertThat(dek.wrappedKey().kek().version()).isEqualTo(2);
     }
     try (DataKey back = keys.unwrapDek(underV1, CONTEXT)) {
       assertThat(bytes(back)).isEqualTo(v1Dek);
     }
-    var description = keys.describeKekVersions("orders").orElseThrow();
+    var description = keys.admin().describeKekVersions("orders").orElseThrow();
     assertThat(description.primaryVersion()).isEqualTo(2);
     assertThat(description.minimumDecryptionVersion()).isEqualTo(1);
     assertThat(description.versions()).extracting(KeyEncryptionKey::version).containsExactly(1, 2);
@@ -106,10 +106,10 @@ class KekRotationTest {
     KekStore store = store("memory");
     KeyManager node1 = keyManager(store);
     KeyManager node2 = keyManager(store);
-    node1.createKek("orders", CMK);
+    node1.admin().createKek("orders", CMK);
     node2.generateDek("orders", CONTEXT).close(); // node2 caches v1 as primary
 
-    node1.rotateKek("orders");
+    node1.admin().rotateKek("orders");
     clock.advance(KeyManagers.DEFAULT_HARD_TTL.plusSeconds(1));
 
     try (DataKey dek = node2.generateDek("orders", CONTEXT)) {
@@ -120,24 +120,24 @@ class KekRotationTest {
   @Test
   void rotatingAKekThatIsNotEnabledNamesItsState() {
     KeyManager keys = keyManager(store("memory"));
-    keys.createKek("orders", CMK);
-    keys.disableKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().disableKek("orders");
 
-    assertThatThrownBy(() -> keys.rotateKek("orders"))
+    assertThatThrownBy(() -> keys.admin().rotateKek("orders"))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("orders")
         .hasMessageContaining("DISABLED")
         .satisfies(e -> assertThat(((KekStateException) e).state()).contains(KekState.DISABLED));
-    assertThatThrownBy(() -> keys.rotateKek("missing"))
+    assertThatThrownBy(() -> keys.admin().rotateKek("missing"))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("missing");
-    assertThat(keys.describeKekVersions("orders").orElseThrow().versions()).hasSize(1);
+    assertThat(keys.admin().describeKekVersions("orders").orElseThrow().versions()).hasSize(1);
   }
 
   @Test
   void rotationNeedsWrapRights() {
     KekStore store = store("memory");
-    keyManager(store).createKek("orders", CMK);
+    keyManager(store).admin().createKek("orders", CMK);
     KeyManager readOnly =
         KeyManagers.builder()
             .kekStore(store)
@@ -146,7 +146,7 @@ class KekRotationTest {
             .build();
     toClose.add(readOnly);
 
-    assertThatThrownBy(() -> readOnly.rotateKek("orders"))
+    assertThatThrownBy(() -> readOnly.admin().rotateKek("orders"))
         .isInstanceOf(KeyManagerConfigException.class)
         .hasMessageContaining("can only unwrap");
   }
@@ -161,7 +161,7 @@ class KekRotationTest {
   void concurrentRotationsNeverShareAVersionAndNoneIsLost(String kind) throws Exception {
     KekStore store = store(kind);
     KeyManager[] nodes = {keyManager(store), keyManager(store)};
-    nodes[0].createKek("orders", CMK);
+    nodes[0].admin().createKek("orders", CMK);
     int threads = 8;
     int rotationsEach = 5;
     CyclicBarrier start = new CyclicBarrier(threads);
@@ -178,7 +178,7 @@ class KekRotationTest {
                   start.await();
                   List<WrappedKey> mine = new ArrayList<>();
                   for (int i = 0; i < rotationsEach; i++) {
-                    assertThat(versions.add(node.rotateKek("orders").version())).isTrue();
+                    assertThat(versions.add(node.admin().rotateKek("orders").version())).isTrue();
                     mine.add(node.wrapDek("orders", new byte[32], CONTEXT));
                   }
                   return mine;
@@ -216,7 +216,7 @@ class KekRotationTest {
   void aDisableRacingARotationIsNotLost() {
     KekStore inner = store("memory");
     KeyManager other = keyManager(inner);
-    other.createKek("orders", CMK);
+    other.admin().createKek("orders", CMK);
     KekStore racing =
         new ForwardingKekStore(inner) {
           boolean fired;
@@ -225,14 +225,14 @@ class KekRotationTest {
           public boolean create(KeyEncryptionKey record) {
             if (!fired && record.version() == 2) {
               fired = true;
-              other.disableKek("orders"); // lands after the rotation checked v1 was enabled
+              other.admin().disableKek("orders"); // lands after the rotation checked v1 was enabled
             }
             return super.create(record);
           }
         };
     KeyManager keys = keyManager(racing);
 
-    assertThatThrownBy(() -> keys.rotateKek("orders"))
+    assertThatThrownBy(() -> keys.admin().rotateKek("orders"))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("DISABLED");
     assertThat(inner.versions("orders"))

@@ -62,17 +62,17 @@ class KekStateTransitionsTest {
   }
 
   private KekState state(String id) {
-    return keys.describeKekVersions(id).orElseThrow().state();
+    return keys.admin().describeKekVersions(id).orElseThrow().state();
   }
 
   @Test
   void aDisabledKekNeitherWrapsNorUnwrapsUntilEnabledAgain() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     byte[] dek = bytes(keys.unwrapDek(wrapped, CONTEXT));
 
-    KekDescription disabled = keys.disableKek("orders");
+    KekDescription disabled = keys.admin().disableKek("orders");
 
     assertThat(disabled.versions())
         .extracting(KeyEncryptionKey::state)
@@ -83,13 +83,14 @@ class KekStateTransitionsTest {
         .hasMessageContaining("DISABLED");
     assertThatThrownBy(() -> keys.generateDek("orders", CONTEXT))
         .isInstanceOf(KekStateException.class);
-    assertThat(keys.disableKek("orders").state()).isEqualTo(KekState.DISABLED); // idempotent
+    assertThat(keys.admin().disableKek("orders").state())
+        .isEqualTo(KekState.DISABLED); // idempotent
 
-    keys.enableKek("orders");
+    keys.admin().enableKek("orders");
     try (DataKey back = keys.unwrapDek(wrapped, CONTEXT)) {
       assertThat(bytes(back)).isEqualTo(dek);
     }
-    assertThat(keys.enableKek("orders").state()).isEqualTo(KekState.ENABLED); // idempotent
+    assertThat(keys.admin().enableKek("orders").state()).isEqualTo(KekState.ENABLED); // idempotent
   }
 
   /** Every operation from every KEK state: allowed as the javadoc table says, else refused. */
@@ -97,26 +98,28 @@ class KekStateTransitionsTest {
   void illegalTransitionsNameTheCurrentState() {
     Map<KekState, Consumer<String>> reach = new EnumMap<>(KekState.class);
     reach.put(KekState.ENABLED, id -> {});
-    reach.put(KekState.DISABLED, keys::disableKek);
-    reach.put(KekState.PENDING_DESTRUCTION, id -> keys.scheduleKekDestruction(id, WEEK));
+    reach.put(KekState.DISABLED, keys.admin()::disableKek);
+    reach.put(KekState.PENDING_DESTRUCTION, id -> keys.admin().scheduleKekDestruction(id, WEEK));
     reach.put(
         KekState.DESTROYED,
         id -> {
-          keys.scheduleKekDestruction(id, WEEK);
+          keys.admin().scheduleKekDestruction(id, WEEK);
           clock.advance(WEEK);
-          keys.destroyKek(id);
+          keys.admin().destroyKek(id);
         });
     Map<String, Consumer<String>> operations = new java.util.LinkedHashMap<>();
-    operations.put("rotate", keys::rotateKek);
-    operations.put("disable", keys::disableKek);
-    operations.put("enable", keys::enableKek);
-    operations.put("schedule", id -> keys.scheduleKekDestruction(id, WEEK));
-    operations.put("cancel", keys::cancelKekDestruction);
-    operations.put("minimum", id -> keys.setMinimumDecryptionVersion(id, 1));
-    operations.put("changeCmk", id -> keys.changeCmk(id, FakeKms.cmk("other")));
+    operations.put("rotate", keys.admin()::rotateKek);
+    operations.put("disable", keys.admin()::disableKek);
+    operations.put("enable", keys.admin()::enableKek);
+    operations.put("schedule", id -> keys.admin().scheduleKekDestruction(id, WEEK));
+    operations.put("cancel", keys.admin()::cancelKekDestruction);
+    operations.put("minimum", id -> keys.admin().setMinimumDecryptionVersion(id, 1));
+    operations.put("changeCmk", id -> keys.admin().changeCmk(id, FakeKms.cmk("other")));
     operations.put(
         "import",
-        id -> keys.importKek(new KekRef(id, 2), CMK, CustomerKms.wrapNewKek(kms, CMK, id, 2)));
+        id ->
+            keys.admin()
+                .importKek(new KekRef(id, 2), CMK, CustomerKms.wrapNewKek(kms, CMK, id, 2)));
     Map<KekState, Set<String>> allowed =
         Map.of(
             KekState.ENABLED,
@@ -129,7 +132,7 @@ class KekStateTransitionsTest {
     for (KekState from : reach.keySet()) {
       for (Map.Entry<String, Consumer<String>> op : operations.entrySet()) {
         String id = "kek-" + n++;
-        keys.createKek(id, CMK);
+        keys.admin().createKek(id, CMK);
         reach.get(from).accept(id);
         assertThat(state(id)).isEqualTo(from);
         Throwable thrown = catchThrowable(() -> op.getValue().accept(id));
@@ -154,10 +157,10 @@ class KekStateTransitionsTest {
 
   @Test
   void destructionWaitsForItsWindowAndCanBeCancelled() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
 
-    KekDescription pending = keys.scheduleKekDestruction("orders", Duration.ofDays(10));
+    KekDescription pending = keys.admin().scheduleKekDestruction("orders", Duration.ofDays(10));
 
     assertThat(pending.state()).isEqualTo(KekState.PENDING_DESTRUCTION);
     assertThat(pending.destroyAt()).contains(clock.instant().plus(Duration.ofDays(10)));
@@ -165,23 +168,23 @@ class KekStateTransitionsTest {
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("PENDING_DESTRUCTION");
     clock.advance(Duration.ofDays(9));
-    assertThatThrownBy(() -> keys.destroyKek("orders"))
+    assertThatThrownBy(() -> keys.admin().destroyKek("orders"))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("PENDING_DESTRUCTION until");
-    assertThat(keys.destroyDueKeks()).isEmpty();
+    assertThat(keys.admin().destroyDueKeks()).isEmpty();
 
-    assertThat(keys.cancelKekDestruction("orders").state()).isEqualTo(KekState.DISABLED);
-    assertThat(keys.describeKek("orders").orElseThrow().destroyAt()).isEmpty();
-    keys.enableKek("orders");
+    assertThat(keys.admin().cancelKekDestruction("orders").state()).isEqualTo(KekState.DISABLED);
+    assertThat(keys.admin().describeKek("orders").orElseThrow().destroyAt()).isEmpty();
+    keys.admin().enableKek("orders");
     keys.unwrapDek(wrapped, CONTEXT).close(); // nothing was lost
   }
 
   @Test
   void theWindowMustLieWithinTheConfiguredBounds() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
 
     for (Duration bad : List.of(Duration.ofDays(6), Duration.ofDays(31), Duration.ZERO)) {
-      assertThatThrownBy(() -> keys.scheduleKekDestruction("orders", bad))
+      assertThatThrownBy(() -> keys.admin().scheduleKekDestruction("orders", bad))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("PT168H")
           .hasMessageContaining("PT720H");
@@ -197,8 +200,8 @@ class KekStateTransitionsTest {
             .minimumDestructionWindow(Duration.ZERO)
             .maximumDestructionWindow(Duration.ofDays(365))
             .build()) {
-      immediate.scheduleKekDestruction("orders", Duration.ZERO);
-      assertThat(immediate.destroyKek("orders").state()).isEqualTo(KekState.DESTROYED);
+      immediate.admin().scheduleKekDestruction("orders", Duration.ZERO);
+      assertThat(immediate.admin().destroyKek("orders").state()).isEqualTo(KekState.DESTROYED);
     }
   }
 
@@ -208,21 +211,21 @@ class KekStateTransitionsTest {
    */
   @Test
   void destroyingAKekMakesEveryDekUnderItUnrecoverable() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     List<WrappedKey> wrapped = new ArrayList<>();
     for (int v = 0; v < 3; v++) {
       for (int i = 0; i < 5; i++) {
         wrapped.add(keys.generateDek("orders", CONTEXT).wrappedKey());
       }
       if (v < 2) {
-        keys.rotateKek("orders");
+        keys.admin().rotateKek("orders");
       }
     }
-    keys.setMinimumDecryptionVersion("orders", 2); // a retired version is shredded too
-    keys.scheduleKekDestruction("orders", WEEK);
+    keys.admin().setMinimumDecryptionVersion("orders", 2); // a retired version is shredded too
+    keys.admin().scheduleKekDestruction("orders", WEEK);
     clock.advance(WEEK);
 
-    assertThat(keys.destroyDueKeks()).containsExactly("orders");
+    assertThat(keys.admin().destroyDueKeks()).containsExactly("orders");
 
     assertThat(store.versions("orders"))
         .allSatisfy(
@@ -240,24 +243,25 @@ class KekStateTransitionsTest {
         }
       }
     }
-    assertThat(keys.destroyKek("orders").state()).isEqualTo(KekState.DESTROYED); // idempotent
-    assertThatThrownBy(() -> keys.enableKek("orders"))
+    assertThat(keys.admin().destroyKek("orders").state())
+        .isEqualTo(KekState.DESTROYED); // idempotent
+    assertThatThrownBy(() -> keys.admin().enableKek("orders"))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("DESTROYED");
   }
 
   @Test
   void theMinimumDecryptionVersionRetiresOlderVersionsUntilLowered() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     List<WrappedKey> wrapped = new ArrayList<>();
     for (int v = 1; v <= 3; v++) {
       wrapped.add(keys.generateDek("orders", CONTEXT).wrappedKey());
       if (v < 3) {
-        keys.rotateKek("orders");
+        keys.admin().rotateKek("orders");
       }
     }
 
-    KekDescription raised = keys.setMinimumDecryptionVersion("orders", 3);
+    KekDescription raised = keys.admin().setMinimumDecryptionVersion("orders", 3);
 
     assertThat(raised.minimumDecryptionVersion()).isEqualTo(3);
     assertThat(raised.versions())
@@ -271,35 +275,35 @@ class KekStateTransitionsTest {
     keys.unwrapDek(wrapped.get(2), CONTEXT).close();
 
     // Retired versions stay retired through a disable and an enable.
-    keys.disableKek("orders");
-    keys.enableKek("orders");
-    assertThat(keys.describeKekVersions("orders").orElseThrow().minimumDecryptionVersion())
+    keys.admin().disableKek("orders");
+    keys.admin().enableKek("orders");
+    assertThat(keys.admin().describeKekVersions("orders").orElseThrow().minimumDecryptionVersion())
         .isEqualTo(3);
 
-    KekDescription lowered = keys.setMinimumDecryptionVersion("orders", 2);
+    KekDescription lowered = keys.admin().setMinimumDecryptionVersion("orders", 2);
     assertThat(lowered.minimumDecryptionVersion()).isEqualTo(2);
     keys.unwrapDek(wrapped.get(1), CONTEXT).close();
     assertThatThrownBy(() -> keys.unwrapDek(wrapped.get(0), CONTEXT))
         .isInstanceOf(KekStateException.class);
-    assertThat(keys.setMinimumDecryptionVersion("orders", 1).minimumDecryptionVersion())
+    assertThat(keys.admin().setMinimumDecryptionVersion("orders", 1).minimumDecryptionVersion())
         .isEqualTo(1);
     keys.unwrapDek(wrapped.get(0), CONTEXT).close();
 
-    assertThatThrownBy(() -> keys.setMinimumDecryptionVersion("orders", 4))
+    assertThatThrownBy(() -> keys.admin().setMinimumDecryptionVersion("orders", 4))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("primary version 3");
-    assertThatThrownBy(() -> keys.setMinimumDecryptionVersion("orders", 0))
+    assertThatThrownBy(() -> keys.admin().setMinimumDecryptionVersion("orders", 0))
         .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void retiredVersionsOfADisabledKekComeBackDisabled() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
-    keys.setMinimumDecryptionVersion("orders", 2);
-    keys.disableKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
+    keys.admin().setMinimumDecryptionVersion("orders", 2);
+    keys.admin().disableKek("orders");
 
-    KekDescription d = keys.setMinimumDecryptionVersion("orders", 1);
+    KekDescription d = keys.admin().setMinimumDecryptionVersion("orders", 1);
 
     assertThat(d.versions())
         .extracting(KeyEncryptionKey::state)
@@ -309,10 +313,10 @@ class KekStateTransitionsTest {
   /** A state change made by another process is seen here within the hard TTL at the latest. */
   @Test
   void aDisableMadeElsewhereTakesEffectWithinTheHardTtl() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     try (KeyManager other = newKeyManager()) {
-      other.disableKek("orders");
+      other.admin().disableKek("orders");
     }
     keys.unwrapDek(wrapped, CONTEXT).close(); // still cached here
 
@@ -329,9 +333,9 @@ class KekStateTransitionsTest {
    */
   @Test
   void aStateChangeCutShortCompletesWhenRunAgain() {
-    keys.createKek("orders", CMK);
-    keys.rotateKek("orders");
-    keys.rotateKek("orders");
+    keys.admin().createKek("orders", CMK);
+    keys.admin().rotateKek("orders");
+    keys.admin().rotateKek("orders");
     int[] writes = {0};
     KekStore flaky =
         new ForwardingKekStore(store) {
@@ -350,7 +354,7 @@ class KekStateTransitionsTest {
             .discoverProviders(false)
             .clock(clock)
             .build()) {
-      assertThatThrownBy(() -> interrupted.disableKek("orders"))
+      assertThatThrownBy(() -> interrupted.admin().disableKek("orders"))
           .isInstanceOf(dev.keymanager.KekStoreException.class);
     }
     assertThat(store.versions("orders"))
@@ -358,7 +362,7 @@ class KekStateTransitionsTest {
         .containsExactly(KekState.DISABLED, KekState.ENABLED, KekState.ENABLED);
     assertThat(state("orders")).isEqualTo(KekState.ENABLED); // the primary changes last
 
-    keys.disableKek("orders");
+    keys.admin().disableKek("orders");
 
     assertThat(store.versions("orders"))
         .extracting(KeyEncryptionKey::state)

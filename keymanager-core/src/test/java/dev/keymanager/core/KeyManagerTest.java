@@ -60,7 +60,7 @@ class KeyManagerTest {
 
   @Test
   void generatedDekUnwrapsToTheSameBytes() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     try (DataKey dek = keys.generateDek("orders", CONTEXT);
         DataKey back = keys.unwrapDek(dek.wrappedKey(), CONTEXT)) {
       assertThat(dek.length()).isEqualTo(32);
@@ -72,7 +72,7 @@ class KeyManagerTest {
 
   @Test
   void callerSuppliedDekRoundTripsAndIsNotModified() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     for (int length : new int[] {16, 24, 32, 64}) {
       byte[] dek = new byte[length];
       Arrays.fill(dek, (byte) length);
@@ -93,7 +93,7 @@ class KeyManagerTest {
 
   @Test
   void twoWrapsOfOneDekDiffer() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     byte[] dek = new byte[32];
 
     assertThat(keys.wrapDek("orders", dek, CONTEXT).encode())
@@ -104,7 +104,7 @@ class KeyManagerTest {
   void buildingMakesNoKmsCallAndCreationCachesTheKek() {
     assertThat(kms.calls()).isZero();
 
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
       keys.unwrapDek(dek.wrappedKey(), CONTEXT).close();
     }
@@ -115,7 +115,7 @@ class KeyManagerTest {
 
   @Test
   void aRestartedKeyManagerUnwrapsWithOneKmsCall() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped;
     byte[] original;
     try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
@@ -137,7 +137,7 @@ class KeyManagerTest {
 
   @Test
   void aWrongContextNeverUnwraps() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
 
     for (KeyContext other :
@@ -153,8 +153,8 @@ class KeyManagerTest {
 
   @Test
   void everyFlippedBitIsDetected() {
-    keys.createKek("orders", CMK);
-    keys.createKek("other", CMK);
+    keys.admin().createKek("orders", CMK);
+    keys.admin().createKek("other", CMK);
     byte[] encoded = keys.generateDek("orders", CONTEXT).wrappedKey().encode();
 
     for (int i = 0; i < encoded.length; i++) {
@@ -170,8 +170,8 @@ class KeyManagerTest {
 
   @Test
   void aHeaderPointedAtAnotherKekFailsAuthentication() {
-    keys.createKek("aaaaa", CMK);
-    keys.createKek("bbbbb", CMK);
+    keys.admin().createKek("aaaaa", CMK);
+    keys.admin().createKek("bbbbb", CMK);
     byte[] encoded = keys.generateDek("aaaaa", CONTEXT).wrappedKey().encode();
     byte[] moved =
         new String(encoded, java.nio.charset.StandardCharsets.ISO_8859_1)
@@ -189,7 +189,7 @@ class KeyManagerTest {
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("missing");
 
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     byte[] encoded = keys.generateDek("orders", CONTEXT).wrappedKey().encode();
     KeyManager elsewhere =
         KeyManagers.builder()
@@ -207,9 +207,9 @@ class KeyManagerTest {
 
   @Test
   void creatingAnExistingKekFails() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
 
-    assertThatThrownBy(() -> keys.createKek("orders", CMK))
+    assertThatThrownBy(() -> keys.admin().createKek("orders", CMK))
         .isInstanceOf(KekStateException.class)
         .hasMessageContaining("orders")
         .hasMessageContaining("exists");
@@ -217,7 +217,7 @@ class KeyManagerTest {
 
   @Test
   void aDisabledKekInTheStoreCannotBeLoaded() {
-    KeyEncryptionKey created = keys.createKek("orders", CMK);
+    KeyEncryptionKey created = keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     store.compareAndSet(
         created.revision(),
@@ -233,7 +233,7 @@ class KeyManagerTest {
 
   @Test
   void pastTheHardTtlTheKmsIsAskedAgainAndARevokedCmkStopsAccess() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     kms.disable(CMK);
 
@@ -249,7 +249,7 @@ class KeyManagerTest {
 
   @Test
   void aTransientKmsFailureIsRetryableAndRecovers() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
     clock.advance(TTL.plusSeconds(1));
     kms.failNextCalls(1);
@@ -263,30 +263,31 @@ class KeyManagerTest {
 
   @Test
   void describeAndListShowMetadataOnly() {
-    KeyEncryptionKey created = keys.createKek("orders", CMK);
-    keys.createKek("audit", CMK);
+    KeyEncryptionKey created = keys.admin().createKek("orders", CMK);
+    keys.admin().createKek("audit", CMK);
 
-    assertThat(keys.listKeks()).containsExactly("audit", "orders");
-    assertThat(keys.describeKek("orders")).contains(created);
-    assertThat(keys.describeKek("nope")).isEmpty();
+    assertThat(keys.admin().listKeks()).containsExactly("audit", "orders");
+    assertThat(keys.admin().describeKek("orders")).contains(created);
+    assertThat(keys.admin().describeKek("nope")).isEmpty();
     assertThat(created.cmkUri()).isEqualTo(CMK);
     assertThat(created.wrappedMaterial()).isNotEmpty();
   }
 
   @Test
   void unknownSchemesAreConfigurationErrorsNamingWhatWasFound() {
-    assertThatThrownBy(() -> keys.createKek("orders", URI.create("aws-kms://arn:aws:kms:x")))
+    assertThatThrownBy(
+            () -> keys.admin().createKek("orders", URI.create("aws-kms://arn:aws:kms:x")))
         .isInstanceOf(KeyManagerConfigException.class)
         .hasMessageContaining("aws-kms")
         .hasMessageContaining("[fake-kms]");
-    assertThatThrownBy(() -> keys.createKek("orders", URI.create("no-scheme")))
+    assertThatThrownBy(() -> keys.admin().createKek("orders", URI.create("no-scheme")))
         .isInstanceOf(KeyManagerConfigException.class)
         .hasMessageContaining("no scheme");
   }
 
   @Test
   void closeOverwritesCachedKeksAndRejectsFurtherUse() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     keys.generateDek("orders", CONTEXT).close();
     keys.close();
 
@@ -297,7 +298,7 @@ class KeyManagerTest {
 
   @Test
   void wrappedKeysCarryNoPlaintext() {
-    keys.createKek("orders", CMK);
+    keys.admin().createKek("orders", CMK);
     try (DataKey dek = keys.generateDek("orders", CONTEXT)) {
       String hex = HexFormat.of().formatHex(dek.wrappedKey().encode());
       assertThat(hex).doesNotContain(HexFormat.of().formatHex(bytes(dek)));

@@ -46,16 +46,63 @@ class ProviderDiscoveryTest {
   }
 
   @Test
-  void serviceLoaderFindsTheLocalAndFakeProviders() {
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
-      assertThatThrownBy(() -> keys.createKek("k", URI.create("gcp-kms://projects/p")))
+  void serviceLoaderFindsTheLocalAndFakeProvidersOnlyWhenDevelopmentKmsIsAllowed() {
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.inMemory()).allowDevelopmentKms().build()) {
+      assertThatThrownBy(() -> keys.admin().createKek("k", URI.create("gcp-kms://projects/p")))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("'gcp-kms'")
           .hasMessageContaining("[fake-kms, local-kms]");
 
-      keys.createKek("local", LocalKms.createMasterKey(dir.resolve("master.key")));
-      keys.createKek("fake", FakeKms.cmk("main"));
-      assertThat(keys.listKeks()).containsExactly("fake", "local");
+      keys.admin().createKek("local", LocalKms.createMasterKey(dir.resolve("master.key")));
+      keys.admin().createKek("fake", FakeKms.cmk("main"));
+      assertThat(keys.admin().listKeks()).containsExactly("fake", "local");
+    }
+  }
+
+  @Test
+  void discoveredDevelopmentProvidersAreIgnoredWithoutOptInAndTheErrorSaysHowToOptIn() {
+    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
+      assertThatThrownBy(() -> keys.admin().createKek("fake", FakeKms.cmk("main")))
+          .isInstanceOf(KeyManagerConfigException.class)
+          .hasMessageContaining("'fake-kms'")
+          .hasMessageContaining("is on the class path but was ignored")
+          .hasMessageContaining("allowDevelopmentKms()");
+      URI local = LocalKms.createMasterKey(dir.resolve("master.key"));
+      assertThatThrownBy(() -> keys.admin().createKek("local", local))
+          .isInstanceOf(KeyManagerConfigException.class)
+          .hasMessageContaining("'local-kms'")
+          .hasMessageContaining("allowDevelopmentKms()");
+      assertThat(keys.admin().listKeks()).isEmpty();
+    }
+  }
+
+  @Test
+  void aDevelopmentSchemeInAllowedSchemesFailsTheBuildWithoutOptIn() {
+    FakeKms discovered = new FakeKms();
+    assertThatThrownBy(
+            () ->
+                KeyManagers.builder()
+                    .kekStore(KekStores.inMemory())
+                    .allowedSchemes(Set.of("fake-kms"))
+                    .build(List.of(discovered)))
+        .isInstanceOf(KeyManagerConfigException.class)
+        .hasMessageContaining("'fake-kms' is allowed but no KMS provider handles it")
+        .hasMessageContaining("allowDevelopmentKms()");
+  }
+
+  @Test
+  void anExplicitDevelopmentProviderNeedsNoOptIn() {
+    FakeKms mine = new FakeKms();
+    try (KeyManager keys =
+        KeyManagers.builder()
+            .kekStore(KekStores.inMemory())
+            .kmsProvider(mine)
+            .allowedSchemes(Set.of("fake-kms"))
+            .build(List.of())) {
+      keys.admin().createKek("k", FakeKms.cmk("main"));
+
+      assertThat(mine.wrapCalls()).isEqualTo(1);
     }
   }
 
@@ -67,6 +114,7 @@ class ProviderDiscoveryTest {
             () ->
                 KeyManagers.builder()
                     .kekStore(KekStores.inMemory())
+                    .allowDevelopmentKms()
                     .build(List.of(new FakeKms(), impostor)))
         .isInstanceOf(KeyManagerConfigException.class)
         .hasMessageContaining("'fake-kms'")
@@ -84,7 +132,7 @@ class ProviderDiscoveryTest {
             .kekStore(KekStores.inMemory())
             .kmsProvider(mine)
             .build(List.of(new FakeKms(), impostor))) {
-      keys.createKek("k", FakeKms.cmk("main"));
+      keys.admin().createKek("k", FakeKms.cmk("main"));
 
       assertThat(mine.wrapCalls()).isEqualTo(1);
       assertThat(impostor.closed).isTrue();
@@ -109,10 +157,11 @@ class ProviderDiscoveryTest {
     try (KeyManager keys =
         KeyManagers.builder()
             .kekStore(KekStores.inMemory())
+            .allowDevelopmentKms()
             .allowedSchemes(Set.of("fake-kms"))
             .build()) {
       assertThatThrownBy(
-              () -> keys.createKek("k", URI.create("local-kms://" + dir.resolve("m.key"))))
+              () -> keys.admin().createKek("k", URI.create("local-kms://" + dir.resolve("m.key"))))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining("[fake-kms]");
     }
@@ -123,7 +172,9 @@ class ProviderDiscoveryTest {
                     .allowedSchemes(Set.of("aws-kms"))
                     .build())
         .isInstanceOf(KeyManagerConfigException.class)
-        .hasMessageContaining("'aws-kms' is allowed but no KMS provider handles it");
+        .hasMessageContaining("'aws-kms' is allowed but no KMS provider handles it")
+        .hasMessageContaining("providers were found for schemes [")
+        .hasMessageContaining("local-kms"); // found on the class path, though not allowed
   }
 
   @Test
@@ -135,12 +186,13 @@ class ProviderDiscoveryTest {
 
   @Test
   void malformedLocalKmsUrisAreRejected() {
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.inMemory()).build()) {
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.inMemory()).allowDevelopmentKms().build()) {
       for (String uri :
           new String[] {
             "local-kms:/abs", "local-kms:opaque", "local-kms://x?y=1", "local-kms://x#f"
           }) {
-        assertThatThrownBy(() -> keys.createKek("k", URI.create(uri)))
+        assertThatThrownBy(() -> keys.admin().createKek("k", URI.create(uri)))
             .as(uri)
             .isInstanceOf(KeyManagerConfigException.class)
             .hasMessageContaining("local-kms");

@@ -89,8 +89,8 @@ class SecretsStayOutOfTextTest {
     URI localCmk = LocalKms.createMasterKey(dir.resolve("master.key"));
     KeyManager keys = newKeyManager(store, fake, clock);
 
-    text.add(keys.createKek("fake", fakeCmk).toString());
-    text.add(keys.createKek("local", localCmk).toString());
+    text.add(keys.admin().createKek("fake", fakeCmk).toString());
+    text.add(keys.admin().createKek("local", localCmk).toString());
     List<WrappedKey> wrapped = new ArrayList<>();
     for (String kek : List.of("fake", "local")) {
       try (DataKey dek = keys.generateDek(kek, CONTEXT)) {
@@ -105,7 +105,7 @@ class SecretsStayOutOfTextTest {
       text.add(keys.wrapDek(kek, own, CONTEXT).toString());
     }
     text.add(keys.toString());
-    text.add(keys.describeKek("fake").orElseThrow().toString());
+    text.add(keys.admin().describeKek("fake").orElseThrow().toString());
 
     keys.close();
     keys = newKeyManager(store, fake, clock);
@@ -121,8 +121,8 @@ class SecretsStayOutOfTextTest {
       failure(() -> WrappedKey.decode(Arrays.copyOf(tampered, 20)));
     }
     failure(() -> k.generateDek("missing", CONTEXT));
-    failure(() -> k.createKek("fake", fakeCmk));
-    failure(() -> k.createKek("x", URI.create("nope://x")));
+    failure(() -> k.admin().createKek("fake", fakeCmk));
+    failure(() -> k.admin().createKek("x", URI.create("nope://x")));
     clock.advance(Duration.ofMinutes(2));
     fake.failNextCalls(1);
     failure(() -> k.unwrapDek(wrapped.get(0), CONTEXT));
@@ -158,13 +158,13 @@ class SecretsStayOutOfTextTest {
             .auditListener(events::add)
             .build();
 
-    text.add(keys.createKek("life", cmk).toString());
+    text.add(keys.admin().createKek("life", cmk).toString());
     WrappedKey old;
     try (DataKey dek = keys.generateDek("life", CONTEXT)) {
       secrets.add(dek.use(byte[]::clone));
       old = dek.wrappedKey();
     }
-    text.add(keys.rotateKek("life").toString());
+    text.add(keys.admin().rotateKek("life").toString());
     WrappedKey current = keys.rewrapDek(old, CONTEXT);
     text.add(current.toString());
     byte[] tampered = old.encode();
@@ -192,34 +192,34 @@ class SecretsStayOutOfTextTest {
     secrets.add(customerKek.clone());
     byte[] material =
         fake.wrapper(cmk).orElseThrow().wrap(customerKek, CustomerKms.importContext("byok", 1));
-    text.add(keys.importKek(new KekRef("byok", 1), cmk, material).toString());
-    failure(() -> keys.importKek(new KekRef("byok", 2), cmk, material));
+    text.add(keys.admin().importKek(new KekRef("byok", 1), cmk, material).toString());
+    failure(() -> keys.admin().importKek(new KekRef("byok", 2), cmk, material));
     byte[] shortKek = new byte[16];
     Arrays.fill(shortKek, (byte) 0x3A);
     secrets.add(shortKek.clone());
     byte[] shortMaterial =
         fake.wrapper(cmk).orElseThrow().wrap(shortKek, CustomerKms.importContext("short", 1));
-    failure(() -> keys.importKek(new KekRef("short", 1), cmk, shortMaterial));
+    failure(() -> keys.admin().importKek(new KekRef("short", 1), cmk, shortMaterial));
 
-    text.add(keys.setMinimumDecryptionVersion("life", 2).toString());
+    text.add(keys.admin().setMinimumDecryptionVersion("life", 2).toString());
     failure(() -> keys.unwrapDek(old, CONTEXT));
-    text.add(keys.changeCmk("life", FakeKms.cmk("life-2")).toString());
+    text.add(keys.admin().changeCmk("life", FakeKms.cmk("life-2")).toString());
     fake.denyAccess(FakeKms.cmk("life-3"));
-    failure(() -> keys.changeCmk("life", FakeKms.cmk("life-3")));
-    text.add(keys.disableKek("life").toString());
+    failure(() -> keys.admin().changeCmk("life", FakeKms.cmk("life-3")));
+    text.add(keys.admin().disableKek("life").toString());
     failure(() -> keys.unwrapDek(current, CONTEXT));
-    failure(() -> keys.rotateKek("life"));
-    text.add(keys.enableKek("life").toString());
-    text.add(keys.scheduleKekDestruction("life", Duration.ofDays(7)).toString());
-    failure(() -> keys.destroyKek("life"));
-    failure(() -> keys.scheduleKekDestruction("byok", Duration.ofDays(1)));
-    text.add(keys.cancelKekDestruction("life").toString());
-    keys.scheduleKekDestruction("life", Duration.ofDays(7));
+    failure(() -> keys.admin().rotateKek("life"));
+    text.add(keys.admin().enableKek("life").toString());
+    text.add(keys.admin().scheduleKekDestruction("life", Duration.ofDays(7)).toString());
+    failure(() -> keys.admin().destroyKek("life"));
+    failure(() -> keys.admin().scheduleKekDestruction("byok", Duration.ofDays(1)));
+    text.add(keys.admin().cancelKekDestruction("life").toString());
+    keys.admin().scheduleKekDestruction("life", Duration.ofDays(7));
     clock.advance(Duration.ofDays(7));
-    text.add(keys.destroyDueKeks().toString());
+    text.add(keys.admin().destroyDueKeks().toString());
     failure(() -> keys.unwrapDek(current, CONTEXT));
-    failure(() -> keys.enableKek("life"));
-    text.add(keys.describeKekVersions("life").orElseThrow().toString());
+    failure(() -> keys.admin().enableKek("life"));
+    text.add(keys.admin().describeKekVersions("life").orElseThrow().toString());
     keys.close();
     store.close();
     for (AuditEvent e : events) {

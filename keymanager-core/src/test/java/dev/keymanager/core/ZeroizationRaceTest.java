@@ -8,6 +8,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.LentKey;
+import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
@@ -57,7 +58,7 @@ class ZeroizationRaceTest {
             .hardTtl(Duration.ofMillis(1))
             .build()) {
       for (int k = 0; k < 2; k++) {
-        keys.createKek("race-" + k, CMK); // records the KEK's bytes, as created.get(k)
+        keys.admin().createKek("race-" + k, CMK); // records the KEK's bytes, as created.get(k)
       }
       long end = System.nanoTime() + RUN.toNanos();
       List<Thread> threads = new ArrayList<>();
@@ -127,7 +128,7 @@ class ZeroizationRaceTest {
     byte[] zeros = new byte[32];
     for (WrappedKey w : made.keySet()) {
       byte[] encoded = w.encode();
-      int saltOffset = w.parametersOffset();
+      int saltOffset = ApiBridge.wrappedKeys().parametersOffset(w);
       byte[] salt = Arrays.copyOfRange(encoded, saltOffset, saltOffset + CachedKek.SALT_LENGTH);
       byte[] kek = created.get(w.kek().id().equals("race-0") ? 0 : 1);
       assertThat(authenticates(Hkdf.deriveSha256(kek, salt, CachedKek.SUBKEY_INFO, 32), w, encoded))
@@ -142,8 +143,8 @@ class ZeroizationRaceTest {
   /** Whether {@code subkey} opens the wrapped key (same layout and AAD as DekCipher). */
   private static boolean authenticates(byte[] subkey, WrappedKey w, byte[] encoded)
       throws Exception {
-    int saltOffset = w.parametersOffset();
-    int ciphertextOffset = w.ciphertextOffset();
+    int saltOffset = ApiBridge.wrappedKeys().parametersOffset(w);
+    int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(w);
     Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
     c.init(
         Cipher.DECRYPT_MODE,

@@ -320,8 +320,8 @@ public abstract class KekStoreContract {
     KeyContext context = KeyContext.of(Map.of("table", "orders"));
     WrappedKey underB;
     try (KeyManager honest = track(keyManager(store, kms))) {
-      honest.createKek("victim-a", cmk);
-      honest.createKek("caller-b", cmk);
+      honest.admin().createKek("victim-a", cmk);
+      honest.admin().createKek("caller-b", cmk);
       try (DataKey dek = honest.generateDek("caller-b", context)) {
         underB = dek.wrappedKey();
       }
@@ -335,10 +335,10 @@ public abstract class KekStoreContract {
               () -> fooled.generateDek("caller-b", context),
               () -> fooled.wrapDek("caller-b", material(7), context),
               () -> fooled.unwrapDek(underB, context),
-              () -> fooled.describeKek("caller-b"),
-              () -> fooled.describeKekVersions("caller-b"),
-              () -> fooled.rotateKek("caller-b"),
-              () -> fooled.disableKek("caller-b"));
+              () -> fooled.admin().describeKek("caller-b"),
+              () -> fooled.admin().describeKekVersions("caller-b"),
+              () -> fooled.admin().rotateKek("caller-b"),
+              () -> fooled.admin().disableKek("caller-b"));
       for (int i = 0; i < calls.size(); i++) {
         Callable<?> call = calls.get(i);
         Throwable failure = org.assertj.core.api.Assertions.catchThrowable(call::call);

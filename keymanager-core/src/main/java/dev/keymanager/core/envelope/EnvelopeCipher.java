@@ -479,7 +479,7 @@ public final class EnvelopeCipher {
               + " is not the one it was made with",
           e);
     } catch (KekStateException e) {
-      if (e.state().isEmpty() && keys.describeKek(kekId).isPresent()) {
+      if (e.state().isEmpty() && keys.admin().describeKek(kekId).isPresent()) {
         throw new InvalidCiphertextException(
             "Payload names KEK "
                 + kek

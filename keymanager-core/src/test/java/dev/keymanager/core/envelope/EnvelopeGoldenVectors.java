@@ -69,7 +69,7 @@ final class EnvelopeGoldenVectors {
     HexFormat hex = HexFormat.of();
     KekStore store = KekStores.inMemory();
     try (KeyManager keys = keyManager(store)) {
-      KeyEncryptionKey kek = keys.createKek(KEK_ID, CMK);
+      KeyEncryptionKey kek = keys.admin().createKek(KEK_ID, CMK);
       KeyContext context = context(CONTEXT_SPEC);
       EnvelopeCipher small = EnvelopeCipher.builder(keys, KEK_ID).segmentSize(4096).build();
       EnvelopeCipher defaults = EnvelopeCipher.of(keys, KEK_ID);

@@ -70,8 +70,8 @@ class EnvelopeSecretsTest {
     root.setLevel(Level.TRACE);
     root.addAppender(appender);
     try (Fixture f = new Fixture()) {
-      f.keys.createKek("tenant", Fixture.CMK);
-      f.keys.createKek("other", Fixture.OTHER_CMK);
+      f.keys.admin().createKek("tenant", Fixture.CMK);
+      f.keys.admin().createKek("other", Fixture.OTHER_CMK);
       EnvelopeCipher cipher = EnvelopeCipher.builder(f.keys, "tenant").segmentSize(4096).build();
       byte[] plaintext = Fixture.pattern(10_000, 99);
       secrets.add(plaintext);

@@ -57,7 +57,7 @@ final class FuzzTargets implements AutoCloseable {
   final AtomicLong decrypted = new AtomicLong();
 
   FuzzTargets() {
-    fixture.keys.createKek("fuzz", Fixture.CMK);
+    fixture.keys.admin().createKek("fuzz", Fixture.CMK);
     cipher = EnvelopeCipher.builder(fixture.keys, "fuzz").segmentSize(SEGMENT).build();
     plaintexts =
         List.of(

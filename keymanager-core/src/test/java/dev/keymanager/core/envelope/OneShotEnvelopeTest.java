@@ -27,7 +27,7 @@ class OneShotEnvelopeTest {
 
   @BeforeEach
   void createKek() {
-    f.keys.createKek("tenant-42", Fixture.CMK);
+    f.keys.admin().createKek("tenant-42", Fixture.CMK);
     cipher = EnvelopeCipher.of(f.keys, "tenant-42");
   }
 
@@ -123,7 +123,7 @@ class OneShotEnvelopeTest {
 
   @Test
   void aPayloadUnderAnotherKekIsRefusedAsTheWrongKek() {
-    f.keys.createKek("tenant-43", Fixture.OTHER_CMK);
+    f.keys.admin().createKek("tenant-43", Fixture.OTHER_CMK);
     EnvelopeCipher theirCipher = EnvelopeCipher.of(f.keys, "tenant-43");
     byte[] theirs = theirCipher.encrypt(new byte[10], CONTEXT);
 
@@ -140,7 +140,7 @@ class OneShotEnvelopeTest {
   void aKekOfTheSameIdFromAnotherStoreDoesNotAuthenticate() {
     byte[] ciphertext = cipher.encrypt(Fixture.pattern(100, 5), CONTEXT);
     try (Fixture elsewhere = new Fixture()) {
-      elsewhere.keys.createKek("tenant-42", Fixture.CMK);
+      elsewhere.keys.admin().createKek("tenant-42", Fixture.CMK);
 
       assertThatThrownBy(
               () -> EnvelopeCipher.of(elsewhere.keys, "tenant-42").decrypt(ciphertext, CONTEXT))

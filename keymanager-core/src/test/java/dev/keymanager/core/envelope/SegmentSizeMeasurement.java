@@ -22,7 +22,7 @@ final class SegmentSizeMeasurement {
     byte[] plaintext = Fixture.pattern(size, 1);
     KeyContext context = KeyContext.of("measure", "segments");
     try (Fixture f = new Fixture()) {
-      f.keys.createKek("measure", Fixture.CMK);
+      f.keys.admin().createKek("measure", Fixture.CMK);
       for (int round = 0; round < 2; round++) {
         System.out.println(round == 0 ? "warm-up" : "measured");
         for (int segment : new int[] {4 << 10, 64 << 10, 1 << 20}) {

@@ -37,7 +37,7 @@ class StreamingEnvelopeTest {
 
   @BeforeEach
   void createKek() {
-    f.keys.createKek("tenant-42", Fixture.CMK);
+    f.keys.admin().createKek("tenant-42", Fixture.CMK);
     cipher = EnvelopeCipher.builder(f.keys, "tenant-42").segmentSize(SEGMENT).build();
   }
 
@@ -222,7 +222,7 @@ class StreamingEnvelopeTest {
             () -> cipher.newSeekableDecryptingChannel(new BytesChannel(ciphertext), other))
         .isInstanceOf(InvalidCiphertextException.class)
         .hasMessageContaining("key context differs");
-    f.keys.createKek("tenant-43", Fixture.OTHER_CMK);
+    f.keys.admin().createKek("tenant-43", Fixture.OTHER_CMK);
     assertThatThrownBy(
             () ->
                 EnvelopeCipher.of(f.keys, "tenant-43")

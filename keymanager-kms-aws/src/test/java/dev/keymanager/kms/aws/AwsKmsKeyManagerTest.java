@@ -73,7 +73,7 @@ class AwsKmsKeyManagerTest {
     String key = KMS.createKey();
     URI cmk = FakeAwsKms.cmk(key);
     try (KeyManager keys = keyManager()) {
-      keys.createKek("tenant-7", cmk);
+      keys.admin().createKek("tenant-7", cmk);
       WrappedKey wrapped;
       byte[] dekBytes;
       try (DataKey dek = keys.generateDek("tenant-7", CONTEXT)) {
@@ -103,7 +103,7 @@ class AwsKmsKeyManagerTest {
   void createKekWrapsThroughEncryptWithTheKekIdAndVersionAsEncryptionContext() {
     String key = KMS.createKey();
     try (KeyManager keys = keyManager()) {
-      keys.createKek("tenant-1", FakeAwsKms.cmk(key));
+      keys.admin().createKek("tenant-1", FakeAwsKms.cmk(key));
 
       assertThat(KMS.requests()).hasSize(1);
       FakeAwsKms.Request encrypt = KMS.requests().get(0);
@@ -122,7 +122,7 @@ class AwsKmsKeyManagerTest {
     WrappedKey[] wrapped = new WrappedKey[10];
     byte[][] dekBytes = new byte[10][];
     try (KeyManager keys = keyManager()) {
-      keys.createKek("tenant-2", FakeAwsKms.cmk(key));
+      keys.admin().createKek("tenant-2", FakeAwsKms.cmk(key));
       for (int i = 0; i < wrapped.length; i++) {
         try (DataKey dek = keys.generateDek("tenant-2", CONTEXT)) {
           wrapped[i] = dek.wrappedKey();
@@ -152,7 +152,7 @@ class AwsKmsKeyManagerTest {
   void aKmsOutagePastTheTtlIsRetryableAndAccessResumesWhenKmsAnswers() {
     String key = KMS.createKey();
     try (KeyManager keys = keyManager()) {
-      keys.createKek("tenant-3", FakeAwsKms.cmk(key));
+      keys.admin().createKek("tenant-3", FakeAwsKms.cmk(key));
       WrappedKey wrapped;
       try (DataKey dek = keys.generateDek("tenant-3", CONTEXT)) {
         wrapped = dek.wrappedKey();
@@ -179,7 +179,7 @@ class AwsKmsKeyManagerTest {
             .discoverProviders(true)
             .allowedSchemes(Set.of(AwsKmsProvider.SCHEME))
             .build()) {
-      assertThat(keys.listKeks()).isEmpty();
+      assertThat(keys.admin().listKeks()).isEmpty();
     }
   }
 

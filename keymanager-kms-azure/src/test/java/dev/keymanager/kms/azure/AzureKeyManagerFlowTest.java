@@ -63,7 +63,7 @@ class AzureKeyManagerFlowTest {
   void dekRoundTripNeedsKeyVaultOnlyToCreateAndToLoadAfterRestart() {
     WrappedKey wrapped;
     try (KeyManager keys = newKeyManager()) {
-      keys.createKek("tenant-42", CMK);
+      keys.admin().createKek("tenant-42", CMK);
       assertThat(kv.requests("POST", "/wrapkey")).hasSize(1);
       byte[] original;
       try (DataKey dek = keys.generateDek("tenant-42", CONTEXT)) {
@@ -87,7 +87,7 @@ class AzureKeyManagerFlowTest {
   @Test
   void disabledKeyStopsAccessOnceTheHardTtlHasPassed() {
     try (KeyManager keys = newKeyManager()) {
-      keys.createKek("tenant-42", CMK);
+      keys.admin().createKek("tenant-42", CMK);
       WrappedKey wrapped = keys.generateDek("tenant-42", CONTEXT).wrappedKey();
 
       kv.setEnabled("tenant-kek", false);
@@ -98,7 +98,7 @@ class AzureKeyManagerFlowTest {
       assertThatThrownBy(() -> keys.unwrapDek(wrapped, CONTEXT))
           .isInstanceOf(KeyAccessDeniedException.class)
           .hasMessageContaining(CMK.toString());
-      assertThatThrownBy(() -> keys.createKek("tenant-43", CMK))
+      assertThatThrownBy(() -> keys.admin().createKek("tenant-43", CMK))
           .isInstanceOf(KeyAccessDeniedException.class);
 
       kv.setEnabled("tenant-kek", true);
@@ -110,7 +110,7 @@ class AzureKeyManagerFlowTest {
   @Test
   void keyVaultOutagePastTheTtlIsRetryableAndRecovers() {
     try (KeyManager keys = newKeyManager()) {
-      keys.createKek("tenant-42", CMK);
+      keys.admin().createKek("tenant-42", CMK);
       WrappedKey wrapped = keys.generateDek("tenant-42", CONTEXT).wrappedKey();
       clock.advance(TTL.plusSeconds(1));
       kv.failNext(TestProviders.ATTEMPTS, 503, "ServiceUnavailable", Map.of());
@@ -124,7 +124,7 @@ class AzureKeyManagerFlowTest {
   @Test
   void aDekBoundToOneContextDoesNotUnwrapUnderAnother() {
     try (KeyManager keys = newKeyManager()) {
-      keys.createKek("tenant-42", CMK);
+      keys.admin().createKek("tenant-42", CMK);
       WrappedKey wrapped = keys.generateDek("tenant-42", CONTEXT).wrappedKey();
 
       assertThatThrownBy(() -> keys.unwrapDek(wrapped, KeyContext.of("table", "payments")))

@@ -49,7 +49,7 @@ import java.util.Set;
  *         .totalTimeout(Duration.ofSeconds(10))
  *         .build();
  *     KeyManager keys = KeyManagers.builder().kekStore(store).kmsProvider(gcp).build()) {
- *   keys.createKek("tenant-42",
+ *   keys.admin().createKek("tenant-42",
  *       URI.create("gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/k"));
  * }
  * }</pre>

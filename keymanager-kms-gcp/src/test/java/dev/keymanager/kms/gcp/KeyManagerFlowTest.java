@@ -58,7 +58,7 @@ class KeyManagerFlowTest {
   @Test
   void revokedCloudKmsKeyStopsAccessOnceTheHardTtlHasPassed() {
     try (KeyManager keys = keyManager()) {
-      KeyEncryptionKey kek = keys.createKek("tenant-42", cmk);
+      KeyEncryptionKey kek = keys.admin().createKek("tenant-42", cmk);
       assertThat(kek.cmkUri()).isEqualTo(cmk);
       assertThat(kms.encryptCalls()).isEqualTo(1);
 
@@ -98,7 +98,7 @@ class KeyManagerFlowTest {
     WrappedKey wrapped;
     byte[] dekBytes;
     try (KeyManager first = keyManager()) {
-      first.createKek("tenant-7", cmk);
+      first.admin().createKek("tenant-7", cmk);
       try (DataKey dek = first.generateDek("tenant-7", CONTEXT)) {
         wrapped = dek.wrappedKey();
         dekBytes = dek.use(byte[]::clone);

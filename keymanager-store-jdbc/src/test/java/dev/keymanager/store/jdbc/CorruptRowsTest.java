@@ -67,9 +67,9 @@ class CorruptRowsTest {
   void oneCorruptRowAmongAHundredBlocksNoListingAndNoDestruction() throws Exception {
     List<String> due = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
-      keys.createKek(id(i), CMK);
+      keys.admin().createKek(id(i), CMK);
       if (i % 10 == 3) {
-        keys.scheduleKekDestruction(id(i), WINDOW);
+        keys.admin().scheduleKekDestruction(id(i), WINDOW);
         due.add(id(i));
       }
     }
@@ -86,17 +86,18 @@ class CorruptRowsTest {
     assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> store.find(corrupt, 1)))
         .isInstanceOf(KekStoreException.class);
 
-    assertThat(keys.listKeks())
+    assertThat(keys.admin().listKeks())
         .containsExactlyElementsOf(IntStream.range(0, 100).mapToObj(CorruptRowsTest::id).toList());
 
     clock.advance(WINDOW);
-    List<String> destroyed = keys.destroyDueKeks();
+    List<String> destroyed = keys.admin().destroyDueKeks();
 
     List<String> dueReadable = due.stream().filter(id -> !id.equals(corrupt)).toList();
     assertThat(destroyed).hasSize(9).containsExactlyInAnyOrderElementsOf(dueReadable);
     assertThat(keys.stats().unreadableRecords()).isEqualTo(1);
     for (String id : dueReadable) {
-      assertThat(keys.describeKekVersions(id).orElseThrow().state()).isEqualTo(KekState.DESTROYED);
+      assertThat(keys.admin().describeKekVersions(id).orElseThrow().state())
+          .isEqualTo(KekState.DESTROYED);
     }
   }
 }

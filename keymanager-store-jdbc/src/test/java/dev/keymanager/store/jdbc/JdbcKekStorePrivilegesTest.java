@@ -114,17 +114,17 @@ class JdbcKekStorePrivilegesTest {
                   .build()) {
         String id = "orders-" + mode;
         KeyContext context = KeyContext.of(Map.of("t", "1"));
-        keys.createKek(id, FakeKms.cmk("privileges"));
+        keys.admin().createKek(id, FakeKms.cmk("privileges"));
         try (DataKey dek = keys.generateDek(id, context)) {
           assertThat(keys.unwrapDek(dek.wrappedKey(), context)).isNotNull();
         }
-        keys.rotateKek(id);
-        keys.setMinimumDecryptionVersion(id, 2);
-        keys.disableKek(id);
-        keys.scheduleKekDestruction(id, Duration.ofDays(7));
-        assertThat(keys.describeKekVersions(id).orElseThrow().state())
+        keys.admin().rotateKek(id);
+        keys.admin().setMinimumDecryptionVersion(id, 2);
+        keys.admin().disableKek(id);
+        keys.admin().scheduleKekDestruction(id, Duration.ofDays(7));
+        assertThat(keys.admin().describeKekVersions(id).orElseThrow().state())
             .isEqualTo(KekState.PENDING_DESTRUCTION);
-        assertThat(keys.listKeks()).contains(id);
+        assertThat(keys.admin().listKeks()).contains(id);
       }
     }
   }

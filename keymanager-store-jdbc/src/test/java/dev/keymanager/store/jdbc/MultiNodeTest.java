@@ -121,11 +121,13 @@ class MultiNodeTest {
         assertThat(node.store().versions(id))
             .as("%s on %s", id, node)
             .containsExactly(winners.get(0));
-        assertThat(node.keys().describeKek(id)).contains(winners.get(0));
+        assertThat(node.keys().admin().describeKek(id)).contains(winners.get(0));
       }
     }
     for (Node node : nodes) {
-      assertThat(node.keys().listKeks()).as("ids on %s", node).containsExactlyElementsOf(ids);
+      assertThat(node.keys().admin().listKeks())
+          .as("ids on %s", node)
+          .containsExactlyElementsOf(ids);
     }
   }
 
@@ -133,7 +135,7 @@ class MultiNodeTest {
   void everyDekWrappedOnAnyNodeUnwrapsOnEveryOther() throws Exception {
     List<String> ids = kekIds();
     for (int k = 0; k < KEKS; k++) {
-      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
+      nodes.get(k % NODES).keys().admin().createKek(ids.get(k), CMK);
     }
     kms.resetCounts();
     ConcurrentLinkedQueue<Sealed> sealed = new ConcurrentLinkedQueue<>();
@@ -172,7 +174,7 @@ class MultiNodeTest {
   void racingVersionCreationLetsOneNodeWinAndEveryNodeSeesItWithinTheHardTtl() throws Exception {
     List<String> ids = kekIds();
     for (int k = 0; k < KEKS; k++) {
-      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
+      nodes.get(k % NODES).keys().admin().createKek(ids.get(k), CMK);
     }
     // Every node wraps under v1 now, so each caches v1 as the primary of every KEK.
     List<Sealed> underV1 = new ArrayList<>();
@@ -244,7 +246,7 @@ class MultiNodeTest {
   void concurrentRotationsFromEveryNodeLoseNoneAndLeaveOnePrimary() throws Exception {
     List<String> ids = kekIds();
     for (int k = 0; k < KEKS; k++) {
-      nodes.get(k % NODES).keys().createKek(ids.get(k), CMK);
+      nodes.get(k % NODES).keys().admin().createKek(ids.get(k), CMK);
     }
     int rounds = 2;
     List<Sealed> sealed = new ArrayList<>();
@@ -256,7 +258,7 @@ class MultiNodeTest {
                 List<Object> versions = new ArrayList<>();
                 for (String id : ids) {
                   barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-                  versions.add(node.keys().rotateKek(id).version());
+                  versions.add(node.keys().admin().rotateKek(id).version());
                 }
                 return versions;
               });
@@ -276,10 +278,10 @@ class MultiNodeTest {
 
     int primary = 1 + rounds * NODES;
     for (String id : ids) {
-      KeyEncryptionKey newest = nodes.get(0).keys().describeKek(id).orElseThrow();
+      KeyEncryptionKey newest = nodes.get(0).keys().admin().describeKek(id).orElseThrow();
       assertThat(newest.version()).as("primary of %s", id).isEqualTo(primary);
       for (Node node : nodes) {
-        assertThat(node.keys().describeKek(id))
+        assertThat(node.keys().admin().describeKek(id))
             .as("primary of %s on %s", id, node)
             .contains(newest);
         List<KeyEncryptionKey> history = node.store().versions(id);
@@ -304,7 +306,7 @@ class MultiNodeTest {
    */
   @Test
   void aRotationOnOneNodeReachesEveryOtherNodeWithinTheHardTtl() throws Exception {
-    nodes.get(0).keys().createKek("bound", CMK);
+    nodes.get(0).keys().admin().createKek("bound", CMK);
     // Every node reads the primary (v1) now, at t0, and caches it.
     for (Node node : nodes) {
       assertThat(Sealed.generate(node, "bound", KeyContext.of("t", "0")).wrapped().kek().version())
@@ -312,7 +314,7 @@ class MultiNodeTest {
     }
     clock.advance(Duration.ofMinutes(1));
 
-    assertThat(nodes.get(0).keys().rotateKek("bound").version()).isEqualTo(2);
+    assertThat(nodes.get(0).keys().admin().rotateKek("bound").version()).isEqualTo(2);
 
     assertThat(Sealed.generate(nodes.get(0), "bound", KeyContext.of("t", "1")).wrapped().kek())
         .as("the rotating node")
@@ -342,7 +344,7 @@ class MultiNodeTest {
   /** Nodes read a record through their own stores, then all compare-and-set it: no lost update. */
   @Test
   void racingStateChangesFromEveryNodeLoseNoUpdate() throws Exception {
-    nodes.get(0).keys().createKek("shared", CMK);
+    nodes.get(0).keys().admin().createKek("shared", CMK);
     int rounds = 40;
 
     List<List<Object>> wins =
@@ -384,7 +386,7 @@ class MultiNodeTest {
     for (String id : ids) {
       barrier.await(TIMEOUT_SECONDS, TimeUnit.SECONDS);
       try {
-        outcomes.add(node.keys().createKek(id, CMK));
+        outcomes.add(node.keys().admin().createKek(id, CMK));
       } catch (KekStateException e) {
         outcomes.add(e);
       }

@@ -116,14 +116,14 @@ class StoreOutageTest {
   void stoppedDatabaseIsARetryableStoreErrorWithinTheBoundAndNodesResumeAfterARestart()
       throws Exception {
     KeyManager writer = node("writer", CONNECTION_TIMEOUT_MS, LOAD_TIMEOUT);
-    writer.createKek("orders", CMK);
-    writer.createKek("invoices", CMK);
+    writer.admin().createKek("orders", CMK);
+    writer.admin().createKek("invoices", CMK);
     WrappedKey wrapped;
     try (DataKey dek = writer.generateDek("orders", CONTEXT)) {
       wrapped = dek.wrappedKey();
     }
     KeyManager cold = node("cold", CONNECTION_TIMEOUT_MS, LOAD_TIMEOUT); // nothing cached
-    assertThat(cold.listKeks()).containsExactly("invoices", "orders"); // the pool is warm
+    assertThat(cold.admin().listKeks()).containsExactly("invoices", "orders"); // the pool is warm
 
     postgres.close(); // fast shutdown: every pooled connection dies
     kms.resetCounts();
@@ -133,8 +133,8 @@ class StoreOutageTest {
             () -> cold.unwrapDek(wrapped, CONTEXT), // KEK miss: the loader's store read
             () -> cold.generateDek("orders", CONTEXT), // primary miss
             () -> writer.generateDek("invoices", CONTEXT), // writer has no primary for it
-            () -> writer.rotateKek("orders"), // an admin call reads and writes the store
-            cold::listKeks);
+            () -> writer.admin().rotateKek("orders"), // an admin call reads and writes the store
+            cold.admin()::listKeks);
     for (int i = 0; i < misses.size(); i++) {
       long start = System.nanoTime();
       Throwable e = catchThrowable(misses.get(i)::call);
@@ -156,7 +156,7 @@ class StoreOutageTest {
     try (DataKey dek = eventually(() -> cold.generateDek("orders", CONTEXT))) {
       assertThat(writer.unwrapDek(dek.wrappedKey(), CONTEXT)).isNotNull(); // cached on writer
     }
-    assertThat(eventually(() -> writer.rotateKek("orders")).version()).isEqualTo(2);
+    assertThat(eventually(() -> writer.admin().rotateKek("orders")).version()).isEqualTo(2);
     try (DataKey dek = eventually(() -> writer.generateDek("invoices", CONTEXT))) {
       assertThat(cold.unwrapDek(dek.wrappedKey(), CONTEXT)).isNotNull();
     }
@@ -168,13 +168,13 @@ class StoreOutageTest {
     // gives up after loadTimeout and says it was waiting on the store.
     Duration loadTimeout = Duration.ofSeconds(2);
     KeyManager writer = node("writer-default-pool", CONNECTION_TIMEOUT_MS, loadTimeout);
-    writer.createKek("orders", CMK);
+    writer.admin().createKek("orders", CMK);
     WrappedKey wrapped;
     try (DataKey dek = writer.generateDek("orders", CONTEXT)) {
       wrapped = dek.wrappedKey();
     }
     KeyManager cold = node("cold-default-pool", 30_000, loadTimeout);
-    assertThat(cold.listKeks()).containsExactly("orders");
+    assertThat(cold.admin().listKeks()).containsExactly("orders");
 
     postgres.close();
     // The pooled connection died with the server; without this, the next borrow could get it
