@@ -53,7 +53,7 @@ final class DoctorCommand extends BaseCommand {
     List<Object> checks = new ArrayList<>();
     StringBuilder text = new StringBuilder();
     try (Session s = session()) {
-      List<String> ids = keks.isEmpty() && cmks.isEmpty() ? s.keys().listKeks() : keks;
+      List<String> ids = keks.isEmpty() && cmks.isEmpty() ? s.keys().admin().listKeks() : keks;
       for (String id : ids) {
         Map<String, Object> c = checkKek(s, id);
         exit = merge(exit, c);

@@ -52,7 +52,8 @@ final class KekCommands {
   }
 
   static KekDescription describe(KeyManager keys, String id) {
-    return keys.describeKekVersions(id)
+    return keys.admin()
+        .describeKekVersions(id)
         .orElseThrow(() -> new KekStateException(id, null, "No KEK '" + id + "' in the store"));
   }
 
@@ -80,7 +81,7 @@ final class KekCommands {
       try (Session s = session()) {
         List<Object> data = new ArrayList<>();
         StringBuilder text = new StringBuilder();
-        for (String id : s.keys().listKeks()) {
+        for (String id : s.keys().admin().listKeks()) {
           KekDescription d = describe(s.keys(), id);
           data.add(
               Map.of(
@@ -121,7 +122,7 @@ final class KekCommands {
 
     @Override
     KekDescription apply(Session s) {
-      s.keys().createKek(id, s.checkCmk(cmk(cmk)));
+      s.keys().admin().createKek(id, s.checkCmk(cmk(cmk)));
       return describe(s.keys(), id);
     }
   }
@@ -169,7 +170,7 @@ final class KekCommands {
       if (version < 1) {
         throw CliException.invalidInput("--version must be >= 1");
       }
-      s.keys().importKek(new KekRef(id, version), s.checkCmk(cmk(cmk)), wrapped);
+      s.keys().admin().importKek(new KekRef(id, version), s.checkCmk(cmk(cmk)), wrapped);
       return describe(s.keys(), id);
     }
   }
@@ -181,7 +182,7 @@ final class KekCommands {
   static final class Rotate extends OnKek {
     @Override
     KekDescription apply(Session s) {
-      s.keys().rotateKek(id);
+      s.keys().admin().rotateKek(id);
       return describe(s.keys(), id);
     }
   }
@@ -196,7 +197,7 @@ final class KekCommands {
 
     @Override
     KekDescription apply(Session s) {
-      return s.keys().setMinimumDecryptionVersion(id, version);
+      return s.keys().admin().setMinimumDecryptionVersion(id, version);
     }
   }
 
@@ -210,7 +211,7 @@ final class KekCommands {
 
     @Override
     KekDescription apply(Session s) {
-      return s.keys().changeCmk(id, s.checkCmk(cmk(cmk)));
+      return s.keys().admin().changeCmk(id, s.checkCmk(cmk(cmk)));
     }
   }
 
@@ -234,14 +235,14 @@ final class KekCommands {
       description = "Disable the KEK: nothing wraps or unwraps under it until enabled.")
   static final class Disable extends Simple {
     Disable() {
-      super(KeyManager::disableKek);
+      super((k, id) -> k.admin().disableKek(id));
     }
   }
 
   @Command(name = "enable", mixinStandardHelpOptions = true, description = "Enable the KEK again.")
   static final class Enable extends Simple {
     Enable() {
-      super(KeyManager::enableKek);
+      super((k, id) -> k.admin().enableKek(id));
     }
   }
 
@@ -251,7 +252,7 @@ final class KekCommands {
       description = "Cancel a scheduled destruction; the KEK becomes disabled.")
   static final class CancelDestruction extends Simple {
     CancelDestruction() {
-      super(KeyManager::cancelKekDestruction);
+      super((k, id) -> k.admin().cancelKekDestruction(id));
     }
   }
 
@@ -269,7 +270,9 @@ final class KekCommands {
 
     @Override
     KekDescription apply(Session s) {
-      return s.keys().scheduleKekDestruction(id, Config.parseDuration(window, "--pending-window"));
+      return s.keys()
+          .admin()
+          .scheduleKekDestruction(id, Config.parseDuration(window, "--pending-window"));
     }
   }
 
@@ -281,7 +284,7 @@ final class KekCommands {
     @Override
     int run() {
       try (Session s = session()) {
-        List<String> ids = s.keys().destroyDueKeks();
+        List<String> ids = s.keys().admin().destroyDueKeks();
         print(ids, ids.isEmpty() ? "(none due)" : String.join(System.lineSeparator(), ids));
       }
       return ExitCodes.OK;

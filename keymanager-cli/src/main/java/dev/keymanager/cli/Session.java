@@ -70,6 +70,9 @@ final class Session implements AutoCloseable {
               .loadTimeout(loadTimeout)
               .kmsThreads(2);
       d.providers.values().forEach(b::kmsProvider);
+      if (config.allowDevelopmentKms()) {
+        b.allowDevelopmentKms();
+      }
       KeyManager keys = b.build();
       return new Session(
           store, d.providers, d.owned, keys, new Settings(hardTtl, loadTimeout), d.refused);

@@ -51,7 +51,7 @@ class InspectFuzzTest {
     List<byte[]> seeds;
     try (KeyManager keys =
         KeyManagers.builder().kekStore(KekStores.inMemory()).kmsProvider(kms).build()) {
-      keys.createKek("tenant-é/1", FakeKms.cmk("k"));
+      keys.admin().createKek("tenant-é/1", FakeKms.cmk("k"));
       EnvelopeCipher c = EnvelopeCipher.builder(keys, "tenant-é/1").segmentSize(4096).build();
       ByteArrayOutputStream streamed = new ByteArrayOutputStream();
       try (OutputStream out = c.newEncryptingStream(streamed, KeyContext.empty())) {

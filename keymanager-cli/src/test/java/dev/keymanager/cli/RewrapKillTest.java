@@ -46,8 +46,9 @@ class RewrapKillTest {
     String cmk = LocalKms.createMasterKey(dir.resolve("master.key")).toString();
     String store = "file:" + keks;
     List<byte[]> originals = new ArrayList<>();
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.file(keks)).build()) {
-      keys.createKek("t", java.net.URI.create(cmk));
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.file(keks)).allowDevelopmentKms().build()) {
+      keys.admin().createKek("t", java.net.URI.create(cmk));
       EnvelopeCipher oneShot = EnvelopeCipher.of(keys, "t");
       EnvelopeCipher streaming = EnvelopeCipher.builder(keys, "t").segmentSize(4096).build();
       for (int i = 0; i < files; i++) {
@@ -65,7 +66,7 @@ class RewrapKillTest {
           Files.write(f, oneShot.encrypt(plain, CONTEXT));
         }
       }
-      keys.rotateKek("t");
+      keys.admin().rotateKek("t");
     }
 
     Path progress = dir.resolve("rewrap.progress");
@@ -109,7 +110,8 @@ class RewrapKillTest {
       assertThat(leftovers.filter(p -> p.toString().endsWith(FileOps.TEMP_SUFFIX)).toList())
           .isEmpty();
     }
-    try (KeyManager keys = KeyManagers.builder().kekStore(KekStores.file(keks)).build()) {
+    try (KeyManager keys =
+        KeyManagers.builder().kekStore(KekStores.file(keks)).allowDevelopmentKms().build()) {
       EnvelopeCipher cipher = EnvelopeCipher.of(keys, "t");
       for (int i = 0; i < files; i++) {
         Path f = data.resolve(String.format("%03d/%05d.enc", i % 100, i));
