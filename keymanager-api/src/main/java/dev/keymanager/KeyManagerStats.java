@@ -12,8 +12,8 @@ package dev.keymanager;
  * @param refreshes background re-unwraps of cached KEKs before their hard TTL
  * @param evictions cached KEKs dropped (expiry, size, invalidation, denial, close); each one
  *     overwritten once its last in-flight user finishes
- * @param unreadableRecords KEK records (or KEKs) that {@link KeyManager#listKeks()} or {@link
- *     KeyManager#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
+ * @param unreadableRecords KEK records (or KEKs) that {@link KekAdmin#listKeks()} or {@link
+ *     KekAdmin#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
  *     every time one is skipped, so any increase means a corrupt record needs an operator
  */
 public record KeyManagerStats(
