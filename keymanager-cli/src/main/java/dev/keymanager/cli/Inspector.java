@@ -108,9 +108,12 @@ final class Inspector {
     m.put("kekId", w.kek().id());
     m.put("kekVersion", w.kek().version());
     m.put("length", w.length());
-    m.put("headerLength", w.parametersOffset());
-    m.put("parametersLength", w.ciphertextOffset() - w.parametersOffset());
-    m.put("ciphertextLength", w.length() - w.ciphertextOffset());
+    // Offsets from the documented layout: magic, version, algorithm, id length, id, version.
+    int header = 5 + (bytes[4] & 0xFF) + 4;
+    int parameters = w.algorithm().parametersLength();
+    m.put("headerLength", header);
+    m.put("parametersLength", parameters);
+    m.put("ciphertextLength", w.length() - header - parameters);
     return m;
   }
 
