@@ -357,7 +357,11 @@ final class DefaultKeyManager implements KeyManager {
     acquired.whenComplete(
         (kek, failure) -> {
           if (failure != null) {
-            result.completeExceptionally(failure);
+            // A stage composed on the acquisition relays its failure wrapped: hand out the cause.
+            result.completeExceptionally(
+                failure instanceof CompletionException && failure.getCause() != null
+                    ? failure.getCause()
+                    : failure);
             return;
           }
           try {
