@@ -48,7 +48,7 @@ class KeyManagerKmsClientTest {
   void setUp() {
     keys = newKeyManager(store);
     for (String kek : new String[] {FOOTER_KEK, KEK_A, KEK_B}) {
-      keys.createKek(kek, FakeKms.cmk("cmk-" + kek));
+      keys.admin().createKek(kek, FakeKms.cmk("cmk-" + kek));
     }
     registration = KeyManagerRegistry.register(name, keys);
     conf = ParquetFiles.encryptingConf(name);
@@ -116,7 +116,7 @@ class KeyManagerKmsClientTest {
     // Same KEK ids and CMKs, other KEK material: the wrapped keys do not authenticate.
     try (KeyManager other = newKeyManager(KekStores.inMemory())) {
       for (String kek : new String[] {FOOTER_KEK, KEK_A, KEK_B}) {
-        other.createKek(kek, FakeKms.cmk("cmk-" + kek));
+        other.admin().createKek(kek, FakeKms.cmk("cmk-" + kek));
       }
       String otherName = ParquetFiles.uniqueName();
       try (KeyManagerRegistry.Registration r = KeyManagerRegistry.register(otherName, other)) {

@@ -59,7 +59,7 @@ class KeyRotationTest {
             .discoverProviders(false)
             .build();
     for (String kek : new String[] {FOOTER_KEK, KEK_A, KEK_B}) {
-      keys.createKek(kek, FakeKms.cmk("cmk-" + kek));
+      keys.admin().createKek(kek, FakeKms.cmk("cmk-" + kek));
     }
     registration = KeyManagerRegistry.register(name, keys);
     conf = ParquetFiles.encryptingConf(name);
@@ -83,7 +83,7 @@ class KeyRotationTest {
     Map<Path, String> dataBefore = dataFileDigests();
 
     for (String kek : new String[] {FOOTER_KEK, KEK_A, KEK_B}) {
-      keys.rotateKek(kek);
+      keys.admin().rotateKek(kek);
     }
     KeyToolkit.rotateMasterKeys(dir.toString(), conf);
 

@@ -76,8 +76,8 @@ public final class ParquetRevocationDemo {
         KeyManagerRegistry.Registration registration =
             KeyManagerRegistry.register("orders-app", keys)) {
       for (String kek : List.of("orders", "orders-pii")) {
-        if (keys.describeKek(kek).isEmpty()) {
-          keys.createKek(kek, kek.equals("orders") ? ordersCmk : piiCmk);
+        if (keys.admin().describeKek(kek).isEmpty()) {
+          keys.admin().createKek(kek, kek.equals("orders") ? ordersCmk : piiCmk);
         }
       }
 

@@ -97,9 +97,9 @@ class SecretsStayOutTest {
             }
             // A denial too, so that failure paths log what they log.
             kms.disable(FakeKms.cmk("cmk-" + KEK_B));
-            keys.disableKek(KEK_B);
+            keys.admin().disableKek(KEK_B);
             assertThatThrownBy(() -> ParquetFiles.read(dir.resolve("part-0.parquet"), conf, null));
-            keys.enableKek(KEK_B);
+            keys.admin().enableKek(KEK_B);
             kms.enable(FakeKms.cmk("cmk-" + KEK_B));
           });
       deks.addAll(dataKeys(keys));
@@ -117,7 +117,7 @@ class SecretsStayOutTest {
       // keymanager-core wipes an expired KEK at its cache's next maintenance, not on a timer: left
       // untouched, each expired KEK was still on the heap here (once each). Any cache write runs
       // the maintenance; what is tested is that nothing on Parquet's side holds a copy.
-      keys.createKek("unrelated", FakeKms.cmk("cmk-unrelated"));
+      keys.admin().createKek("unrelated", FakeKms.cmk("cmk-unrelated"));
       Map<String, Integer> found = heapHolds(dir.resolve("expired.hprof"), keks, deks);
       assertThat(found).as("plaintext keys still on the heap after the hard TTL").isEmpty();
     }
@@ -151,7 +151,7 @@ class SecretsStayOutTest {
       KeyContext context =
           KeyContext.of(Map.of("keymanager:kek-id", kekId, "keymanager:kek-version", "1"));
       byte[] wrapped = kms.wrapper(cmk).orElseThrow().wrap(kek, context);
-      keys.importKek(new KekRef(kekId, 1), cmk, wrapped);
+      keys.admin().importKek(new KekRef(kekId, 1), cmk, wrapped);
       return masked;
     } finally {
       Arrays.fill(kek, (byte) 0);

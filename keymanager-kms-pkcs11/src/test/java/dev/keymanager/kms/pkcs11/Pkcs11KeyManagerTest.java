@@ -52,7 +52,7 @@ class Pkcs11KeyManagerTest {
         KekStore store = KekStores.file(dir);
         KeyManager keys = keyManager(store, hsm)) {
       hsm.generateKey(cmk);
-      keys.createKek("tenant-1", cmk);
+      keys.admin().createKek("tenant-1", cmk);
       for (int i = 0; i < wrapped.length; i++) {
         try (DataKey dek = keys.generateDek("tenant-1", CONTEXT)) {
           wrapped[i] = dek.wrappedKey();
@@ -87,7 +87,7 @@ class Pkcs11KeyManagerTest {
         KeyManager keys = keyManager(store, hsm)) {
       hsm.generateKey(cmk);
       for (int k = 0; k < keks; k++) {
-        keys.createKek("tenant-" + k, cmk);
+        keys.admin().createKek("tenant-" + k, cmk);
         try (DataKey dek = keys.generateDek("tenant-" + k, CONTEXT)) {
           wrapped.add(dek.wrappedKey());
         }
@@ -135,7 +135,7 @@ class Pkcs11KeyManagerTest {
         KekStore store = KekStores.file(dir);
         KeyManager keys = keyManager(store, hsm)) {
       hsm.generateKey(cmk);
-      keys.createKek("tenant-7", cmk);
+      keys.admin().createKek("tenant-7", cmk);
       WrappedKey wrapped;
       try (DataKey dek = keys.generateDek("tenant-7", CONTEXT)) {
         wrapped = dek.wrappedKey();
@@ -181,7 +181,7 @@ class Pkcs11KeyManagerTest {
         KekStore store = KekStores.file(dir.resolve("keks"));
         KeyManager keys = keyManager(store, hsm)) {
       hsm.generateKey(cmk);
-      keys.createKek("tenant-9", cmk);
+      keys.admin().createKek("tenant-9", cmk);
       try (DataKey dek = keys.generateDek("tenant-9", CONTEXT);
           DataKey back = keys.unwrapDek(dek.wrappedKey(), CONTEXT)) {
         assertThat(back.use(byte[]::clone)).isEqualTo(dek.use(byte[]::clone));
@@ -201,7 +201,7 @@ class Pkcs11KeyManagerTest {
                 .discoverProviders(true)
                 .allowedSchemes(Set.of(Pkcs11KmsProvider.SCHEME))
                 .build()) {
-      assertThatThrownBy(() -> keys.createKek("tenant-d", SoftHsm.cmk("km-discovered")))
+      assertThatThrownBy(() -> keys.admin().createKek("tenant-d", SoftHsm.cmk("km-discovered")))
           .isInstanceOf(KeyManagerConfigException.class)
           .hasMessageContaining(Pkcs11KmsProvider.CONFIG_ENV);
     }
