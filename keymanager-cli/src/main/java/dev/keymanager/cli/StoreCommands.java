@@ -1,6 +1,7 @@
 package dev.keymanager.cli;
 
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -56,6 +57,22 @@ final class StoreCommands {
               }
             }
           }
+          // The head orders the KEK's state and primary version: copied after the versions it
+          // names, so the target never names a version it does not hold.
+          Optional<KekHead> head = source.head(id);
+          if (head.isPresent()) {
+            switch (copyHead(target, head.get())) {
+              case COPIED -> copied++;
+              case PRESENT -> present++;
+              case CONFLICT -> {
+                conflicts++;
+                text.append("conflict: the head of KEK ")
+                    .append(id)
+                    .append(" differs in the target; left alone")
+                    .append(System.lineSeparator());
+              }
+            }
+          }
         }
       }
       Map<String, Object> m = new LinkedHashMap<>();
@@ -105,6 +122,36 @@ final class StoreCommands {
         throw new CliException(
             ExitCodes.STORE_CORRUPT,
             "KEK " + r.ref() + " reads back from the target other than written: " + back);
+      }
+      return Outcome.COPIED;
+    }
+
+    /** As {@link #copy} for a KEK's head record. */
+    static Outcome copyHead(KekStore target, KekHead h) {
+      Optional<KekHead> existing = target.head(h.id());
+      if (existing.isPresent()) {
+        return existing.get().equals(h) ? Outcome.PRESENT : Outcome.CONFLICT;
+      }
+      if (!target.createHead(h.toBuilder().revision(1).build())) {
+        return target.head(h.id()).orElseThrow().equals(h) ? Outcome.PRESENT : Outcome.CONFLICT;
+      }
+      for (long rev = 2; rev <= h.revision(); rev++) {
+        if (!target.compareAndSetHead(rev - 1, h.toBuilder().revision(rev).build())) {
+          return Outcome.CONFLICT; // another writer changed it meanwhile
+        }
+      }
+      KekHead back =
+          target
+              .head(h.id())
+              .orElseThrow(
+                  () ->
+                      new CliException(
+                          ExitCodes.STORE_CORRUPT,
+                          "The head of KEK " + h.id() + " was written but does not read back"));
+      if (!back.equals(h)) {
+        throw new CliException(
+            ExitCodes.STORE_CORRUPT,
+            "The head of KEK " + h.id() + " reads back other than written");
       }
       return Outcome.COPIED;
     }

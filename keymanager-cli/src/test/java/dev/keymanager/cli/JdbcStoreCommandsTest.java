@@ -98,7 +98,7 @@ class JdbcStoreCommandsTest {
                     config,
                     "--json")
                 .out())
-        .contains("\"copied\":2");
+        .contains("\"copied\":3"); // 2 versions and the head
     assertThat(
             ok(
                     "store",
@@ -111,7 +111,7 @@ class JdbcStoreCommandsTest {
                     config,
                     "--json")
                 .out())
-        .contains("\"copied\":0,\"alreadyPresent\":2");
+        .contains("\"copied\":0,\"alreadyPresent\":3");
     assertThat(ok("kek", "describe", "f1", "--config", config, "--json").out())
         .isEqualTo(ok("kek", "describe", "f1", "--store", file, "--json").out());
     assertThat(ok("kek", "list", "--config", config).out()).contains("t1").contains("f1");
