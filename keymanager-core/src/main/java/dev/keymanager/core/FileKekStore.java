@@ -182,41 +182,20 @@ final class FileKekStore implements KekStore {
   @Override
   public boolean create(KeyEncryptionKey record) {
     StoreChecks.checkNewRecord(record);
-    ensureOpen();
-    Path file = recordFile(record.ref());
-    try {
-      return lock.locked(
-          () -> {
-            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-              return false;
-            }
-            files.createDirectory(file.getParent());
-            files.replace(file, KekRecordCodec.encode(record));
-            return true;
-          });
-    } catch (IOException e) {
-      throw writeFailure("create KEK " + record.ref(), e);
-    }
+    return createFile(
+        recordFile(record.ref()), KekRecordCodec.encode(record), "create KEK " + record.ref());
   }
 
   @Override
   public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
     StoreChecks.checkNextRevision(expectedRevision, next);
-    ensureOpen();
     Path file = recordFile(next.ref());
-    try {
-      return lock.locked(
-          () -> {
-            Optional<KeyEncryptionKey> current = read(file, next.ref());
-            if (current.isEmpty() || current.get().revision() != expectedRevision) {
-              return false;
-            }
-            files.replace(file, KekRecordCodec.encode(next));
-            return true;
-          });
-    } catch (IOException e) {
-      throw writeFailure("update KEK " + next.ref(), e);
-    }
+    return replaceAtRevision(
+        file,
+        () -> read(file, next.ref()).map(KeyEncryptionKey::revision),
+        expectedRevision,
+        KekRecordCodec.encode(next),
+        "update KEK " + next.ref());
   }
 
   @Override
@@ -233,8 +212,27 @@ final class FileKekStore implements KekStore {
   @Override
   public boolean createHead(KekHead head) {
     StoreChecks.checkNewHead(head);
+    return createFile(
+        headFile(head.id()),
+        KekRecordCodec.encodeHead(head),
+        "create the head of KEK " + head.id());
+  }
+
+  @Override
+  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
+    StoreChecks.checkNextHead(expectedRevision, next);
+    Path file = headFile(next.id());
+    return replaceAtRevision(
+        file,
+        () -> readHead(file, next.id()).map(KekHead::revision),
+        expectedRevision,
+        KekRecordCodec.encodeHead(next),
+        "update the head of KEK " + next.id());
+  }
+
+  /** Writes {@code encoded} to {@code file} under the lock unless the file exists. */
+  private boolean createFile(Path file, byte[] encoded, String what) {
     ensureOpen();
-    Path file = headFile(head.id());
     try {
       return lock.locked(
           () -> {
@@ -242,31 +240,37 @@ final class FileKekStore implements KekStore {
               return false;
             }
             files.createDirectory(file.getParent());
-            files.replace(file, KekRecordCodec.encodeHead(head));
+            files.replace(file, encoded);
             return true;
           });
     } catch (IOException e) {
-      throw writeFailure("create the head of KEK " + head.id(), e);
+      throw writeFailure(what, e);
     }
   }
 
-  @Override
-  public boolean compareAndSetHead(long expectedRevision, KekHead next) {
-    StoreChecks.checkNextHead(expectedRevision, next);
+  /**
+   * Replaces {@code file} with {@code encoded} under the lock if the record it holds now is at
+   * {@code expectedRevision}: the compare-and-set of version records and heads alike.
+   */
+  private boolean replaceAtRevision(
+      Path file,
+      StoreLock.IoAction<Optional<Long>> currentRevision,
+      long expectedRevision,
+      byte[] encoded,
+      String what) {
     ensureOpen();
-    Path file = headFile(next.id());
     try {
       return lock.locked(
           () -> {
-            Optional<KekHead> current = readHead(file, next.id());
-            if (current.isEmpty() || current.get().revision() != expectedRevision) {
+            Optional<Long> current = currentRevision.run();
+            if (current.isEmpty() || current.get() != expectedRevision) {
               return false;
             }
-            files.replace(file, KekRecordCodec.encodeHead(next));
+            files.replace(file, encoded);
             return true;
           });
     } catch (IOException e) {
-      throw writeFailure("update the head of KEK " + next.id(), e);
+      throw writeFailure(what, e);
     }
   }
 
