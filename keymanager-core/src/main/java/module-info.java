@@ -1,7 +1,7 @@
 /**
  * The keymanager implementation: build a {@link dev.keymanager.KeyManager} with {@link
  * dev.keymanager.core.KeyManagers#builder()} and a store from {@link
- * dev.keymanager.core.KekStores}; encrypt payloads with {@link
+ * dev.keymanager.core.store.KekStores}; encrypt payloads with {@link
  * dev.keymanager.core.envelope.EnvelopeCipher}.
  */
 module dev.keymanager.core {
@@ -12,6 +12,7 @@ module dev.keymanager.core {
 
   exports dev.keymanager.core;
   exports dev.keymanager.core.envelope;
+  exports dev.keymanager.core.store;
 
   uses dev.keymanager.spi.KmsProvider;
 

@@ -2,9 +2,9 @@ package dev.keymanager.examples;
 
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KeyManager;
-import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.core.LocalKms;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import java.io.IOException;
 import java.io.PrintStream;

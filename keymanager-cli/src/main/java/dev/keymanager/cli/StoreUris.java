@@ -1,6 +1,6 @@
 package dev.keymanager.cli;
 
-import dev.keymanager.core.KekStores;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.store.jdbc.JdbcKekStore;
 import java.net.URI;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
-import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.core.envelope.EnvelopeCipher;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.testkit.FakeKms;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
-import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.core.LocalKms;
 import dev.keymanager.core.envelope.EnvelopeCipher;
+import dev.keymanager.core.store.KekStores;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;

@@ -86,7 +86,7 @@ public final class KeyManagers {
 
     private Builder() {}
 
-    /** Where KEK records live; required. See {@link KekStores}. */
+    /** Where KEK records live; required. See {@link dev.keymanager.core.store.KekStores}. */
     public Builder kekStore(KekStore store) {
       this.store = requireNonNull(store, "store");
       return this;

@@ -1,6 +1,6 @@
 /**
  * The keymanager implementation. Public: {@link dev.keymanager.core.KeyManagers} (the builder) and
- * {@link dev.keymanager.core.KekStores} (the built-in stores); everything else is internal.
+ * {@link dev.keymanager.core.store.KekStores} (the built-in stores); everything else is internal.
  *
  * <p>Parameters and results are never {@code null} unless documented.
  *
@@ -22,15 +22,15 @@
  *   <tr><td>administration</td><td>{@code DefaultKekAdmin} (the {@code KekAdmin} served by
  *       {@code KeyManager.admin()}), {@code KekLifecycle} (create, import, rotate, change CMK),
  *       {@code KekStateChanges} (disable, enable, minimum version, destruction)</td></tr>
- *   <tr><td>stores</td><td>{@code KekStores} (factories), {@code InMemoryKekStore}, {@code
- *       FileKekStore}, {@code DurableFiles}, {@code StoreLock}, {@code KekRecordCodec}, {@code
- *       StoreChecks}</td></tr>
+ *   <tr><td>stores</td><td>{@code CheckedKekStore} (checks that every record a store returns is
+ *       the one asked for); the stores themselves are in {@code dev.keymanager.core.store}</td></tr>
  *   <tr><td>audit and KMS calls</td><td>{@code KmsAudit} (one event per KMS call and lifecycle
  *       step), {@code LocalKms} (the development {@code local-kms} master key)</td></tr>
  *   <tr><td>tests only</td><td>members marked {@code @VisibleForTesting}</td></tr>
  * </table>
  *
- * <p>Sub-packages: {@code envelope} (payload encryption, public) and {@code internal} (the
- * development KMS provider, random numbers, lent keys; not exported).
+ * <p>Sub-packages: {@code envelope} (payload encryption, public), {@code store} (the built-in KEK
+ * stores, public) and {@code internal} (the development KMS provider, random numbers, lent keys;
+ * not exported).
  */
 package dev.keymanager.core;

@@ -15,6 +15,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.AuditEvent;
 import dev.keymanager.spi.AuditEvent.Outcome;
 import dev.keymanager.spi.AuditEvent.Type;

@@ -6,6 +6,7 @@ import dev.keymanager.DataKey;
 import dev.keymanager.KekState;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.io.IOException;

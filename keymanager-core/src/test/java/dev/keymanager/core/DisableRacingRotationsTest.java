@@ -6,6 +6,7 @@ import dev.keymanager.KekState;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

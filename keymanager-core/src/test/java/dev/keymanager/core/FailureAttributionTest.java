@@ -10,6 +10,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import java.io.IOException;
 import java.nio.file.Files;

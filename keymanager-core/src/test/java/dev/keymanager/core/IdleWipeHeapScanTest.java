@@ -10,6 +10,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.HeapScanTest.Masked;
 import dev.keymanager.core.internal.Randoms;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

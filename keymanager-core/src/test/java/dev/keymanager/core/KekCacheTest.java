@@ -15,6 +15,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerStats;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;

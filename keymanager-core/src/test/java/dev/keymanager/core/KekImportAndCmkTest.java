@@ -17,6 +17,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;

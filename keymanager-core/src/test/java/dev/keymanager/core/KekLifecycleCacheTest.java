@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
 import java.time.Duration;

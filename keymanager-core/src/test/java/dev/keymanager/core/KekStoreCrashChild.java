@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.keymanager.KekState;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;

@@ -14,6 +14,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import java.io.BufferedReader;
 import java.io.FileDescriptor;

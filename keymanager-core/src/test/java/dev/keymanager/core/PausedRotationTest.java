@@ -11,6 +11,7 @@ import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.io.BufferedReader;

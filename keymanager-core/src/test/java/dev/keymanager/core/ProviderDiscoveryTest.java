@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.spi.KmsUnwrapper;
 import dev.keymanager.spi.KmsWrapper;

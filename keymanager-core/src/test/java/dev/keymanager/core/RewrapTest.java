@@ -12,6 +12,7 @@ import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.RewrapSink;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
 import java.util.ArrayList;

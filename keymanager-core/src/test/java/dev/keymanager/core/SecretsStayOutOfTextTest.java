@@ -16,6 +16,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.RewrapProgress;
 import dev.keymanager.RewrapRequest;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.AuditEvent;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

@@ -12,6 +12,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.FakeKms;

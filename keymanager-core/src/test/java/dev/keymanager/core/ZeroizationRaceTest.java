@@ -8,6 +8,7 @@ import dev.keymanager.KeyManager;
 import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.LentKey;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

@@ -7,8 +7,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
-import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.testkit.FakeKms;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

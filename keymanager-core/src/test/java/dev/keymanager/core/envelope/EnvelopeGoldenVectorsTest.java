@@ -6,7 +6,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
-import dev.keymanager.core.KekStores;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.keymanager.core.envelope;
 
 import dev.keymanager.KeyManager;
-import dev.keymanager.core.KekStores;
 import dev.keymanager.core.KeyManagers;
+import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.io.ByteArrayOutputStream;

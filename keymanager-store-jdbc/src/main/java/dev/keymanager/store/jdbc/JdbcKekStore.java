@@ -8,6 +8,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KekStoreChecks;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -177,11 +178,7 @@ public final class JdbcKekStore implements KekStore {
 
   @Override
   public boolean create(KeyEncryptionKey record) {
-    requireNonNull(record, "record");
-    if (record.revision() != 1) {
-      throw new IllegalArgumentException(
-          "a new KEK record must have revision 1: " + record.ref() + " has " + record.revision());
-    }
+    KekStoreChecks.checkNewRecord(record);
     return run(
         "create KEK " + record.ref(),
         true,
@@ -195,17 +192,7 @@ public final class JdbcKekStore implements KekStore {
 
   @Override
   public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
-    requireNonNull(next, "next");
-    // Long.MAX_VALUE + 1 overflows to a negative revision, which no record can have.
-    if (expectedRevision == Long.MAX_VALUE || next.revision() != expectedRevision + 1) {
-      throw new IllegalArgumentException(
-          "next revision of "
-              + next.ref()
-              + " must be "
-              + expectedRevision
-              + " + 1, was "
-              + next.revision());
-    }
+    KekStoreChecks.checkNextRevision(expectedRevision, next);
     return run(
         "update KEK " + next.ref(),
         true,
@@ -238,11 +225,7 @@ public final class JdbcKekStore implements KekStore {
 
   @Override
   public boolean createHead(KekHead head) {
-    requireNonNull(head, "head");
-    if (head.revision() != 1) {
-      throw new IllegalArgumentException(
-          "a new KEK head must have revision 1: " + head.id() + " has " + head.revision());
-    }
+    KekStoreChecks.checkNewHead(head);
     return run(
         "create the head of KEK " + head.id(),
         true,
@@ -256,16 +239,7 @@ public final class JdbcKekStore implements KekStore {
 
   @Override
   public boolean compareAndSetHead(long expectedRevision, KekHead next) {
-    requireNonNull(next, "next");
-    if (expectedRevision == Long.MAX_VALUE || next.revision() != expectedRevision + 1) {
-      throw new IllegalArgumentException(
-          "next revision of the head of KEK "
-              + next.id()
-              + " must be "
-              + expectedRevision
-              + " + 1, was "
-              + next.revision());
-    }
+    KekStoreChecks.checkNextHead(expectedRevision, next);
     return run(
         "update the head of KEK " + next.id(),
         true,

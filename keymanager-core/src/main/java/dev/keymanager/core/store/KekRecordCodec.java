@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;

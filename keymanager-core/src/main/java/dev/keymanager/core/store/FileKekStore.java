@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
@@ -6,6 +6,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KekStoreChecks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -181,14 +182,14 @@ final class FileKekStore implements KekStore {
 
   @Override
   public boolean create(KeyEncryptionKey record) {
-    StoreChecks.checkNewRecord(record);
+    KekStoreChecks.checkNewRecord(record);
     return createFile(
         recordFile(record.ref()), KekRecordCodec.encode(record), "create KEK " + record.ref());
   }
 
   @Override
   public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
-    StoreChecks.checkNextRevision(expectedRevision, next);
+    KekStoreChecks.checkNextRevision(expectedRevision, next);
     Path file = recordFile(next.ref());
     return replaceAtRevision(
         file,
@@ -211,7 +212,7 @@ final class FileKekStore implements KekStore {
 
   @Override
   public boolean createHead(KekHead head) {
-    StoreChecks.checkNewHead(head);
+    KekStoreChecks.checkNewHead(head);
     return createFile(
         headFile(head.id()),
         KekRecordCodec.encodeHead(head),
@@ -220,7 +221,7 @@ final class FileKekStore implements KekStore {
 
   @Override
   public boolean compareAndSetHead(long expectedRevision, KekHead next) {
-    StoreChecks.checkNextHead(expectedRevision, next);
+    KekStoreChecks.checkNextHead(expectedRevision, next);
     Path file = headFile(next.id());
     return replaceAtRevision(
         file,

@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,8 +1,9 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.KeyManagers;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.KekStoreContract;

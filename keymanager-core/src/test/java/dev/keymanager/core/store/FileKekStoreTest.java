@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,6 +7,7 @@ import dev.keymanager.KekState;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
+import dev.keymanager.core.KeyManagers;
 import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;

@@ -1,9 +1,10 @@
-package dev.keymanager.core;
+package dev.keymanager.core.store;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekStore;
+import dev.keymanager.spi.KekStoreChecks;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -59,14 +60,14 @@ final class InMemoryKekStore implements KekStore {
 
   @Override
   public boolean create(KeyEncryptionKey record) {
-    StoreChecks.checkNewRecord(record);
+    KekStoreChecks.checkNewRecord(record);
     ensureOpen();
     return records.putIfAbsent(record.ref(), record) == null;
   }
 
   @Override
   public boolean compareAndSet(long expectedRevision, KeyEncryptionKey next) {
-    StoreChecks.checkNextRevision(expectedRevision, next);
+    KekStoreChecks.checkNextRevision(expectedRevision, next);
     ensureOpen();
     while (true) {
       KeyEncryptionKey current = records.get(next.ref());
@@ -89,14 +90,14 @@ final class InMemoryKekStore implements KekStore {
 
   @Override
   public boolean createHead(KekHead head) {
-    StoreChecks.checkNewHead(head);
+    KekStoreChecks.checkNewHead(head);
     ensureOpen();
     return heads.putIfAbsent(head.id(), head) == null;
   }
 
   @Override
   public boolean compareAndSetHead(long expectedRevision, KekHead next) {
-    StoreChecks.checkNextHead(expectedRevision, next);
+    KekStoreChecks.checkNextHead(expectedRevision, next);
     ensureOpen();
     KekHead current = heads.get(next.id());
     // replace() compares whole heads, and a revision is never reused: equal means unchanged.
