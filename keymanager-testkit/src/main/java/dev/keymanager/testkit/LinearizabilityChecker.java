@@ -30,10 +30,11 @@ import java.util.Set;
  *
  * <p>Wraps are not part of that order, because a key manager wraps under a primary version it
  * cached, for up to its hard TTL. They are checked against a bound instead: a wrap under version
- * <i>v</i> that started after an operation returned showing <i>v</i> forbidden (the KEK not
- * enabled, or a minimum decryption version above <i>v</i>) on the same node, or more than {@code
- * crossNodeBound} after on another node, is a violation unless an operation that could have enabled
- * <i>v</i> again (one returning it enabled) overlaps the gap.
+ * <i>v</i> is a violation if it started after a change made on the same node returned showing
+ * <i>v</i> forbidden (the KEK not enabled, or a minimum decryption version above <i>v</i>), or more
+ * than {@code crossNodeBound} after any other operation returned showing so (a change on another
+ * node, a describe or a refusal anywhere), unless an operation that could have enabled <i>v</i>
+ * again (one returning it enabled) overlaps the gap.
  *
  * <p>Operations that {@linkplain Outcome#FAILED failed} with an unknown effect are not judged;
  * {@link Report#failed()} counts them, so a caller can insist there are none.
@@ -142,7 +143,11 @@ public final class LinearizabilityChecker {
       if (!forbids(d, v)) {
         continue;
       }
-      long bound = d.node().equals(wrap.node()) ? 0 : crossNodeBoundNanos;
+      // A node drops what it cached when it changes a KEK itself, not when it reads one: its own
+      // describe or refusal saying DISABLED bounds its wraps as another node's change does.
+      boolean ownChange =
+          d.node().equals(wrap.node()) && d.outcome() == Outcome.OK && d.kind() != Kind.DESCRIBE;
+      long bound = ownChange ? 0 : crossNodeBoundNanos;
       if (d.returned() + bound >= wrap.invoked()) {
         continue;
       }

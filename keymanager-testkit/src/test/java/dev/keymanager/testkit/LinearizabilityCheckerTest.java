@@ -138,6 +138,18 @@ class LinearizabilityCheckerTest {
   }
 
   @Test
+  void aNodeThatOnlyReadADisableKeepsTheBoundForItsCachedPrimary() {
+    created("a", 0, 1);
+    described("b", Kind.DISABLE, 2, 3, KekState.DISABLED, 1, 1);
+    described("a", Kind.DESCRIBE, 4, 5, KekState.DISABLED, 1, 1);
+    wrapped("a", 50, 51, 1); // a's describe did not drop its cached primary: the bound applies
+    assertThat(check().violations()).isEmpty();
+
+    wrapped("a", 200, 201, 1);
+    assertThat(check().violations()).hasSize(1);
+  }
+
+  @Test
   void aWrapAfterAnOverlappingEnableIsAllowed() {
     created("a", 0, 1);
     described("a", Kind.DISABLE, 2, 3, KekState.DISABLED, 1, 1);
