@@ -372,8 +372,9 @@ final class KekLifecycle {
           KmsWrapper wrapper = wrapper(newCmk, kekId, "moving to");
           KmsUnwrapper check = kms.unwrapper(newCmk);
           KekHead head;
+          KekView view;
           for (int attempt = 1; ; attempt++) {
-            KekView view = KekView.existing(store, kekId);
+            view = KekView.existing(store, kekId);
             requireState(view.head(), "change the CMK of", KekState.ENABLED, KekState.DISABLED);
             if (view.stored() && view.head().cmkUri().equals(newCmk)) {
               head = view.head(); // moved already: finish re-wrapping
@@ -388,27 +389,32 @@ final class KekLifecycle {
           }
           primaryChanged.accept(kekId);
           List<Integer> moved = new ArrayList<>();
-          for (KeyEncryptionKey v : store.versions(kekId)) {
-            if (move(v, newCmk, wrapper, check)) {
-              moved.add(v.version());
-            }
+          // The description shows the records as this call left them: those read with the head
+          // it wrote on, each it re-wrapped replaced by what it wrote (a re-read could carry a
+          // later destruction's erasure).
+          List<KeyEncryptionKey> shown = new ArrayList<>();
+          for (KeyEncryptionKey v : view.records()) {
+            Optional<KeyEncryptionKey> written = move(v, newCmk, wrapper, check);
+            written.ifPresent(w -> moved.add(w.version()));
+            shown.add(written.orElse(v));
           }
           note.detail("versions moved " + moved);
           log.info("KEK {}: versions {} moved to CMK {}", kekId, moved, newCmk);
-          return new KekView(head, true, store.versions(kekId)).describe();
+          return new KekView(head, true, shown).describe();
         });
   }
 
-  /** Re-wraps one version's KEK bytes under {@code newCmk}; {@code false} if nothing to do. */
-  private boolean move(
+  /** Re-wraps one version's KEK bytes under {@code newCmk}: the record written, or empty. */
+  private Optional<KeyEncryptionKey> move(
       KeyEncryptionKey version, URI newCmk, KmsWrapper wrapper, KmsUnwrapper check) {
     KeyEncryptionKey current = version;
     for (int attempt = 1; ; attempt++) {
       if (current.state() == KekState.DESTROYED || current.cmkUri().equals(newCmk)) {
-        return false;
+        return Optional.empty();
       }
       if (!store.head(version.id()).map(h -> h.cmkUri().equals(newCmk)).orElse(false)) {
-        return false; // a later change of CMK moved the head again and re-wraps this version
+        return Optional
+            .empty(); // a later change of CMK moved the head again and re-wraps this version
       }
       KekRef ref = current.ref();
       URI oldCmk = current.cmkUri();
@@ -446,10 +452,10 @@ final class KekLifecycle {
         } finally {
           Arrays.fill(back, (byte) 0);
         }
-        if (store.compareAndSet(
-            current.revision(),
-            successor(current, clock).cmkUri(newCmk).wrappedMaterial(wrapped).build())) {
-          return true;
+        KeyEncryptionKey next =
+            successor(current, clock).cmkUri(newCmk).wrappedMaterial(wrapped).build();
+        if (store.compareAndSet(current.revision(), next)) {
+          return Optional.of(next);
         }
       } finally {
         Arrays.fill(plaintext, (byte) 0);
@@ -457,7 +463,7 @@ final class KekLifecycle {
       checkAttempts(attempt, ref.id(), "change of CMK");
       Optional<KeyEncryptionKey> reread = store.find(ref.id(), ref.version());
       if (reread.isEmpty()) {
-        return false;
+        return Optional.empty();
       }
       current = reread.get();
     }

@@ -227,7 +227,9 @@ final class KekStateChanges {
               t.to(),
               written.revision(),
               erased);
-          return new KekView(written, true, store.versions(kekId)).describe();
+          // The records read with the head this call wrote on: re-read now, they could carry the
+          // erasure of a destruction that came after this call's write.
+          return new KekView(written, true, view.records()).describe();
         });
   }
 
@@ -306,7 +308,7 @@ final class KekStateChanges {
               primaryChanged.accept(kekId);
               note.detail("minimum v" + previous + " -> v" + minimum);
               log.info("KEK {}: minimum decryption version {} -> {}", kekId, previous, minimum);
-              return new KekView(written.get(), true, store.versions(kekId)).describe();
+              return new KekView(written.get(), true, view.records()).describe();
             }
             checkAttempts(attempt, kekId, "change of the minimum decryption version");
           }
