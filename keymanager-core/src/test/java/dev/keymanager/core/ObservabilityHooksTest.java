@@ -161,6 +161,41 @@ class ObservabilityHooksTest {
     assertThat(MDC.get(KmsAudit.MDC_KEY)).isNull();
   }
 
+  @Test
+  void aHealthyNodeLogsNothingPerOperationAboveDebug() {
+    open(kms);
+    keys.admin().createKek("orders", CMK);
+    ch.qos.logback.classic.Logger root =
+        (ch.qos.logback.classic.Logger)
+            org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+        new ch.qos.logback.core.read.ListAppender<>();
+    ch.qos.logback.classic.Level previous = root.getLevel();
+    root.setLevel(ch.qos.logback.classic.Level.TRACE);
+    lines.start();
+    root.addAppender(lines);
+    try {
+      for (int i = 0; i < 100; i++) {
+        WrappedKey wrapped = keys.generateDek("orders", CONTEXT).wrappedKey();
+        keys.unwrapDek(wrapped, CONTEXT).close();
+        clock.advance(Duration.ofSeconds(5)); // 500 s: crosses the refresh window once
+        keys.awaitBackgroundLoads();
+      }
+    } finally {
+      root.detachAppender(lines);
+      root.setLevel(previous);
+    }
+
+    // Above DEBUG: only the audit line of each KMS call (the refreshes), none per operation.
+    assertThat(keys.stats().refreshes()).isPositive();
+    assertThat(
+            lines.list.stream()
+                .filter(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.INFO))
+                .map(e -> e.getLoggerName() + " " + e.getFormattedMessage().split(" ")[0]))
+        .hasSize((int) keys.stats().kmsCalls() - 1) // minus the creation's wrap, before capture
+        .allMatch(line -> line.equals("dev.keymanager.audit kms"));
+  }
+
   /** Passes calls to a provider and records the MDC correlation entry seen during each wrap. */
   private static final class MdcRecordingKms implements KmsProvider {
     private final KmsProvider delegate;
