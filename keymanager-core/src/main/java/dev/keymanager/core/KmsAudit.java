@@ -31,8 +31,8 @@ import org.slf4j.MDC;
  * URIs, outcomes, durations and the caller's {@link AuditCorrelation} id, never key bytes.
  *
  * <p>While a call or step runs on a thread with a correlation id, the id is also in the SLF4J
- * {@link MDC} under {@value #MDC_KEY}, so the lines the KMS SDK, the store or the caller's own code
- * log meanwhile carry it too.
+ * {@link MDC} under {@link AuditCorrelation#MDC_KEY}, so the lines the KMS SDK, the store or the
+ * caller's own code log meanwhile carry it too.
  *
  * <p>A provider that throws something other than a {@link KeyManagerException} has a bug; the call
  * fails closed as {@link KmsUnavailableException} with the original as cause.
@@ -42,7 +42,7 @@ final class KmsAudit {
   private static final Logger problems = LoggerFactory.getLogger(KmsAudit.class);
 
   /** The SLF4J MDC key holding the caller's correlation id during a KMS call or lifecycle step. */
-  static final String MDC_KEY = "keymanager.correlation";
+  static final String MDC_KEY = AuditCorrelation.MDC_KEY;
 
   private final Stats stats;
   private final List<AuditListener> listeners; // copy-on-write: read per event, added to rarely
