@@ -5,6 +5,7 @@
 module dev.keymanager.store.jdbc {
   requires transitive dev.keymanager.api;
   requires transitive java.sql;
+  requires org.slf4j;
 
   exports dev.keymanager.store.jdbc;
 }

@@ -19,10 +19,18 @@ import java.util.Optional;
  * as background cache refreshes, carries none. Scopes nest; closing one restores the id that was
  * current when it opened. An id is 1 to {@value #MAX_LENGTH} characters with no control characters,
  * so it cannot forge lines in a log.
+ *
+ * <p>While a key manager makes a KMS call or runs a lifecycle step on a thread with an id, the id
+ * is also in the SLF4J MDC under {@value #MDC_KEY} (and the previous value is restored after), so
+ * lines that the KMS SDK, the store or an audit listener log meanwhile carry it: add {@code
+ * %X{keymanager.correlation}} to a logging pattern.
  */
 public final class AuditCorrelation {
   /** The longest correlation id, in characters. */
   public static final int MAX_LENGTH = 128;
+
+  /** The SLF4J MDC key holding the id for the length of each KMS call and lifecycle step. */
+  public static final String MDC_KEY = "keymanager.correlation";
 
   private static final ThreadLocal<String> CURRENT = new ThreadLocal<>();
 

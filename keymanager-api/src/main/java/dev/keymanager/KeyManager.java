@@ -1,5 +1,7 @@
 package dev.keymanager;
 
+import dev.keymanager.spi.AuditListener;
+
 /**
  * A built key manager: the {@linkplain DataKeyService data path} directly, {@linkplain KekAdmin KEK
  * administration} through {@link #admin()}. Obtain one from {@code dev.keymanager.core.KeyManagers}
@@ -32,6 +34,14 @@ public interface KeyManager extends DataKeyService, AutoCloseable {
    * administration nor close the key manager. Valid until this key manager is closed.
    */
   DataKeyService dataPathOnly();
+
+  /**
+   * Adds a listener that receives the {@link dev.keymanager.spi.AuditEvent} of every KMS call and
+   * KEK lifecycle step that ends from now on, after the listeners given to the builder, for
+   * bindings made once the key manager exists (a metrics registry). The listener stays for the life
+   * of this key manager. Thread-safe; the contract of {@link AuditListener} applies.
+   */
+  void addAuditListener(AuditListener listener);
 
   /**
    * Overwrites every cached KEK (each once its in-flight users finish), stops background work and

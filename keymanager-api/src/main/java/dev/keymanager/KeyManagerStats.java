@@ -1,7 +1,13 @@
 package dev.keymanager;
 
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.util.Optional;
+
 /**
- * A snapshot of a key manager's KEK cache and KMS counters since it was built.
+ * A snapshot of a key manager's KEK cache and KMS counters since it was built, and of the cache's
+ * occupancy now.
  *
  * @param hits KEK lookups served from the cache
  * @param misses KEK lookups that found no usable cached entry
@@ -15,6 +21,15 @@ package dev.keymanager;
  * @param unreadableRecords KEK records (or KEKs) that {@link KekAdmin#listKeks()} or {@link
  *     KekAdmin#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
  *     every time one is skipped, so any increase means a corrupt record needs an operator
+ * @param cachedKeks KEK versions cached now and not past their hard TTL (0 once closed)
+ * @param loadsInFlight KEK unwraps running now on the KMS executor: misses and background
+ *     refreshes, one per KEK version however many callers wait on it
+ * @param hardTtl the configured hard TTL: how long a KEK is used after the KMS unwrap that produced
+ *     it (the revocation bound)
+ * @param oldestKekTimeLeft the time left before the hard TTL of the cached KEK unwrapped (or last
+ *     refreshed) longest ago, empty when nothing is cached. It falls from {@code hardTtl} towards
+ *     zero while refreshes fail and jumps back when one succeeds; compare it with {@code hardTtl}
+ *     to see how close an outage is to failing reads
  */
 public record KeyManagerStats(
     long hits,
@@ -25,4 +40,15 @@ public record KeyManagerStats(
     long transientFailures,
     long refreshes,
     long evictions,
-    long unreadableRecords) {}
+    long unreadableRecords,
+    long cachedKeks,
+    long loadsInFlight,
+    Duration hardTtl,
+    Optional<Duration> oldestKekTimeLeft) {
+
+  /** Checks for nulls. */
+  public KeyManagerStats {
+    requireNonNull(hardTtl, "hardTtl");
+    requireNonNull(oldestKekTimeLeft, "oldestKekTimeLeft");
+  }
+}

@@ -85,15 +85,52 @@ class LayeringTest {
         .check(CLASSES);
   }
 
+  /** SLF4J is the one logging facade of every module that logs (issue 20). */
   @Test
-  void storeModulesDependOnTheApiAndTheJdkAlone() {
+  void storeModulesDependOnTheApiTheJdkAndSlf4jAlone() {
     classes()
         .that()
         .resideInAPackage("dev.keymanager.store..")
         .should()
         .onlyDependOnClassesThat()
         .resideInAnyPackage(
-            "java..", "javax..", "dev.keymanager", "dev.keymanager.spi", "dev.keymanager.store..")
+            "java..",
+            "javax..",
+            "org.slf4j..",
+            "dev.keymanager",
+            "dev.keymanager.spi",
+            "dev.keymanager.store..")
+        .check(CLASSES);
+  }
+
+  @Test
+  void theMetricsBindingDependsOnTheApiAndMicrometerAlone() {
+    classes()
+        .that()
+        .resideInAPackage("dev.keymanager.micrometer..")
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..",
+            "io.micrometer..",
+            "dev.keymanager",
+            "dev.keymanager.spi",
+            "dev.keymanager.micrometer..")
+        .check(CLASSES);
+  }
+
+  /** No module logs through another facade than SLF4J. */
+  @Test
+  void nothingLogsThroughJulOrSystemLogger() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.keymanager..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAPackage("java.util.logging..")
+        .orShould()
+        .dependOnClassesThat()
+        .belongToAnyOf(System.Logger.class, System.LoggerFinder.class)
         .check(CLASSES);
   }
 }

@@ -25,6 +25,7 @@ import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.spi.AuditListener;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
@@ -84,6 +85,7 @@ final class DefaultKeyManager implements KeyManager {
   private final KekStateChanges states;
   private final Rewrapper rewrapper;
   private final Duration loadWait;
+  private final Duration hardTtl;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
     // Every read of every component is checked to answer for the KEK asked for.
@@ -103,6 +105,7 @@ final class DefaultKeyManager implements KeyManager {
             store.toString(),
             this::unwrapKek);
     this.loadWait = config.cacheSettings().loadWait();
+    this.hardTtl = config.cacheSettings().hardTtl();
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -524,8 +527,13 @@ final class DefaultKeyManager implements KeyManager {
   }
 
   @Override
+  public void addAuditListener(AuditListener listener) {
+    audit.addListener(listener);
+  }
+
+  @Override
   public KeyManagerStats stats() {
-    return stats.snapshot();
+    return stats.snapshot(cache, hardTtl);
   }
 
   @Override

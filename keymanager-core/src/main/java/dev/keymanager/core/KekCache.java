@@ -14,6 +14,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KeyManagerException;
 import dev.keymanager.KmsUnavailableException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -523,6 +524,28 @@ final class KekCache implements AutoCloseable {
    */
   long size() {
     return entries.estimatedSize();
+  }
+
+  /** What {@link dev.keymanager.KeyManagerStats} reports of the cache's occupancy. */
+  record Occupancy(long cachedKeks, long loadsInFlight, Optional<Duration> oldestKekTimeLeft) {}
+
+  /**
+   * The unexpired cached KEKs, the loads running and the least time left before a cached KEK's hard
+   * TTL, in one pass over the entries. Reads only, as {@link #size()}; costs one step per cached
+   * KEK, so it is for monitoring, not the data path.
+   */
+  Occupancy occupancy() {
+    long now = ticker.read();
+    long live = 0;
+    long least = Long.MAX_VALUE;
+    for (CachedKek kek : entries.asMap().values()) {
+      if (!kek.isExpired(now)) {
+        live++;
+        least = Math.min(least, kek.expiresAt() - now);
+      }
+    }
+    return new Occupancy(
+        live, inflight.size(), live == 0 ? Optional.empty() : Optional.of(Duration.ofNanos(least)));
   }
 
   /** Drops and wipes every entry; loads still running are not cached. */

@@ -1,5 +1,7 @@
 package dev.keymanager.core;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.keymanager.AuditCorrelation;
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekRef;
@@ -15,9 +17,11 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The one audit mechanism of a key manager. It runs each KMS call ({@link #call}) and each KEK
@@ -26,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * AuditEvent} to every registered {@link AuditListener}. Lines and events carry ids, versions, CMK
  * URIs, outcomes, durations and the caller's {@link AuditCorrelation} id, never key bytes.
  *
+ * <p>While a call or step runs on a thread with a correlation id, the id is also in the SLF4J
+ * {@link MDC} under {@link AuditCorrelation#MDC_KEY}, so the lines the KMS SDK, the store or the
+ * caller's own code log meanwhile carry it too.
+ *
  * <p>A provider that throws something other than a {@link KeyManagerException} has a bug; the call
  * fails closed as {@link KmsUnavailableException} with the original as cause.
  */
@@ -33,8 +41,11 @@ final class KmsAudit {
   private static final Logger log = LoggerFactory.getLogger("dev.keymanager.audit");
   private static final Logger problems = LoggerFactory.getLogger(KmsAudit.class);
 
+  /** The SLF4J MDC key holding the caller's correlation id during a KMS call or lifecycle step. */
+  static final String MDC_KEY = AuditCorrelation.MDC_KEY;
+
   private final Stats stats;
-  private final List<AuditListener> listeners;
+  private final List<AuditListener> listeners; // copy-on-write: read per event, added to rarely
   private final InstantSource clock;
 
   KmsAudit(Stats stats) {
@@ -43,12 +54,54 @@ final class KmsAudit {
 
   KmsAudit(Stats stats, List<AuditListener> listeners, InstantSource clock) {
     this.stats = stats;
-    this.listeners = List.copyOf(listeners);
+    this.listeners = new CopyOnWriteArrayList<>(listeners);
     this.clock = clock;
   }
 
-  /** Runs one KMS call ({@code operation} is "unwrap" or "wrap") and audits it. */
+  /** Adds a listener for the events that end from now on, after those already registered. */
+  void addListener(AuditListener listener) {
+    listeners.add(requireNonNull(listener, "listener"));
+  }
+
+  /**
+   * Puts this thread's correlation id, if any, in the MDC until the returned scope closes, which
+   * restores the value that was there.
+   */
+  private static MdcScope correlate() {
+    Optional<String> id = AuditCorrelation.current();
+    if (id.isEmpty()) {
+      return MdcScope.NONE;
+    }
+    String previous = MDC.get(MDC_KEY);
+    MDC.put(MDC_KEY, id.get());
+    return () -> {
+      if (previous == null) {
+        MDC.remove(MDC_KEY);
+      } else {
+        MDC.put(MDC_KEY, previous);
+      }
+    };
+  }
+
+  /** An MDC entry to undo; closing it throws nothing. */
+  private interface MdcScope extends AutoCloseable {
+    MdcScope NONE = () -> {};
+
+    @Override
+    void close();
+  }
+
+  /**
+   * Runs one KMS call ({@code operation} is "unwrap" or "wrap") and audits it; the correlation id
+   * is in the MDC throughout, audit line and listeners included.
+   */
   <T> T call(String operation, KekRef kek, URI cmk, Supplier<T> call) {
+    try (MdcScope mdc = correlate()) {
+      return audited(operation, kek, cmk, call);
+    }
+  }
+
+  private <T> T audited(String operation, KekRef kek, URI cmk, Supplier<T> call) {
     AuditEvent.Type type =
         "wrap".equals(operation) ? AuditEvent.Type.KMS_WRAP : AuditEvent.Type.KMS_UNWRAP;
     stats.kmsCalls.increment();
@@ -121,8 +174,17 @@ final class KmsAudit {
     T run(Note note);
   }
 
-  /** Runs one lifecycle step on {@code kekId} and audits it, whether it succeeds or fails. */
+  /**
+   * Runs one lifecycle step on {@code kekId} and audits it, whether it succeeds or fails; the
+   * correlation id is in the MDC throughout, as for {@link #call}.
+   */
   <T> T step(AuditEvent.Type type, String kekId, Step<T> body) {
+    try (MdcScope mdc = correlate()) {
+      return audited(type, kekId, body);
+    }
+  }
+
+  private <T> T audited(AuditEvent.Type type, String kekId, Step<T> body) {
     Instant time = clock.instant();
     long start = System.nanoTime();
     Note note = new Note();

@@ -1,6 +1,7 @@
 package dev.keymanager.core;
 
 import dev.keymanager.KeyManagerStats;
+import java.time.Duration;
 import java.util.concurrent.atomic.LongAdder;
 
 /** The counters behind {@link KeyManagerStats}; LongAdders, since hits come from every thread. */
@@ -15,7 +16,9 @@ final class Stats {
   final LongAdder evictions = new LongAdder();
   final LongAdder unreadableRecords = new LongAdder();
 
-  KeyManagerStats snapshot() {
+  /** The counters now, with the cache's occupancy read from {@code cache}. */
+  KeyManagerStats snapshot(KekCache cache, Duration hardTtl) {
+    KekCache.Occupancy occupancy = cache.occupancy();
     return new KeyManagerStats(
         hits.sum(),
         misses.sum(),
@@ -25,6 +28,10 @@ final class Stats {
         transientFailures.sum(),
         refreshes.sum(),
         evictions.sum(),
-        unreadableRecords.sum());
+        unreadableRecords.sum(),
+        occupancy.cachedKeks(),
+        occupancy.loadsInFlight(),
+        hardTtl,
+        occupancy.oldestKekTimeLeft());
   }
 }

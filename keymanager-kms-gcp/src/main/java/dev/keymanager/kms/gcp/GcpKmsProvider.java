@@ -19,6 +19,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link KmsProvider} for Google Cloud KMS symmetric keys, scheme {@code gcp-kms}:
@@ -76,6 +78,8 @@ import java.util.Set;
  * <p>Thread-safe.
  */
 public final class GcpKmsProvider implements KmsProvider {
+  private static final Logger log = LoggerFactory.getLogger(GcpKmsProvider.class);
+
   /** The URI scheme this provider serves. */
   public static final String SCHEME = CryptoKeyUri.SCHEME;
 
@@ -167,6 +171,8 @@ public final class GcpKmsProvider implements KmsProvider {
       }
       if (client == null) {
         try {
+          log.debug(
+              "Opening the Google Cloud KMS client (endpoint {})", config.endpointOrDefault());
           client = KeyManagementServiceClient.create(config.settings());
         } catch (IOException e) {
           // Typically no application default credentials: not found, or a key file that does not
@@ -203,7 +209,11 @@ public final class GcpKmsProvider implements KmsProvider {
       client = null;
     }
     if (toClose != null) {
-      toClose.close();
+      try {
+        toClose.close();
+      } catch (RuntimeException e) {
+        log.warn("Closing the Google Cloud KMS client failed", e);
+      }
     }
   }
 

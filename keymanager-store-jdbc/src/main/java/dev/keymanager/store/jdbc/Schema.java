@@ -4,7 +4,6 @@ import dev.keymanager.KeyManagerConfigException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -13,6 +12,8 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The versioned schema scripts in this jar ({@code schema/V<n>__<what>.sql} beside this class),
@@ -22,7 +23,7 @@ import java.util.List;
  * a DBA who runs the printed DDL leaves exactly what {@link SchemaMode#APPLY} leaves.
  */
 final class Schema {
-  private static final System.Logger log = System.getLogger(Schema.class.getName());
+  private static final Logger log = LoggerFactory.getLogger(Schema.class);
 
   /** The scripts, in order; script {@code i} brings the schema to version {@code i + 1}. */
   private static final List<String> SCRIPTS = List.of("V1__kek_records.sql", "V2__kek_heads.sql");
@@ -82,7 +83,7 @@ final class Schema {
         for (String statement : statements(script(v, names))) {
           execute(c, statement);
         }
-        log.log(Level.INFO, "Applied keymanager KEK store schema version {0} to {1}", v, names);
+        log.info("Applied keymanager KEK store schema version {} to {}", v, names);
       }
       c.commit();
     } catch (SQLException | RuntimeException e) {
@@ -353,7 +354,7 @@ final class Schema {
       c.setAutoCommit(autoCommit);
     } catch (SQLException e) {
       // The connection is broken; the pool discards it. The caller has its result already.
-      log.log(Level.DEBUG, "Could not restore auto-commit on a KEK store connection", e);
+      log.debug("Could not restore auto-commit on a KEK store connection", e);
     }
   }
 
