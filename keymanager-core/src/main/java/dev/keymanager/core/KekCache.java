@@ -75,6 +75,7 @@ final class KekCache implements AutoCloseable {
   private final Jca jca;
   private final AtomicLong invalidations = new AtomicLong();
   private final ExpiryTimer expiryTimer;
+  private final boolean flagsStale; // the expiry timer keeps the ticker's time (ExpiryTimer)
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
 
@@ -117,6 +118,7 @@ final class KekCache implements AutoCloseable {
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
     this.expiryTimer = new ExpiryTimer(ticker, this::expire);
+    this.flagsStale = expiryTimer.keepsTickerTime();
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -262,6 +264,13 @@ final class KekCache implements AutoCloseable {
   private CachedKek cached(KekRef ref, boolean countHit) {
     CachedKek kek = entries.getIfPresent(ref);
     if (kek != null) {
+      if (flagsStale && kek.isCurrent() && kek.tryRetain()) {
+        // Not flagged by the timer: before its refresh time and hard TTL, no clock read needed.
+        if (countHit) {
+          stats.hits.increment();
+        }
+        return kek;
+      }
       long now = ticker.read();
       if (!kek.isExpired(now) && kek.tryRetain()) {
         if (countHit) {
@@ -461,6 +470,14 @@ final class KekCache implements AutoCloseable {
   /** The ticker's time now: what handles compare with their entry's hard TTL. */
   long now() {
     return ticker.read();
+  }
+
+  /**
+   * Whether an entry that is {@linkplain CachedKek#isCurrent() current} is known to be before its
+   * refresh time and hard TTL without reading the ticker (the expiry timer flags it in time).
+   */
+  boolean flagsStale() {
+    return flagsStale;
   }
 
   /**
