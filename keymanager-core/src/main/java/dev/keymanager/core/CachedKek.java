@@ -154,6 +154,14 @@ final class CachedKek {
     return lease.tryRetain();
   }
 
+  /**
+   * Adds an operation even if the cache has dropped this entry: only for a caller that knows
+   * another reference is held meanwhile (a load's, for its waiters), so the bytes are not wiped.
+   */
+  void retainHeld() {
+    lease.retainHeld();
+  }
+
   /** Ends an operation; the last one after the cache's drop overwrites the KEK and its subkeys. */
   void release() {
     lease.release();

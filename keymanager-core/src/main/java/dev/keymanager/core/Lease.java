@@ -41,6 +41,14 @@ final class Lease {
     return true;
   }
 
+  /**
+   * Adds an operation whether or not the owner has dropped: for a caller that knows another
+   * operation holds it until this returns, so it cannot have ended.
+   */
+  void retainHeld() {
+    counts.getAndIncrement(stripe());
+  }
+
   /** Ends an operation; the last one after the owner's drop runs {@code onEnd}. */
   void release() {
     counts.getAndDecrement(stripe());
