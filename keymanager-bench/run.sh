@@ -12,6 +12,8 @@
 #   <mode>-<UTC stamp>.env.json  the machine: cores, CPU, JDK, load average before and after
 #   <mode>-<UTC stamp>.md / .svg the table and chart (keymanager-bench/report.py)
 #   <mode>-<UTC stamp>.log       JMH's console output
+# JAVA_HOME=/path/to/jdk builds and runs the benchmarks with that JDK (the jar targets Java 17 either way),
+# e.g. JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 keymanager-bench/run.sh quick 'HotPath'.
 # SKIP_BUILD=1 reuses keymanager-bench/target/benchmarks.jar. Extra JMH options may follow the regex.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,15 +52,18 @@ if [[ "$mode" == profile ]]; then
   jmh_opts+=(-prof "jfr:dir=$base-jfr")
 fi
 
+java=java
+[[ -z "${JAVA_HOME:-}" ]] || java="$JAVA_HOME/bin/java"
+
 load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 load_before="$(load)"
-java -Xmx256m -jar "$jar" "$include" "${jmh_opts[@]}" -jvmArgsAppend "-Xms1g -Xmx1g" \
+"$java" -Xmx256m -jar "$jar" "$include" "${jmh_opts[@]}" -jvmArgsAppend "-Xms1g -Xmx1g" \
   -rf json -rff "$base.json" "$@" 2>&1 | tee "$base.log"
 load_after="$(load)"
 
-python3 - "$base.env.json" "$load_before" "$load_after" <<'EOF'
+python3 - "$base.env.json" "$load_before" "$load_after" "$java" <<'EOF'
 import json, os, platform, subprocess, sys
-path, before, after = sys.argv[1:4]
+path, before, after, java_bin = sys.argv[1:5]
 cpu = "unknown"
 try:
     for line in open("/proc/cpuinfo"):
@@ -67,7 +72,7 @@ try:
             break
 except OSError:
     pass
-java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()
+java = subprocess.run([java_bin, "-version"], capture_output=True, text=True).stderr.splitlines()
 json.dump({"cores": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
            "java": java[1] if len(java) > 1 else (java[0] if java else "unknown"),
            "loadavg_before": before, "loadavg_after": after}, open(path, "w"), indent=2)

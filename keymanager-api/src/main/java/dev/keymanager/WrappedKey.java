@@ -134,6 +134,15 @@ public final class WrappedKey {
     if (b.length <= minimum) {
       throw invalid("truncated wrapped key: " + b.length + " bytes, need more than " + minimum);
     }
+    KekRef kek = interned(b, 5, parametersOffset);
+    if (kek == null) {
+      kek = kekRef(b, idLength, versionOffset);
+      intern(b, 5, parametersOffset, kek);
+    }
+    return new WrappedKey(b, algorithm, kek, parametersOffset);
+  }
+
+  private static KekRef kekRef(byte[] b, int idLength, int versionOffset) {
     String id;
     try {
       id =
@@ -151,13 +160,45 @@ public final class WrappedKey {
             | ((b[versionOffset + 1] & 0xFF) << 16)
             | ((b[versionOffset + 2] & 0xFF) << 8)
             | (b[versionOffset + 3] & 0xFF);
-    KekRef kek;
     try {
-      kek = new KekRef(id, kekVersion);
+      return new KekRef(id, kekVersion);
     } catch (IllegalArgumentException e) {
       throw invalid("bad KEK reference in header: " + e.getMessage());
     }
-    return new WrappedKey(b, algorithm, kek, parametersOffset);
+  }
+
+  /**
+   * KEK references recently decoded, by the bytes of their id and version in a header, so that a
+   * hot KEK's header is decoded (UTF-8 check, id validation, a new {@code String}) once, not on
+   * every {@link #decode}: a decode that hits reads one slot and compares the bytes, and writes
+   * nothing shared. Direct-mapped, {@value #INTERN_SLOTS} slots, a miss overwrites its slot; the
+   * entries are immutable, so a racy read sees a whole entry or an older one. Only well-formed
+   * references are entered, so a hit is exactly what the slow path would have decoded.
+   */
+  private static final int INTERN_SLOTS = 256; // a power of two
+
+  private static final Interned[] INTERNED = new Interned[INTERN_SLOTS];
+
+  private record Interned(byte[] header, KekRef kek) {}
+
+  private static int internSlot(byte[] b, int from, int to) {
+    int h = 1;
+    for (int i = from; i < to; i++) {
+      h = 31 * h + b[i];
+    }
+    return (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
+  }
+
+  private static KekRef interned(byte[] b, int from, int to) {
+    Interned e = INTERNED[internSlot(b, from, to)];
+    if (e != null && Arrays.equals(e.header, 0, e.header.length, b, from, to)) {
+      return e.kek;
+    }
+    return null;
+  }
+
+  private static void intern(byte[] b, int from, int to, KekRef kek) {
+    INTERNED[internSlot(b, from, to)] = new Interned(Arrays.copyOfRange(b, from, to), kek);
   }
 
   private static byte[] newEncoding(

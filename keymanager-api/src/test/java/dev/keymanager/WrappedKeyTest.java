@@ -80,6 +80,31 @@ class WrappedKeyTest {
         .hasMessageContaining("unknown wrapped key format version 7");
   }
 
+  // Issue 15: decode reuses the KEK reference of a header it decoded recently; no two headers are
+  // ever confused, including those that share a slot of the table, and bad ones stay rejected.
+  @Test
+  void aRecentlyDecodedHeaderIsReusedAndNeverConfusedWithAnother() {
+    int n = 2000; // far more than the table holds: slots are shared and overwritten
+    byte[][] encodings = new byte[n][];
+    for (int i = 0; i < n; i++) {
+      KekRef ref = new KekRef("tenant-" + i, 1 + i % 5);
+      encodings[i] =
+          ApiBridge.wrappedKeys().newEncoding(WrapAlgorithm.AES256_GCM_HKDF_SHA256, ref, 48);
+      KekRef first = WrappedKey.decode(encodings[i]).kek();
+      assertThat(first).isEqualTo(ref);
+      assertThat(WrappedKey.decode(encodings[i]).kek()).as("reused").isSameAs(first);
+    }
+    for (int i = 0; i < n; i++) {
+      assertThat(WrappedKey.decode(encodings[i]).kek())
+          .isEqualTo(new KekRef("tenant-" + i, 1 + i % 5));
+    }
+    byte[] badUtf8 = sample();
+    WrappedKey.decode(sample()); // the good header of the same length is in the table
+    badUtf8[5] = (byte) 0xFF;
+    assertThatThrownBy(() -> WrappedKey.decode(badUtf8))
+        .isInstanceOf(InvalidCiphertextException.class);
+  }
+
   @Test
   void badMagicUnknownAlgorithmAndBadIdsAreRejected() {
     byte[] magic = sample();

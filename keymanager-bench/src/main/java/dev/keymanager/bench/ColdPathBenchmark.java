@@ -52,7 +52,7 @@ public class ColdPathBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    fixture = new Fixture(1, HARD_TTL);
+    fixture = new Fixture(1, HARD_TTL, new ManualClock());
     keys = fixture.reader;
     wrapped = fixture.wrapNewDek(0);
     byte[] dek = fixture.readerUnwrap(wrapped);

@@ -23,8 +23,8 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * One keymanager world for a benchmark: a {@link FakeKms}, an in-memory KEK store, a
  * <em>writer</em> key manager that created the KEKs and wrapped the DEKs (as a process before a
- * restart would), and the <em>reader</em> key manager that is measured, on a clock the benchmark
- * advances.
+ * restart would), and the <em>reader</em> key manager that is measured: on the system clock, as in
+ * production (the hot-path benchmarks), or on a clock the benchmark advances (the cold path).
  *
  * <p>For the raw JCE baselines it also recovers, from the same bytes, what a hand-written AES-GCM
  * unwrap would need (the KEK from the KMS, the HKDF subkey for the salt in the wrapped key), and
@@ -46,27 +46,35 @@ final class Fixture implements AutoCloseable {
 
   final FakeKms kms = new FakeKms();
   final KekStore store = KekStores.inMemory();
-  final ManualClock clock = new ManualClock();
+  final ManualClock clock; // null: the system clock
   final KeyManager writer;
   final KeyManager reader;
   private final int keks;
 
   /**
    * Creates {@code keks} KEKs ({@link #kekId(int)}) through the writer; the reader caches each for
-   * {@code hardTtl} on {@link #clock}.
+   * {@code hardTtl} on the system clock, as in production.
    */
   Fixture(int keks, Duration hardTtl) {
+    this(keks, hardTtl, null);
+  }
+
+  /** As {@link #Fixture(int, Duration)}, the reader on {@code clock} (null: the system clock). */
+  Fixture(int keks, Duration hardTtl, ManualClock clock) {
     this.keks = keks;
+    this.clock = clock;
     this.writer =
         KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
-    this.reader =
+    KeyManagers.Builder readerBuilder =
         KeyManagers.builder()
             .kekStore(store)
             .kmsProvider(kms)
             .discoverProviders(false)
-            .hardTtl(hardTtl)
-            .clock(clock)
-            .build();
+            .hardTtl(hardTtl);
+    if (clock != null) {
+      readerBuilder.clock(clock);
+    }
+    this.reader = readerBuilder.build();
     for (int i = 0; i < keks; i++) {
       writer.admin().createKek(kekId(i), CMK);
     }

@@ -57,7 +57,7 @@ public class HerdBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    fixture = new Fixture(1, ColdPathBenchmark.HARD_TTL);
+    fixture = new Fixture(1, ColdPathBenchmark.HARD_TTL, new ManualClock());
     keys = fixture.reader;
     wrapped = fixture.wrapNewDek(0);
     byte[] dek = fixture.readerUnwrap(wrapped);

@@ -25,8 +25,11 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The hot path: DEK unwrap and generate + wrap with the KEK cached, at one and two threads, and
- * unwrap across a working set of 8 KEKs, each beside its raw JCE floor on the same bytes.
+ * The hot path: DEK unwrap, decode + unwrap and generate + wrap with the KEK cached, and unwrap
+ * across a working set of 8 KEKs, at one, two and four threads, each beside its raw JCE floor on
+ * the same bytes. Compare CPU time per op ({@code cpuNanos / ops}) across thread counts: on a
+ * 2-core machine four threads are oversubscribed, but a cache line two cores both write still shows
+ * as more CPU per op.
  *
  * <p>One key manager serves every thread, as in an application. The wrapped DEKs were made by
  * another key manager instance over the same store (a process before a restart), so the reader
@@ -152,6 +155,35 @@ public class HotPathBenchmark {
     return unwrap(wrapped);
   }
 
+  /** Oversubscribed on two cores, but CPU per op still shows any line both cores write. */
+  @Benchmark
+  @Threads(4)
+  public int unwrapFourThreads(CpuTime cpu) {
+    cpu.op();
+    return unwrap(wrapped);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public int decodeAndUnwrapTwoThreads(CpuTime cpu) {
+    cpu.op();
+    return unwrap(WrappedKey.decode(blob));
+  }
+
+  @Benchmark
+  @Threads(4)
+  public int decodeAndUnwrapFourThreads(CpuTime cpu) {
+    cpu.op();
+    return unwrap(WrappedKey.decode(blob));
+  }
+
+  @Benchmark
+  @Threads(4)
+  public byte[] jceDecryptFourThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+  }
+
   /** As an application reads a wrapped key from disk: decode the bytes, then unwrap. */
   @Benchmark
   @Threads(1)
@@ -190,6 +222,13 @@ public class HotPathBenchmark {
     return generate();
   }
 
+  @Benchmark
+  @Threads(4)
+  public int generateDekFourThreads(CpuTime cpu) {
+    cpu.op();
+    return generate();
+  }
+
   /** The floor for generate + wrap: 32 bytes from a per-thread DRBG, then one JCE encrypt. */
   @Benchmark
   @Threads(1)
@@ -220,6 +259,20 @@ public class HotPathBenchmark {
   @Benchmark
   @Threads(1)
   public int unwrapWorkingSet8(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return unwrap(workingSet[t.nextInWorkingSet()]);
+  }
+
+  @Benchmark
+  @Threads(2)
+  public int unwrapWorkingSet8TwoThreads(PerThread t, CpuTime cpu) {
+    cpu.op();
+    return unwrap(workingSet[t.nextInWorkingSet()]);
+  }
+
+  @Benchmark
+  @Threads(4)
+  public int unwrapWorkingSet8FourThreads(PerThread t, CpuTime cpu) {
     cpu.op();
     return unwrap(workingSet[t.nextInWorkingSet()]);
   }

@@ -52,6 +52,10 @@ final class CachedKek {
   private int nextSlot; // guarded by this
   private volatile WrapSubkey wrapSubkey; // created on first wrap
   private volatile Future<?> expiryTask; // the idle wipe at the hard TTL (ExpiryTimer)
+  // Set by the expiry timer at staleAt (see ExpiryTimer) and by drop(); never cleared. Until it is
+  // set, a use on the system ticker needs no clock read: the entry is before its refresh time and
+  // its hard TTL, and the cache still holds it.
+  private volatile boolean stale;
 
   /** A KEK that never expires, for tests and key derivation checks. */
   @VisibleForTesting
@@ -116,6 +120,25 @@ final class CachedKek {
     return expiresAt;
   }
 
+  long refreshAt() {
+    return refreshAt;
+  }
+
+  /**
+   * Whether the expiry timer has not yet flagged this entry as near its refresh time or hard TTL,
+   * and the cache has not dropped it: one volatile read. Meaningful alone only when the timer runs
+   * on the cache's ticker ({@link ExpiryTimer#keepsTickerTime()}); otherwise callers also compare
+   * the ticker.
+   */
+  boolean isCurrent() {
+    return !stale;
+  }
+
+  /** The expiry timer's flag: from now on every use compares the ticker. */
+  void markStale() {
+    stale = true;
+  }
+
   /**
    * Claims the next refresh attempt at ticker time {@code now}: true for exactly one caller once
    * the refresh time has come, and again for one caller {@code retryAfter} nanos after each claim
@@ -131,6 +154,14 @@ final class CachedKek {
     return lease.tryRetain();
   }
 
+  /**
+   * Adds an operation even if the cache has dropped this entry: only for a caller that knows
+   * another reference is held meanwhile (a load's, for its waiters), so the bytes are not wiped.
+   */
+  void retainHeld() {
+    lease.retainHeld();
+  }
+
   /** Ends an operation; the last one after the cache's drop overwrites the KEK and its subkeys. */
   void release() {
     lease.release();
@@ -138,6 +169,7 @@ final class CachedKek {
 
   /** The cache lets go (eviction, expiry, invalidation, replacement, close). */
   void drop() {
+    stale = true;
     lease.drop();
     Future<?> task = expiryTask;
     if (task != null) {

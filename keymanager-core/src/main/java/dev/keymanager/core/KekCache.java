@@ -76,6 +76,7 @@ final class KekCache implements AutoCloseable {
   private final Jca jca;
   private final AtomicLong invalidations = new AtomicLong();
   private final ExpiryTimer expiryTimer;
+  private final boolean flagsStale; // the expiry timer keeps the ticker's time (ExpiryTimer)
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
 
@@ -91,9 +92,66 @@ final class KekCache implements AutoCloseable {
     byte[] load(KekRef ref, Runnable kmsStarted);
   }
 
-  /** One load in flight, and which dependency it is waiting on. */
+  /**
+   * One load in flight, which dependency it is waiting on, and its waiters. A load that produced a
+   * KEK keeps a reference to it ({@link #settle}) until its last waiter has taken its own ({@link
+   * #leave}), so every waiter gets the key its load produced even if the cache evicted the entry
+   * before the waiter woke: under thrash, a miss makes at most one KMS call.
+   */
   private static final class Load extends CompletableFuture<CachedKek> {
     volatile boolean atKms;
+    private int waiters; // guarded by this
+    private boolean settled; // guarded by this
+    private CachedKek held; // the load's reference for its waiters; guarded by this
+
+    /** Registers a waiter; false once the load has settled with nothing left to hand out. */
+    synchronized boolean addWaiter() {
+      if (settled && held == null) {
+        return false;
+      }
+      waiters++;
+      return true;
+    }
+
+    /** The load's outcome: {@code kek} retained for the waiters, or null (failed or stale). */
+    void settle(CachedKek kek) {
+      CachedKek unused = null;
+      synchronized (this) {
+        settled = true;
+        held = kek;
+        if (waiters == 0) {
+          unused = held;
+          held = null;
+        }
+      }
+      if (unused != null) {
+        unused.release();
+      }
+    }
+
+    /**
+     * A waiter is done: returns the loaded KEK retained for it if {@code take} and the load
+     * produced one (evicted meanwhile or not), else null; the last waiter lets the load's reference
+     * go.
+     */
+    CachedKek leave(boolean take) {
+      CachedKek mine = null;
+      CachedKek unused = null;
+      synchronized (this) {
+        if (take && held != null) {
+          held.retainHeld();
+          mine = held;
+        }
+        if (--waiters == 0 && settled) {
+          unused = held;
+          held = null;
+        }
+      }
+      if (unused != null) {
+        unused.release();
+      }
+      return mine;
+    }
   }
 
   /**
@@ -118,6 +176,7 @@ final class KekCache implements AutoCloseable {
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
     this.expiryTimer = new ExpiryTimer(ticker, this::expire);
+    this.flagsStale = expiryTimer.keepsTickerTime();
     this.entries =
         Caffeine.newBuilder()
             // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
@@ -178,14 +237,11 @@ final class KekCache implements AutoCloseable {
       if (denied != null) {
         throw deniedAgain(ref, denied);
       }
-      CachedKek loaded = await(ref, load(ref, false));
-      if (loaded != STALE && loaded.tryRetain()) {
-        if (!loaded.isExpired(ticker.read())) {
-          return loaded;
-        }
-        loaded.release();
+      CachedKek loaded = take(ref, load(ref, false));
+      if (loaded != null) {
+        return loaded;
       }
-      // Stale, already evicted, or expired while we were waiting: look again.
+      // Stale (an invalidation raced the load) or expired while we were waiting: look again.
       hit = cached(ref, false);
       if (hit != null) {
         return hit;
@@ -237,19 +293,40 @@ final class KekCache implements AutoCloseable {
     joined.set(load);
     load.whenComplete(
         (loaded, failure) -> {
+          CachedKek mine = load.leave(failure == null);
           if (failure != null) {
             result.completeExceptionally(forCaller(failure));
-          } else if (loaded != STALE && loaded.tryRetain()) {
-            if (!loaded.isExpired(ticker.read())) {
-              handOver(loaded, result);
-            } else {
-              loaded.release();
-              missAsync(ref, result, joined);
-            }
+          } else if (mine != null && !mine.isExpired(ticker.read())) {
+            handOver(mine, result);
           } else {
-            missAsync(ref, result, joined); // stale or evicted meanwhile: look again
+            if (mine != null) {
+              mine.release();
+            }
+            missAsync(ref, result, joined); // stale or expired meanwhile: look again
           }
         });
+  }
+
+  /**
+   * Waits for {@code load}, which the caller has joined, and takes the KEK it produced, retained,
+   * even if evicted since; null if the load was stale or the KEK expired meanwhile.
+   */
+  private CachedKek take(KekRef ref, Load load) {
+    boolean completed = false;
+    try {
+      await(ref, load);
+      completed = true;
+    } finally {
+      if (!completed) {
+        load.leave(false);
+      }
+    }
+    CachedKek mine = load.leave(true);
+    if (mine != null && mine.isExpired(ticker.read())) {
+      mine.release();
+      return null;
+    }
+    return mine;
   }
 
   /** Completes {@code result} with a retained KEK, or releases it if the caller has timed out. */
@@ -263,6 +340,13 @@ final class KekCache implements AutoCloseable {
   private CachedKek cached(KekRef ref, boolean countHit) {
     CachedKek kek = entries.getIfPresent(ref);
     if (kek != null) {
+      if (flagsStale && kek.isCurrent() && kek.tryRetain()) {
+        // Not flagged by the timer: before its refresh time and hard TTL, no clock read needed.
+        if (countHit) {
+          stats.hits.increment();
+        }
+        return kek;
+      }
       long now = ticker.read();
       if (!kek.isExpired(now) && kek.tryRetain()) {
         if (countHit) {
@@ -321,23 +405,35 @@ final class KekCache implements AutoCloseable {
     }
   }
 
-  /** The load in flight for {@code ref}, or a new one on the executor. */
+  /**
+   * The load in flight for {@code ref}, or a new one on the executor. A miss ({@code !refresh})
+   * joins it as a waiter and must {@link Load#leave} it; a refresh only starts it.
+   */
   private Load load(KekRef ref, boolean refresh) {
-    Load running = inflight.get(ref);
-    if (running != null) {
-      return running;
-    }
     Load mine = new Load();
-    running = inflight.putIfAbsent(ref, mine);
-    if (running != null) {
-      return running;
+    if (!refresh) {
+      mine.addWaiter();
+    }
+    for (; ; ) {
+      Load running = inflight.get(ref);
+      if (running == null) {
+        running = inflight.putIfAbsent(ref, mine);
+        if (running == null) {
+          break;
+        }
+      }
+      if (refresh || running.addWaiter()) {
+        return running;
+      }
+      // It settled (and left the map) between our look-up and our join: look again.
     }
     if (!refresh) {
       // A miss that raced with a load finishing: that load installed its KEK before it left the
       // single-flight map, so look once more before asking the KMS again.
       CachedKek cached = entries.getIfPresent(ref);
-      if (cached != null && !cached.isExpired(ticker.read())) {
+      if (cached != null && !cached.isExpired(ticker.read()) && cached.tryRetain()) {
         inflight.remove(ref, mine);
+        mine.settle(cached);
         mine.complete(cached);
         return mine;
       }
@@ -346,6 +442,7 @@ final class KekCache implements AutoCloseable {
       executor.execute(() -> runLoad(ref, refresh, mine));
     } catch (RejectedExecutionException e) {
       inflight.remove(ref, mine);
+      mine.settle(null);
       mine.completeExceptionally(new IllegalStateException("key manager is closed", e));
     }
     return mine;
@@ -361,7 +458,11 @@ final class KekCache implements AutoCloseable {
       CachedKek kek =
           new CachedKek(
               ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca);
+      kek.tryRetain(); // the load's reference for its waiters (Load.settle); new, so never dropped
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
+      if (result == STALE) {
+        kek.release(); // dropped by install: wiped now
+      }
     } catch (KeyAccessDeniedException e) {
       denials.put(ref, e);
       evictAfterPermanentFailure(ref, refresh, e);
@@ -381,6 +482,7 @@ final class KekCache implements AutoCloseable {
     // Leave the single-flight map before waking the waiters, so a caller that saw this failure
     // and tries again starts a new load instead of joining this finished one.
     inflight.remove(ref, future);
+    future.settle(result);
     if (failure == null) {
       future.complete(result);
     } else {
@@ -462,6 +564,14 @@ final class KekCache implements AutoCloseable {
   /** The ticker's time now: what handles compare with their entry's hard TTL. */
   long now() {
     return ticker.read();
+  }
+
+  /**
+   * Whether an entry that is {@linkplain CachedKek#isCurrent() current} is known to be before its
+   * refresh time and hard TTL without reading the ticker (the expiry timer flags it in time).
+   */
+  boolean flagsStale() {
+    return flagsStale;
   }
 
   /**

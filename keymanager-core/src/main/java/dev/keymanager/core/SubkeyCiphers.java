@@ -18,11 +18,12 @@ import javax.crypto.spec.GCMParameterSpec;
  * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
  * one.
  *
- * <p>A thread takes a cipher starting from the slot its identity hash picks and puts it back after
- * the operation; with more threads than slots at once, the extra ones make a cipher and scrub it
- * afterwards. No allocation in the steady state, two atomic operations per use. Memory: a keyed
- * AES-GCM cipher is about 1.5 KiB, so a subkey holds at most {@value #SLOTS} of them, and only as
- * many as threads have used it at once.
+ * <p>A thread takes a cipher starting from the slot its {@link Probe} picks (threads with
+ * consecutive ids, as a pool's are, start at different slots), moving on to the next slot when one
+ * is empty or another thread wins it, and puts it back after the operation; with more threads than
+ * slots at once, the extra ones make a cipher and scrub it afterwards. No allocation in the steady
+ * state, two atomic operations per use. Memory: a keyed AES-GCM cipher is about 1.5 KiB, so a
+ * subkey holds at most {@value #SLOTS} of them, and only as many as threads have used it at once.
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
@@ -95,7 +96,7 @@ final class SubkeyCiphers {
   }
 
   private static int slot() {
-    return System.identityHashCode(Thread.currentThread()) & (SLOTS - 1);
+    return Probe.slot(SLOTS);
   }
 
   private Cipher newCipher() {
