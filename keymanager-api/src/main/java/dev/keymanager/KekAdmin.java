@@ -228,11 +228,13 @@ public interface KekAdmin {
   Optional<KekDescription> describeKekVersions(String kekId);
 
   /**
-   * The ids of every KEK in the store, sorted. Makes no KMS call.
+   * The ids of every KEK in the store, in code point order ({@link
+   * dev.keymanager.spi.KekIdPage#ORDER}). Makes no KMS call; reads the store a page of 1,000 ids at
+   * a time.
    *
-   * <p>A record the store cannot read (corrupt) hides no other KEK: the ids that can be read are
-   * returned, and each unreadable record is logged as a warning naming it and counted in {@link
-   * KeyManagerStats#unreadableRecords()}.
+   * <p>A record the store cannot read (corrupt) hides no other KEK: every id the store lists is
+   * returned, and each unreadable entry the store reports is logged as a warning naming it and
+   * counted in {@link KeyManagerStats#unreadableRecords()}.
    */
   List<String> listKeks();
 }

@@ -29,9 +29,9 @@ import java.util.Optional;
  * store keeps ids apart.
  *
  * <p>Implementations are thread-safe. Every method throws {@link dev.keymanager.KekStoreException}
- * when the medium fails or a stored record does not parse; only {@link #listKekIds()} reports
- * unreadable records instead of failing on them. The test kit's {@code KekStoreContract} checks an
- * implementation.
+ * when the medium fails or a stored record does not parse; only {@link #kekIds(String, int)}
+ * reports unreadable records instead of failing on them. The test kit's {@code KekStoreContract}
+ * checks an implementation.
  */
 public interface KekStore extends AutoCloseable {
   /** The record of one KEK version, if stored. */
@@ -43,18 +43,26 @@ public interface KekStore extends AutoCloseable {
    */
   List<KeyEncryptionKey> versions(String kekId);
 
-  /** The ids of every KEK with at least one stored version record, sorted. */
-  List<String> kekIds();
-
   /**
-   * The ids of every stored KEK that can be read, sorted, and a description of every stored record
-   * that cannot, so that one corrupt record hides no other KEK. A store whose listing reads nothing
-   * that can be corrupt (a database column of ids) may rely on the default, which returns {@link
-   * #kekIds()} and reports nothing unreadable. Failures of the medium still throw.
+   * One page of the ids of every KEK with at least one stored version record, in {@link
+   * KekIdPage#ORDER} (code point order, which every store shares): the first {@code limit} ids
+   * greater than {@code after}. Pass {@code ""} for the first page and the last id of a page for
+   * the next, until a page says {@link KekIdPage#hasMore() hasMore} is {@code false}. A page holds
+   * {@code limit} ids unless the listing ends on it. Ids created while a caller pages may or may
+   * not be listed; an id listed once stays listed (stores never delete a KEK).
+   *
+   * <p>A record the store cannot read is reported in {@link KekIdPage#unreadable()} of the page it
+   * was met on instead of failing the call, so that one corrupt record hides no other KEK. A store
+   * whose listing reads nothing that can be corrupt (a database column of ids) reports nothing
+   * unreadable. Failures of the medium still throw.
+   *
+   * @param after {@code ""} for the first page, else a valid KEK id (usually the last of the
+   *     previous page; it need not exist)
+   * @param limit the most ids to return, at least 1
+   * @throws IllegalArgumentException if {@code after} is neither empty nor a valid KEK id, or
+   *     {@code limit} is below 1 (see {@link KekStoreChecks#checkPage})
    */
-  default KekIdListing listKekIds() {
-    return new KekIdListing(kekIds(), List.of());
-  }
+  KekIdPage kekIds(String after, int limit);
 
   /**
    * Stores a new version record if none has its id and version.

@@ -2,19 +2,37 @@ package dev.keymanager.spi;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
 
 /**
- * The argument checks that every {@link KekStore} write makes before it touches storage, shared by
- * the built-in stores so that each one refuses the same arguments with the same messages. A store
- * of your own calls the matching check first in {@code create}, {@code compareAndSet}, {@code
- * createHead} and {@code compareAndSetHead}.
+ * The argument checks that every {@link KekStore} write (and the listing) makes before it touches
+ * storage, shared by the built-in stores so that each one refuses the same arguments with the same
+ * messages. A store of your own calls the matching check first in {@code create}, {@code
+ * compareAndSet}, {@code createHead}, {@code compareAndSetHead} and {@code kekIds}.
  *
  * <p>Each check throws {@link NullPointerException} for a {@code null} argument and {@link
  * IllegalArgumentException} for a revision that breaks the store contract.
  */
 public final class KekStoreChecks {
   private KekStoreChecks() {}
+
+  /**
+   * Checks the arguments of {@link KekStore#kekIds(String, int)}: {@code after} is {@code ""} or a
+   * valid KEK id, {@code limit} is at least 1.
+   *
+   * @param after where the page starts (exclusive)
+   * @param limit the most ids the page may hold
+   */
+  public static void checkPage(String after, int limit) {
+    requireNonNull(after, "after");
+    if (!after.isEmpty()) {
+      KekRef.checkId(after);
+    }
+    if (limit < 1) {
+      throw new IllegalArgumentException("page limit must be >= 1: " + limit);
+    }
+  }
 
   /**
    * Checks a record passed to {@code create}: non-null, revision 1.

@@ -26,9 +26,12 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  */
 class BenchmarksSmokeTest {
   private static final Map<String, RunResult> RESULTS = new TreeMap<>();
+  private static java.nio.file.Path stores;
 
   @BeforeAll
-  static void runEveryBenchmarkOnce() throws RunnerException {
+  static void runEveryBenchmarkOnce() throws RunnerException, java.io.IOException {
+    stores = java.nio.file.Files.createTempDirectory("bench-file-stores");
+    System.setProperty("keymanager.bench.fileStoreDir", stores.toString());
     Options options =
         new OptionsBuilder()
             .include(BenchmarksSmokeTest.class.getPackageName() + ".")
@@ -37,12 +40,23 @@ class BenchmarksSmokeTest {
             .measurementIterations(1)
             .measurementTime(TimeValue.milliseconds(100))
             .param("streamBytes", Integer.toString(1 << 20)) // not 64 MiB in the test JVM
+            .param("keks", "200") // not 100,000 durable creates in the build
             .shouldFailOnError(true)
             .verbosity(VerboseMode.SILENT)
             .build();
     Collection<RunResult> results = new Runner(options).run();
     for (RunResult r : results) {
       RESULTS.put(key(r), r);
+    }
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void removeFileStores() throws java.io.IOException {
+    System.clearProperty("keymanager.bench.fileStoreDir");
+    try (java.util.stream.Stream<java.nio.file.Path> all = java.nio.file.Files.walk(stores)) {
+      for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
     }
   }
 
@@ -64,6 +78,10 @@ class BenchmarksSmokeTest {
     assertThat(RESULTS.keySet())
         .contains(
             "HotPathBenchmark.unwrap",
+            "FileStoreBenchmark.open",
+            "FileStoreBenchmark.listAllFirstTime",
+            "FileStoreBenchmark.listAllAgain",
+            "FileStoreBenchmark.readIndexFile",
             "HotPathBenchmark.unwrapTwoThreads",
             "HotPathBenchmark.generateDek",
             "HotPathBenchmark.generateDekTwoThreads",

@@ -1,7 +1,9 @@
 package dev.keymanager.cli;
 
+import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -16,6 +18,9 @@ import picocli.CommandLine.Option;
     description = "KEK store administration.",
     subcommands = StoreCommands.Copy.class)
 final class StoreCommands {
+  /** KEK ids per store call while copying. */
+  private static final int PAGE_SIZE = 1000;
+
   private StoreCommands() {}
 
   @Command(
@@ -24,7 +29,8 @@ final class StoreCommands {
       description = {
         "Copy every KEK record from one store to another (such as file: to jdbc:), verifying each"
             + " by reading it back. Idempotent: records already copied are skipped; a record that"
-            + " differs in the target is a conflict (exit 6) and is left alone.",
+            + " differs in the target is a conflict (exit 6) and is left alone; a record the source"
+            + " cannot read is reported and not copied (exit 6).",
         "Records are copied as stored (wrapped material, states, revisions); no KMS call."
       })
   static final class Copy extends BaseCommand {
@@ -40,38 +46,67 @@ final class StoreCommands {
       long copied = 0;
       long present = 0;
       long conflicts = 0;
+      long unreadable = 0;
       StringBuilder text = new StringBuilder();
       try (KekStore source = Session.openStore(from, config);
           KekStore target = Session.openStore(to, config)) {
-        for (String id : source.kekIds()) {
-          for (KeyEncryptionKey r : source.versions(id)) {
-            switch (copy(target, r)) {
-              case COPIED -> copied++;
-              case PRESENT -> present++;
-              case CONFLICT -> {
-                conflicts++;
-                text.append("conflict: KEK ")
-                    .append(r.ref())
-                    .append(" differs in the target; left alone")
-                    .append(System.lineSeparator());
+        String after = "";
+        for (boolean more = true; more; ) {
+          KekIdPage page = source.kekIds(after, PAGE_SIZE);
+          for (String problem : page.unreadable()) {
+            unreadable++;
+            text.append("unreadable: ")
+                .append(problem)
+                .append("; not copied")
+                .append(System.lineSeparator());
+          }
+          for (String id : page.ids()) {
+            try {
+              for (KeyEncryptionKey r : source.versions(id)) {
+                switch (copy(target, r)) {
+                  case COPIED -> copied++;
+                  case PRESENT -> present++;
+                  case CONFLICT -> {
+                    conflicts++;
+                    text.append("conflict: KEK ")
+                        .append(r.ref())
+                        .append(" differs in the target; left alone")
+                        .append(System.lineSeparator());
+                  }
+                }
               }
+              // The head orders the KEK's state and primary version: copied after the versions it
+              // names, so the target never names a version it does not hold.
+              Optional<KekHead> head = source.head(id);
+              if (head.isPresent()) {
+                switch (copyHead(target, head.get())) {
+                  case COPIED -> copied++;
+                  case PRESENT -> present++;
+                  case CONFLICT -> {
+                    conflicts++;
+                    text.append("conflict: the head of KEK ")
+                        .append(id)
+                        .append(" differs in the target; left alone")
+                        .append(System.lineSeparator());
+                  }
+                }
+              }
+            } catch (KekStoreException e) {
+              if (e.isRetryable()) {
+                throw e;
+              }
+              unreadable++; // a corrupt record: the other KEKs are still copied
+              text.append("unreadable: KEK ")
+                  .append(id)
+                  .append(": ")
+                  .append(e.getMessage())
+                  .append("; not copied")
+                  .append(System.lineSeparator());
             }
           }
-          // The head orders the KEK's state and primary version: copied after the versions it
-          // names, so the target never names a version it does not hold.
-          Optional<KekHead> head = source.head(id);
-          if (head.isPresent()) {
-            switch (copyHead(target, head.get())) {
-              case COPIED -> copied++;
-              case PRESENT -> present++;
-              case CONFLICT -> {
-                conflicts++;
-                text.append("conflict: the head of KEK ")
-                    .append(id)
-                    .append(" differs in the target; left alone")
-                    .append(System.lineSeparator());
-              }
-            }
+          more = page.hasMore() && !page.ids().isEmpty();
+          if (more) {
+            after = page.ids().get(page.ids().size() - 1);
           }
         }
       }
@@ -79,11 +114,13 @@ final class StoreCommands {
       m.put("copied", copied);
       m.put("alreadyPresent", present);
       m.put("conflicts", conflicts);
+      m.put("unreadable", unreadable);
       text.append(
           String.format(
-              "copied %d records, %d already present, %d conflicts", copied, present, conflicts));
+              "copied %d records, %d already present, %d conflicts, %d unreadable",
+              copied, present, conflicts, unreadable));
       print(m, text.toString());
-      return conflicts == 0 ? ExitCodes.OK : ExitCodes.STATE;
+      return conflicts == 0 && unreadable == 0 ? ExitCodes.OK : ExitCodes.STATE;
     }
 
     enum Outcome {

@@ -4,7 +4,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
-import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
 import java.util.Optional;
@@ -18,8 +18,9 @@ import java.util.Optional;
  *   <li>{@link #find}: the record carries the id and version asked for.
  *   <li>{@link #head}: the head carries the id asked for.
  *   <li>{@link #versions}: every record carries the id asked for, versions strictly ascending.
- *   <li>{@link #kekIds} and {@link #listKekIds}: every id is a valid KEK id, strictly ascending
- *       (sorted, each once).
+ *   <li>{@link #kekIds}: every id is a valid KEK id, greater than {@code after} and strictly
+ *       ascending in {@link KekIdPage#ORDER} (sorted, each once); no more than {@code limit}, and a
+ *       page short of it is the last.
  * </ul>
  *
  * A mismatch is a non-retryable {@link KekStoreException} naming the store and both ids (ids are
@@ -80,44 +81,53 @@ final class CheckedKekStore implements KekStore {
   }
 
   @Override
-  public List<String> kekIds() {
-    List<String> ids = store.kekIds();
-    if (ids == null) {
-      throw broken("kekIds() returned null instead of a list");
+  public KekIdPage kekIds(String after, int limit) {
+    KekIdPage page = store.kekIds(after, limit);
+    if (page == null) {
+      throw broken("kekIds(\"" + after + "\", " + limit + ") returned null instead of a page");
     }
-    return checkIds(ids);
-  }
-
-  @Override
-  public KekIdListing listKekIds() {
-    KekIdListing listing = store.listKekIds();
-    if (listing == null) {
-      throw broken("listKekIds() returned null");
+    if (page.ids().size() > limit) {
+      throw broken(
+          "kekIds(\""
+              + after
+              + "\", "
+              + limit
+              + ") returned "
+              + page.ids().size()
+              + " ids; a page holds at most the limit");
     }
-    checkIds(listing.ids());
-    return listing;
-  }
-
-  private List<String> checkIds(List<String> ids) {
-    String previous = null;
-    for (String id : ids) {
+    if (page.ids().size() < limit && page.hasMore()) {
+      throw broken(
+          "kekIds(\""
+              + after
+              + "\", "
+              + limit
+              + ") returned a short page that says more follow; a page is full unless it is the"
+              + " last");
+    }
+    String previous = after;
+    for (String id : page.ids()) {
       try {
         KekRef.checkId(id);
       } catch (IllegalArgumentException | NullPointerException e) {
         throw KekStoreException.permanent(
             "KEK store " + store + " listed an invalid KEK id: " + e.getMessage(), e);
       }
-      if (previous != null && previous.compareTo(id) >= 0) {
+      if (KekIdPage.ORDER.compare(previous, id) >= 0) {
         throw broken(
-            "kekIds() listed \""
+            "kekIds(\""
+                + after
+                + "\", "
+                + limit
+                + ") listed \""
                 + id
                 + "\" after \""
                 + previous
-                + "\"; ids come sorted, each once");
+                + "\"; a page lists ids greater than after, in code point order, each once");
       }
       previous = id;
     }
-    return ids;
+    return page;
   }
 
   @Override

@@ -4,10 +4,10 @@ import dev.keymanager.KekAdmin;
 import dev.keymanager.KekDescription;
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
-import dev.keymanager.spi.KekIdListing;
 import dev.keymanager.spi.KekStore;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -126,12 +126,15 @@ final class DefaultKekAdmin implements KekAdmin {
   @Override
   public List<String> listKeks() {
     checkOpen.run();
-    KekIdListing listing = store.listKekIds();
-    for (String unreadable : listing.unreadable()) {
-      stats.unreadableRecords.increment();
-      log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
-    }
-    return listing.ids();
+    List<String> ids = new ArrayList<>();
+    KekIdPages.forEach(
+        store,
+        unreadable -> {
+          stats.unreadableRecords.increment();
+          log.warn("Listing KEKs skipped an unreadable KEK record: {}", unreadable);
+        },
+        ids::add);
+    return ids;
   }
 
   @Override

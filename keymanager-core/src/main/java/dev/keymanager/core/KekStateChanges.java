@@ -149,32 +149,33 @@ final class KekStateChanges {
   List<String> destroyDue(Consumer<String> unreadable) {
     Instant now = clock.instant();
     List<String> destroyed = new ArrayList<>();
-    dev.keymanager.spi.KekIdListing listing = store.listKekIds();
-    listing.unreadable().forEach(unreadable);
-    for (String id : listing.ids()) {
-      try {
-        Optional<KekView> view = KekView.read(store, id);
-        if (view.isEmpty()) {
-          continue;
-        }
-        KekHead head = view.get().head();
-        if (head.state() == KekState.PENDING_DESTRUCTION
-            && !head.destroyAt().orElseThrow().isAfter(now)) {
-          try {
-            destroy(id);
-            destroyed.add(id);
-          } catch (KekStateException e) {
-            log.info("KEK {} was not destroyed: {}", id, e.getMessage()); // cancelled meanwhile
-          }
-        }
-      } catch (dev.keymanager.KekStoreException e) {
-        if (e.isRetryable()) {
-          throw e;
-        }
-        unreadable.accept("KEK " + id + ": " + e.getMessage());
-      }
-    }
+    KekIdPages.forEach(store, unreadable, id -> destroyIfDue(id, now, destroyed, unreadable));
     return destroyed;
+  }
+
+  private void destroyIfDue(
+      String id, Instant now, List<String> destroyed, Consumer<String> unreadable) {
+    try {
+      Optional<KekView> view = KekView.read(store, id);
+      if (view.isEmpty()) {
+        return;
+      }
+      KekHead head = view.get().head();
+      if (head.state() == KekState.PENDING_DESTRUCTION
+          && !head.destroyAt().orElseThrow().isAfter(now)) {
+        try {
+          destroy(id);
+          destroyed.add(id);
+        } catch (KekStateException e) {
+          log.info("KEK {} was not destroyed: {}", id, e.getMessage()); // cancelled meanwhile
+        }
+      }
+    } catch (dev.keymanager.KekStoreException e) {
+      if (e.isRetryable()) {
+        throw e;
+      }
+      unreadable.accept("KEK " + id + ": " + e.getMessage());
+    }
   }
 
   private KekDescription transition(Transition t, String kekId) {

@@ -8,6 +8,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.util.ArrayList;
@@ -61,8 +62,8 @@ class DisableRacingRotationsTest {
     }
 
     @Override
-    public List<String> kekIds() {
-      return inner.kekIds();
+    public KekIdPage kekIds(String after, int limit) {
+      return inner.kekIds(after, limit);
     }
 
     @Override

@@ -2,7 +2,7 @@ package dev.keymanager.core;
 
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
-import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import java.util.List;
 import java.util.Optional;
@@ -26,13 +26,8 @@ class ForwardingKekStore implements KekStore {
   }
 
   @Override
-  public List<String> kekIds() {
-    return delegate.kekIds();
-  }
-
-  @Override
-  public KekIdListing listKekIds() {
-    return delegate.listKekIds();
+  public KekIdPage kekIds(String after, int limit) {
+    return delegate.kekIds(after, limit);
   }
 
   @Override

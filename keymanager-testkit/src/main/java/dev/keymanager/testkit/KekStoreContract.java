@@ -11,7 +11,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.spi.KekHead;
-import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import java.net.URI;
@@ -64,18 +64,19 @@ import org.junit.jupiter.api.Test;
  * <p>It checks round trips of every field and of unusual ids, that ids which lossy encodings or
  * case-insensitive or normalising collations would merge stay apart, that ids with unpaired
  * surrogates are rejected, the create-if-absent and compare-and-set contracts with their argument
- * checks, ordering of {@link KekStore#versions} and {@link KekStore#kekIds}, and races: {@value
- * #THREADS} threads × {@value #ROUNDS} rounds of compare-and-set from one read, where exactly one
- * must win each round and no update may be lost, and racing creates of one id and version, where
- * exactly one must win.
+ * checks, ordering of {@link KekStore#versions}, paging and ordering of {@link KekStore#kekIds},
+ * and races: {@value #THREADS} threads × {@value #ROUNDS} rounds of compare-and-set from one read,
+ * where exactly one must win each round and no update may be lost, and racing creates of one id and
+ * version, where exactly one must win.
  *
  * <p>Heads ({@link KekHead}) get the same checks: round trips of every field and state,
  * create-if-absent, compare-and-set with its argument checks, independence from version records,
  * and a race of {@value #THREADS} threads × {@value #ROUNDS} rounds where exactly one wins each.
  *
  * <p>Records must come back equal in every field: timestamps to the nanosecond (a SQL timestamp
- * with microseconds is not enough), wrapped material byte for byte. {@link KekStore#kekIds()} is
- * sorted in {@link String#compareTo natural String order}.
+ * with microseconds is not enough), wrapped material byte for byte. {@link KekStore#kekIds} pages
+ * come in {@link KekIdPage#ORDER} (code point order, not {@link String#compareTo}), whatever the
+ * page size, each page full unless it is the last, and the same after a reopen.
  *
  * <p>Test methods are public, unlike ordinary tests, so that subclasses in any package inherit them
  * and they are listed in this page's javadoc.
@@ -250,7 +251,7 @@ public abstract class KekStoreContract {
             .as("versions %s", record.id())
             .containsExactly(record);
       }
-      assertThat(store.kekIds()).containsExactlyElementsOf(ids.stream().sorted().toList());
+      assertThat(allIds()).containsExactlyElementsOf(ids.stream().sorted(KekIdPage.ORDER).toList());
       store = reopened();
     }
   }
@@ -288,8 +289,8 @@ public abstract class KekStoreContract {
       assertThat(store.find(second, 1)).contains(b);
     }
     store = reopened();
-    List<String> all = pairs.stream().flatMap(List::stream).sorted().toList();
-    assertThat(store.kekIds()).containsExactlyElementsOf(all);
+    List<String> all = pairs.stream().flatMap(List::stream).sorted(KekIdPage.ORDER).toList();
+    assertThat(allIds()).containsExactlyElementsOf(all);
     for (String id : all) {
       assertThat(store.versions(id)).singleElement().extracting(KeyEncryptionKey::id).isEqualTo(id);
     }
@@ -309,7 +310,7 @@ public abstract class KekStoreContract {
       assertThatThrownBy(() -> store.versions(id)).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> record(id, 1).build()).isInstanceOf(IllegalArgumentException.class);
     }
-    assertThat(store.kekIds()).containsExactly("lone-?");
+    assertThat(allIds()).containsExactly("lone-?");
   }
 
   /**
@@ -358,20 +359,102 @@ public abstract class KekStoreContract {
     assertThat(store.versions("victim-a")).hasSize(1);
   }
 
-  /** On a store with no corrupt record, the listing is every id with nothing unreadable. */
+  /** On a store with no corrupt record, every page lists its ids and nothing unreadable. */
   @Test
-  public void listKekIdsOfAHealthyStoreIsEveryIdAndNothingUnreadable() throws Exception {
+  public void kekIdsOfAHealthyStoreReportNothingUnreadable() throws Exception {
     for (String id : List.of("m", "b", "z", "a/x")) {
       assertThat(store.create(record(id, 1).build())).isTrue();
     }
     assertThat(store.create(record("z", 2).build())).isTrue();
 
     for (int pass = 0; pass < 2; pass++) {
-      KekIdListing listing = store.listKekIds();
-      assertThat(listing.ids()).containsExactly("a/x", "b", "m", "z");
-      assertThat(listing.unreadable()).isEmpty();
+      KekIdPage whole = store.kekIds("", 100);
+      assertThat(whole.ids()).containsExactly("a/x", "b", "m", "z");
+      assertThat(whole.unreadable()).isEmpty();
+      assertThat(whole.hasMore()).isFalse();
+      for (String after : List.of("", "a/x", "b", "m")) {
+        assertThat(store.kekIds(after, 1).unreadable()).as("after %s", after).isEmpty();
+      }
       store = reopened();
     }
+  }
+
+  /**
+   * Pages follow code point order, the one order every store shares: U+FFFD sorts before U+1F511
+   * (which {@link String#compareTo} puts first, its UTF-16 surrogates being below U+E000). Every
+   * page size walks the same ids; a page is full unless it is the last; {@code after} need not
+   * exist.
+   */
+  @Test
+  public void kekIdsPageInCodePointOrder() throws Exception {
+    List<String> expected =
+        List.of(
+            "x",
+            "x-",
+            "x\u00e9",
+            "x\u0800",
+            "x\uE000",
+            "x\uFFFD",
+            "x\uD83D\uDD11", // U+1F511
+            "x\uD83D\uDD11z",
+            "x\uDBFF\uDFFF", // U+10FFFF
+            "y");
+    List<String> shuffled = new ArrayList<>(expected);
+    java.util.Collections.shuffle(shuffled, new java.util.Random(24));
+    for (String id : shuffled) {
+      assertThat(store.create(record(id, 1).build())).as("create %s", codePoints(id)).isTrue();
+    }
+    assertThat(store.create(record("x\uFFFD", 2).build())).isTrue();
+    assertThat("x\uFFFD".compareTo("x\uD83D\uDD11"))
+        .as("String order differs from code point order here")
+        .isPositive();
+
+    for (int pass = 0; pass < 2; pass++) {
+      for (int limit : new int[] {1, 2, 3, 9, 10, 11, 1000}) {
+        assertThat(allIds(limit))
+            .as("pages of %s, pass %s", limit, pass)
+            .containsExactlyElementsOf(expected);
+      }
+      // after an id that is not stored, between U+E000 and U+FFFD
+      assertThat(store.kekIds("x\uF000", 2).ids()).containsExactly("x\uFFFD", "x\uD83D\uDD11");
+      assertThat(store.kekIds("x\uF000", 2).hasMore()).isTrue();
+      assertThat(store.kekIds("x\uDBFF\uDFFF", 5).ids()).containsExactly("y");
+      assertThat(store.kekIds("x\uDBFF\uDFFF", 5).hasMore()).isFalse();
+      assertThat(store.kekIds("y", 5).ids()).isEmpty();
+      assertThat(store.kekIds("zzz", 5).hasMore()).isFalse();
+      store = reopened();
+    }
+  }
+
+  /** Ids created while a caller pages show up on a later page if they sort after its position. */
+  @Test
+  public void idsCreatedWhilePagingAfterThePositionAreListed() throws Exception {
+    for (String id : List.of("b", "d", "f")) {
+      assertThat(store.create(record(id, 1).build())).isTrue();
+    }
+    KekIdPage first = store.kekIds("", 2);
+    assertThat(first.ids()).containsExactly("b", "d");
+    assertThat(first.hasMore()).isTrue();
+    assertThat(store.create(record("a", 1).build())).isTrue(); // before the position
+    assertThat(store.create(record("e", 1).build())).isTrue(); // after it
+    KekIdPage second = store.kekIds("d", 2);
+    assertThat(second.ids()).containsExactly("e", "f");
+    assertThat(store.kekIds("f", 2).ids()).isEmpty();
+    assertThat(allIds(1)).containsExactly("a", "b", "d", "e", "f");
+  }
+
+  /** Bad page arguments are refused before anything is read. */
+  @Test
+  public void kekIdsRejectsBadArguments() {
+    assertThat(store.create(record("present", 1).build())).isTrue();
+    assertThatThrownBy(() -> store.kekIds("", 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.kekIds("", -1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.kekIds(null, 1)).isInstanceOf(NullPointerException.class);
+    assertThatThrownBy(() -> store.kekIds("lone-\uD800", 1))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> store.kekIds("bad\nline", 1))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(store.kekIds("", Integer.MAX_VALUE).ids()).containsExactly("present");
   }
 
   /** A second create of an existing id and version loses and changes nothing. */
@@ -409,7 +492,7 @@ public abstract class KekStoreContract {
   /** An empty store lists nothing. */
   @Test
   public void emptyStoreHasNoKekIds() {
-    assertThat(store.kekIds()).isEmpty();
+    assertThat(allIds()).isEmpty();
   }
 
   /** Versions come oldest first, numerically (10 after 9), whatever order they were written in. */
@@ -439,7 +522,7 @@ public abstract class KekStoreContract {
     assertThat(store.create(record("z", 2).build())).isTrue();
 
     for (int pass = 0; pass < 2; pass++) {
-      assertThat(store.kekIds()).containsExactly("a/x", "b", "m", "z");
+      assertThat(allIds()).containsExactly("a/x", "b", "m", "z");
       store = reopened();
     }
   }
@@ -623,7 +706,7 @@ public abstract class KekStoreContract {
     for (KeyEncryptionKey record : expected) {
       assertThat(store.find(record.id(), record.version())).as("after reopen").contains(record);
     }
-    assertThat(store.kekIds()).hasSize(10);
+    assertThat(allIds()).hasSize(10);
   }
 
   // ---------------------------------------------------------------- heads
@@ -767,7 +850,38 @@ public abstract class KekStoreContract {
     store = reopened();
     assertThat(store.find(record.id(), record.version())).as("find after reopen").contains(record);
     assertThat(store.versions(record.id())).as("versions after reopen").contains(record);
-    assertThat(store.kekIds()).as("ids after reopen").contains(record.id());
+    assertThat(allIds()).as("ids after reopen").contains(record.id());
+  }
+
+  /** Every id, walked in pages of 7 (so that some tests cross page ends). */
+  private List<String> allIds() {
+    return allIds(7);
+  }
+
+  /** Every id, walked in pages of {@code limit}, checking what each page promises. */
+  private List<String> allIds(int limit) {
+    List<String> all = new ArrayList<>();
+    String after = "";
+    for (int pages = 0; ; pages++) {
+      assertThat(pages).as("pages of %s so far", limit).isLessThan(100_000);
+      KekIdPage page = store.kekIds(after, limit);
+      assertThat(page.ids()).as("page after %s", codePoints(after)).hasSizeLessThanOrEqualTo(limit);
+      for (String id : page.ids()) {
+        assertThat(KekIdPage.ORDER.compare(after, id))
+            .as("%s listed after %s", codePoints(id), codePoints(after))
+            .isNegative();
+        after = id;
+      }
+      all.addAll(page.ids());
+      if (!page.hasMore()) {
+        return all;
+      }
+      assertThat(page.ids()).as("a page that says more follow is full").hasSize(limit);
+    }
+  }
+
+  private static List<String> codePoints(String id) {
+    return id.codePoints().mapToObj(Integer::toHexString).toList();
   }
 
   private KekStore reopened() throws Exception {
@@ -809,8 +923,8 @@ public abstract class KekStoreContract {
     }
 
     @Override
-    public List<String> kekIds() {
-      return store.kekIds();
+    public KekIdPage kekIds(String after, int limit) {
+      return store.kekIds(after, limit);
     }
 
     @Override

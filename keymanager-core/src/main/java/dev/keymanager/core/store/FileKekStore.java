@@ -4,7 +4,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
-import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KekStoreChecks;
 import java.io.IOException;
@@ -37,7 +37,12 @@ import org.slf4j.LoggerFactory;
  * escape the directory; the id itself is kept inside the record, which is checked against the name
  * on every read. The KEK's head ({@link KekHead}) is {@code <directory>/<sha256(id)>/head.kek}
  * beside its version records; a directory of the layout before heads has none until the first
- * change. {@code <directory>/.lock} is locked around every write.
+ * change. {@code <directory>/.lock} is locked around every write. {@code <directory>/ids} lists the
+ * ids ({@link IdIndex}), so that neither opening nor listing visits every KEK.
+ *
+ * <p>Opening costs the same at any number of KEKs: it reads no KEK directory. A crashed writer's
+ * temporary file is deleted when its KEK is next written (and by the one-time index build of an
+ * older directory); until then reads skip it.
  *
  * <p>Writes run under {@link StoreLock} (threads, instances and processes), check the current
  * state, and replace the record with {@link DurableFiles#replace}. Reads take no lock: a rename is
@@ -54,12 +59,14 @@ final class FileKekStore implements KekStore {
   private final Path directory;
   private final DurableFiles files;
   private final StoreLock lock;
+  private final IdIndex index;
   private volatile boolean closed;
 
   private FileKekStore(Path directory, DurableFiles files, StoreLock lock) {
     this.directory = directory;
     this.files = files;
     this.lock = lock;
+    this.index = new IdIndex(directory);
   }
 
   /** Opens the store in {@code directory}, creating it if missing; see {@link KekStores#file}. */
@@ -71,14 +78,24 @@ final class FileKekStore implements KekStore {
       if (dir.getParent() != null) {
         Files.createDirectories(dir.getParent());
       }
-      if (!files.createDirectory(dir)) {
+      boolean created = files.createDirectory(dir);
+      if (!created) {
         warnIfShared(dir);
       }
       Path real = dir.toRealPath();
       lock = StoreLock.open(real.resolve(LOCK_FILE), files.fileAttributes());
       FileKekStore store = new FileKekStore(real, files, lock);
-      int removed = lock.locked(store::removeTempFiles);
-      log.debug("Opened KEK store {}; removed {} leftover temporary files", real, removed);
+      if (created) {
+        // A new store starts with its id index; an older directory gets one at its first listing.
+        lock.locked(
+            () -> {
+              if (!store.index.exists()) {
+                IdIndex.createEmpty(files, real);
+              }
+              return null;
+            });
+      }
+      log.debug("Opened KEK store {}", real);
       return store;
     } catch (IOException e) {
       closeQuietly(lock, e);
@@ -104,7 +121,7 @@ final class FileKekStore implements KekStore {
     Path kekDir = directory.resolve(hash(kekId));
     try {
       List<KeyEncryptionKey> records = new ArrayList<>();
-      for (int version : storedVersions(kekDir)) {
+      for (int version : storedVersions(kekDir, false)) {
         KekRef ref = new KekRef(kekId, version);
         read(recordFile(ref), ref).ifPresent(records::add);
       }
@@ -114,36 +131,55 @@ final class FileKekStore implements KekStore {
     }
   }
 
-  /** The readable ids; a KEK none of whose records can be read is skipped with a warning. */
+  /**
+   * A page of the {@linkplain IdIndex id index}, which reads no record: a KEK whose records are
+   * corrupt is listed, and reading it fails. A directory of the layout before the index gets one at
+   * its first listing, by one scan under the lock ({@link #buildIndex}).
+   */
   @Override
-  public List<String> kekIds() {
-    KekIdListing listing = listKekIds();
-    for (String unreadable : listing.unreadable()) {
-      log.warn("KEK store {}: skipped an unreadable KEK record: {}", directory, unreadable);
+  public KekIdPage kekIds(String after, int limit) {
+    KekStoreChecks.checkPage(after, limit);
+    ensureOpen();
+    try {
+      if (!index.exists()) {
+        lock.locked(
+            () -> {
+              if (!index.exists()) {
+                buildIndex();
+              }
+              return null;
+            });
+      }
+      return index.page(
+          after, limit, id -> !storedVersions(directory.resolve(hash(id)), false).isEmpty());
+    } catch (IOException e) {
+      throw ioFailure("list KEK ids", e);
     }
-    return listing.ids();
   }
 
   /**
-   * Each KEK directory's id is read from its oldest record that decodes, so a corrupt record hides
-   * its KEK only when every record of that KEK is corrupt; such a directory is reported unreadable.
+   * Writes the id index of a directory of the layout before it, and deletes what crashed writers
+   * left: one pass over every KEK directory, under the lock, once per directory. Each KEK
+   * directory's id is read from its oldest record that decodes, so a corrupt record hides its KEK
+   * only when every record of that KEK is corrupt; such a directory goes into the index as
+   * unreadable.
    */
-  @Override
-  public KekIdListing listKekIds() {
-    ensureOpen();
+  private void buildIndex() throws IOException {
     List<String> ids = new ArrayList<>();
     List<String> unreadable = new ArrayList<>();
+    int removed = 0;
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
       for (Path kekDir : entries) {
         String name = kekDir.getFileName().toString();
-        if (!KEK_DIRECTORY.matcher(name).matches()) {
+        if (!KEK_DIRECTORY.matcher(name).matches()
+            || !Files.isDirectory(kekDir, LinkOption.NOFOLLOW_LINKS)) {
           continue;
         }
+        removed += removeTempFiles(kekDir);
         // A directory whose first record a crashed writer never renamed into place is empty.
-        List<Integer> versions = storedVersions(kekDir);
         String id = null;
         List<String> problems = new ArrayList<>();
-        for (int version : versions) {
+        for (int version : storedVersions(kekDir, false)) {
           Path file = kekDir.resolve(recordFileName(version));
           try {
             KeyEncryptionKey record =
@@ -158,8 +194,6 @@ final class FileKekStore implements KekStore {
               throw e;
             }
             problems.add(e.getMessage());
-          } catch (NoSuchFileException e) {
-            // removed since the directory was listed
           }
         }
         if (id != null) {
@@ -173,18 +207,25 @@ final class FileKekStore implements KekStore {
                   + ")");
         }
       }
-    } catch (IOException e) {
-      throw ioFailure("list KEK ids", e);
     }
-    ids.sort(null);
-    return new KekIdListing(ids, unreadable);
+    index.build(files, ids, unreadable);
+    log.info(
+        "KEK store {}: wrote the id index of {} KEKs ({} unreadable); removed {} leftover"
+            + " temporary files",
+        directory,
+        ids.size(),
+        unreadable.size(),
+        removed);
   }
 
   @Override
   public boolean create(KeyEncryptionKey record) {
     KekStoreChecks.checkNewRecord(record);
     return createFile(
-        recordFile(record.ref()), KekRecordCodec.encode(record), "create KEK " + record.ref());
+        recordFile(record.ref()),
+        KekRecordCodec.encode(record),
+        record.id(),
+        "create KEK " + record.ref());
   }
 
   @Override
@@ -216,6 +257,7 @@ final class FileKekStore implements KekStore {
     return createFile(
         headFile(head.id()),
         KekRecordCodec.encodeHead(head),
+        null,
         "create the head of KEK " + head.id());
   }
 
@@ -231,17 +273,31 @@ final class FileKekStore implements KekStore {
         "update the head of KEK " + next.id());
   }
 
-  /** Writes {@code encoded} to {@code file} under the lock unless the file exists. */
-  private boolean createFile(Path file, byte[] encoded, String what) {
+  /**
+   * Writes {@code encoded} to {@code file} under the lock unless the file exists. For a version
+   * record ({@code versionOf} its KEK id, else {@code null}) that is its KEK's first, the id goes
+   * into the index around the write (see {@link IdIndex}). Temporary files that crashed writers
+   * left in the KEK's directory are deleted first.
+   */
+  private boolean createFile(Path file, byte[] encoded, String versionOf, String what) {
     ensureOpen();
     try {
       return lock.locked(
           () -> {
+            Path kekDir = file.getParent();
+            boolean first = storedVersions(kekDir, true).isEmpty();
             if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
               return false;
             }
-            files.createDirectory(file.getParent());
+            boolean indexed = versionOf != null && first && index.exists();
+            if (indexed) {
+              index.appendIntent(versionOf);
+            }
+            files.createDirectory(kekDir);
             files.replace(file, encoded);
+            if (indexed) {
+              index.appendStored(versionOf);
+            }
             return true;
           });
     } catch (IOException e) {
@@ -267,6 +323,7 @@ final class FileKekStore implements KekStore {
             if (current.isEmpty() || current.get() != expectedRevision) {
               return false;
             }
+            removeTempFiles(file.getParent());
             files.replace(file, encoded);
             return true;
           });
@@ -325,12 +382,20 @@ final class FileKekStore implements KekStore {
     return directory.resolve(hash(kekId)).resolve(HEAD_FILE);
   }
 
-  /** The versions with a record file in {@code kekDir}, ascending; temporary files are skipped. */
-  private static List<Integer> storedVersions(Path kekDir) throws IOException {
+  /**
+   * The versions with a record file in {@code kekDir}, ascending. Temporary files are skipped, or
+   * deleted if {@code removeTemps}: only under the lock, where no live writer owns one.
+   */
+  private static List<Integer> storedVersions(Path kekDir, boolean removeTemps) throws IOException {
     List<Integer> versions = new ArrayList<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(kekDir)) {
       for (Path entry : entries) {
-        Matcher m = RECORD_FILE.matcher(entry.getFileName().toString());
+        String name = entry.getFileName().toString();
+        if (removeTemps && name.endsWith(DurableFiles.TEMP_SUFFIX)) {
+          Files.deleteIfExists(entry);
+          continue;
+        }
+        Matcher m = RECORD_FILE.matcher(name);
         if (m.matches()) {
           long version = Long.parseLong(m.group(1));
           if (version <= Integer.MAX_VALUE) {
@@ -345,23 +410,20 @@ final class FileKekStore implements KekStore {
     return versions;
   }
 
-  /** Deletes what crashed writers left; runs under the lock, so no live writer owns one. */
-  private int removeTempFiles() throws IOException {
+  /**
+   * Deletes the temporary files that crashed writers left in one KEK directory; runs under the
+   * lock, so no live writer owns one.
+   */
+  private static int removeTempFiles(Path kekDir) throws IOException {
     int removed = 0;
-    try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
-      for (Path kekDir : entries) {
-        if (!KEK_DIRECTORY.matcher(kekDir.getFileName().toString()).matches()
-            || !Files.isDirectory(kekDir, LinkOption.NOFOLLOW_LINKS)) {
-          continue;
-        }
-        try (DirectoryStream<Path> temps =
-            Files.newDirectoryStream(kekDir, "*" + DurableFiles.TEMP_SUFFIX)) {
-          for (Path temp : temps) {
-            Files.deleteIfExists(temp);
-            removed++;
-          }
-        }
+    try (DirectoryStream<Path> temps =
+        Files.newDirectoryStream(kekDir, "*" + DurableFiles.TEMP_SUFFIX)) {
+      for (Path temp : temps) {
+        Files.deleteIfExists(temp);
+        removed++;
       }
+    } catch (NoSuchFileException e) {
+      return 0;
     }
     return removed;
   }

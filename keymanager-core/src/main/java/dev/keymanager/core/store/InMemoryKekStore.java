@@ -3,28 +3,33 @@ package dev.keymanager.core.store;
 import dev.keymanager.KekRef;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KekStoreChecks;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.NavigableSet;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentSkipListSet;
 
 /**
  * A {@link KekStore} in a concurrent map, for tests: nothing survives the process.
  *
  * <p>Heads live in their own map, one entry per KEK id. A sorted map keyed by (id, version) keeps
- * {@link #versions} and {@link #kekIds} ordered without sorting on every call.
+ * {@link #versions} ordered, and a sorted set of ids (in {@link KekIdPage#ORDER}) serves {@link
+ * #kekIds} pages without a scan.
  */
 final class InMemoryKekStore implements KekStore {
   private static final Comparator<KekRef> ORDER =
-      Comparator.comparing(KekRef::id).thenComparingInt(KekRef::version);
+      Comparator.comparing(KekRef::id, KekIdPage.ORDER).thenComparingInt(KekRef::version);
 
   private final ConcurrentNavigableMap<KekRef, KeyEncryptionKey> records =
       new ConcurrentSkipListMap<>(ORDER);
+  private final NavigableSet<String> ids = new ConcurrentSkipListSet<>(KekIdPage.ORDER);
   private final ConcurrentHashMap<String, KekHead> heads = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
@@ -46,23 +51,28 @@ final class InMemoryKekStore implements KekStore {
   }
 
   @Override
-  public List<String> kekIds() {
+  public KekIdPage kekIds(String after, int limit) {
+    KekStoreChecks.checkPage(after, limit);
     ensureOpen();
-    List<String> ids = new ArrayList<>();
-    for (KekRef ref : records.keySet()) {
-      // Keys are sorted by id first, so equal ids are adjacent.
-      if (ids.isEmpty() || !ids.get(ids.size() - 1).equals(ref.id())) {
-        ids.add(ref.id());
+    List<String> page = new ArrayList<>(Math.min(limit, 1024));
+    for (String id : ids.tailSet(after, false)) {
+      if (page.size() == limit) {
+        return new KekIdPage(page, List.of(), true);
       }
+      page.add(id);
     }
-    return ids;
+    return new KekIdPage(page, List.of(), false);
   }
 
   @Override
   public boolean create(KeyEncryptionKey record) {
     KekStoreChecks.checkNewRecord(record);
     ensureOpen();
-    return records.putIfAbsent(record.ref(), record) == null;
+    if (records.putIfAbsent(record.ref(), record) != null) {
+      return false;
+    }
+    ids.add(record.id());
+    return true;
   }
 
   @Override

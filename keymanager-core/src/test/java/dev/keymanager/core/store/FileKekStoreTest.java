@@ -8,7 +8,7 @@ import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.core.KeyManagers;
-import dev.keymanager.spi.KekIdListing;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
 import dev.keymanager.testkit.KekStoreContract;
@@ -66,6 +66,7 @@ class FileKekStoreTest extends KekStoreContract {
 
       assertThat(permissions(dir)).isEqualTo("rwx------");
       assertThat(permissions(dir.resolve(FileKekStore.LOCK_FILE))).isEqualTo("rw-------");
+      assertThat(permissions(dir.resolve(IdIndex.FILE))).isEqualTo("rw-------");
       Path file = recordFile(dir);
       assertThat(permissions(file.getParent())).isEqualTo("rwx------");
       assertThat(permissions(file)).isEqualTo("rw-------");
@@ -92,15 +93,9 @@ class FileKekStoreTest extends KekStoreContract {
             .hasMessageContaining("checksum")
             .satisfies(e -> assertNoMaterial(e.getMessage()));
       }
-      // Listing skips it and says where it is, so it blocks no other KEK.
-      assertThat(store.kekIds()).isEmpty();
-      KekIdListing listing = store.listKekIds();
-      assertThat(listing.ids()).isEmpty();
-      assertThat(listing.unreadable())
-          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
-          .contains(file.toString())
-          .contains("checksum")
-          .satisfies(FileKekStoreTest::assertNoMaterial);
+      // Listing reads the id index, not records: the KEK stays listed, and reading it fails.
+      assertThat(store.kekIds("", 10).ids()).containsExactly("corrupt-me");
+      assertThat(store.kekIds("", 10).unreadable()).isEmpty();
       assertThatThrownBy(
               () -> store.compareAndSet(1, record("corrupt-me", 1).toBuilder().revision(2).build()))
           .isInstanceOf(KekStoreException.class)
@@ -153,33 +148,159 @@ class FileKekStoreTest extends KekStoreContract {
   }
 
   @Test
-  void leftoverTempFilesAreIgnoredAndRemovedOnOpen() throws IOException {
+  void leftoverTempFilesAreIgnoredAndRemovedWhenTheirKekIsNextWritten() throws IOException {
     Path dir = temp.resolve("leftovers");
     KeyEncryptionKey kept = record("kept", 1);
     Path keptTemp;
+    Path headTemp;
     Path orphanTemp;
     try (KekStore store = KekStores.file(dir)) {
       store.create(kept);
       Path file = recordFile(dir);
       keptTemp = file.resolveSibling("v1.kek" + DurableFiles.TEMP_SUFFIX);
       Files.write(keptTemp, new byte[] {1, 2, 3}); // a torn rewrite of v1
+      headTemp = file.resolveSibling(FileKekStore.HEAD_FILE + DurableFiles.TEMP_SUFFIX);
+      Files.write(headTemp, new byte[] {4}); // a torn first head
       // A killed first create: the KEK's directory holds nothing but a temp file.
-      Path orphanDir = dir.resolve("0".repeat(64));
+      Path orphanDir = dir.resolve(sha256Hex("orphan"));
       Files.createDirectory(orphanDir);
       orphanTemp = orphanDir.resolve("v1.kek" + DurableFiles.TEMP_SUFFIX);
       Files.write(orphanTemp, new byte[] {9});
 
       assertThat(store.find("kept", 1)).contains(kept);
       assertThat(store.versions("kept")).containsExactly(kept);
-      assertThat(store.kekIds()).containsExactly("kept");
+      assertThat(store.kekIds("", 10).ids()).containsExactly("kept");
+      assertThat(store.head("kept")).isEmpty();
     }
 
     try (KekStore store = KekStores.file(dir)) {
-      assertThat(keptTemp).doesNotExist();
-      assertThat(orphanTemp).doesNotExist();
+      // Opening reads no KEK directory: the leftovers are still there, and still ignored.
+      assertThat(keptTemp).exists();
+      assertThat(orphanTemp).exists();
+      assertThat(store.kekIds("", 10).ids()).containsExactly("kept");
       KeyEncryptionKey next = kept.toBuilder().revision(2).state(KekState.DISABLED).build();
       assertThat(store.compareAndSet(1, next)).isTrue();
+      assertThat(keptTemp).as("removed by the next write of its KEK").doesNotExist();
+      assertThat(headTemp).doesNotExist();
+      assertThat(orphanTemp).as("another KEK's leftover waits for its own write").exists();
+      assertThat(store.create(record("orphan", 1))).isTrue();
+      assertThat(orphanTemp).doesNotExist();
       assertThat(store.find("kept", 1)).contains(next);
+      assertThat(store.kekIds("", 10).ids()).containsExactly("kept", "orphan");
+    }
+  }
+
+  @Test
+  void aDirectoryWithoutIdIndexGetsOneAtItsFirstListingReportingUnreadableKeks()
+      throws IOException {
+    Path dir = temp.resolve("old-layout");
+    Path corruptFile;
+    Path leftover;
+    try (KekStore store = KekStores.file(dir)) {
+      store.create(record("b-good", 1));
+      store.create(record("a-corrupt", 1));
+      store.create(record("c-good", 1));
+      store.create(record("c-good", 2));
+    }
+    corruptFile = dir.resolve(sha256Hex("a-corrupt")).resolve("v1.kek");
+    byte[] bytes = Files.readAllBytes(corruptFile);
+    bytes[bytes.length / 2] ^= 0x10;
+    Files.write(corruptFile, bytes);
+    leftover = dir.resolve(sha256Hex("b-good")).resolve("v2.kek" + DurableFiles.TEMP_SUFFIX);
+    Files.write(leftover, new byte[] {7});
+    Files.delete(dir.resolve(IdIndex.FILE)); // as a directory written before the index
+
+    try (KekStore store = KekStores.file(dir)) {
+      assertThat(dir.resolve(IdIndex.FILE)).doesNotExist();
+      KekIdPage first = store.kekIds("", 1);
+      assertThat(dir.resolve(IdIndex.FILE)).exists();
+      assertThat(leftover).as("the one-time build removes leftovers").doesNotExist();
+      assertThat(first.ids()).containsExactly("b-good");
+      assertThat(first.hasMore()).isTrue();
+      assertThat(first.unreadable())
+          .singleElement(org.assertj.core.api.InstanceOfAssertFactories.STRING)
+          .contains(corruptFile.getParent().toString())
+          .contains("checksum")
+          .satisfies(FileKekStoreTest::assertNoMaterial);
+      assertThat(store.kekIds("b-good", 1).ids()).containsExactly("c-good");
+      assertThat(store.kekIds("b-good", 1).unreadable()).isEmpty();
+      store.create(record("d-new", 1));
+    }
+    try (KekStore store = KekStores.file(dir)) {
+      KekIdPage all = store.kekIds("", 10);
+      assertThat(all.ids()).containsExactly("b-good", "c-good", "d-new");
+      assertThat(all.unreadable()).hasSize(1); // kept in the index, reported on the first page
+    }
+  }
+
+  @Test
+  void aCrashBetweenTheIndexLinesStillListsTheKekAndATornLineIsCutOff() throws IOException {
+    Path dir = temp.resolve("torn-index");
+    Path index = dir.resolve(IdIndex.FILE);
+    try (KekStore store = KekStores.file(dir)) {
+      store.create(record("listed", 1));
+    }
+    String full = Files.readString(index, StandardCharsets.UTF_8);
+    assertThat(full.lines()).hasSize(2).allSatisfy(l -> assertThat(l).endsWith(" listed"));
+    // A writer that died after its + line and record, before its = line; then one torn mid-line.
+    try (KekStore store = KekStores.file(dir)) {
+      store.create(record("intended", 1));
+    }
+    List<String> lines = new ArrayList<>(Files.readAllLines(index, StandardCharsets.UTF_8));
+    assertThat(lines).hasSize(4);
+    lines.remove(3); // the = line of "intended": its writer died after the record's rename
+    // A writer that died after its + line, before the record; then one torn mid-line.
+    String text =
+        String.join("\n", lines)
+            + "\n"
+            + IdIndex.line('+', "never-written")
+            + IdIndex.line('=', "torn").substring(0, 7);
+    Files.writeString(index, text, StandardCharsets.UTF_8);
+
+    try (KekStore store = KekStores.file(dir)) {
+      KekIdPage page = store.kekIds("", 10);
+      assertThat(page.ids()).containsExactly("intended", "listed");
+      assertThat(page.unreadable()).isEmpty();
+      assertThat(store.create(record("after-crash", 1))).isTrue();
+      assertThat(Files.readString(index, StandardCharsets.UTF_8))
+          .as("the torn tail is cut before the next line")
+          .doesNotContain("torn")
+          .endsWith(" after-crash\n");
+      assertThat(store.kekIds("", 10).ids()).containsExactly("after-crash", "intended", "listed");
+      assertThat(store.kekIds("", 10).unreadable()).isEmpty();
+    }
+  }
+
+  @Test
+  void aCorruptIndexLineIsReportedOnTheFirstPage() throws IOException {
+    Path dir = temp.resolve("corrupt-index");
+    Path index = dir.resolve(IdIndex.FILE);
+    try (KekStore store = KekStores.file(dir)) {
+      store.create(record("one", 1));
+      store.create(record("two", 1));
+    }
+    String text = Files.readString(index, StandardCharsets.UTF_8);
+    Files.writeString(index, text.replace(" two\n", " twp\n"), StandardCharsets.UTF_8);
+
+    try (KekStore store = KekStores.file(dir)) {
+      KekIdPage page = store.kekIds("", 10);
+      assertThat(page.ids()).containsExactly("one");
+      assertThat(page.unreadable())
+          .as("the + and the = line of two")
+          .hasSize(2)
+          .allSatisfy(line -> assertThat(line).contains(index.toString()).contains("checksum"));
+      assertThat(store.kekIds("one", 10).unreadable()).isEmpty();
+    }
+  }
+
+  private static String sha256Hex(String id) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-256")
+                  .digest(id.getBytes(StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new AssertionError(e);
     }
   }
 
@@ -198,7 +319,7 @@ class FileKekStoreTest extends KekStoreContract {
                 p -> {
                   assertThat(p.startsWith(dir)).as("%s inside %s", p, dir).isTrue();
                   assertThat(dir.relativize(p).toString())
-                      .matches("\\.lock|[0-9a-f]{64}/v[0-9]+\\.kek");
+                      .matches("\\.lock|ids|[0-9a-f]{64}/v[0-9]+\\.kek");
                 });
       }
     }
@@ -271,7 +392,7 @@ class FileKekStoreTest extends KekStoreContract {
     store.close(); // idempotent
 
     assertThatThrownBy(() -> store.find("a", 1)).isInstanceOf(IllegalStateException.class);
-    assertThatThrownBy(store::kekIds).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> store.kekIds("", 1)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> store.create(record("a", 1)))
         .isInstanceOf(IllegalStateException.class);
   }

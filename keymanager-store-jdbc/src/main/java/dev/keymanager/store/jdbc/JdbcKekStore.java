@@ -7,6 +7,7 @@ import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KekStoreChecks;
 import java.sql.Connection;
@@ -86,7 +87,10 @@ public final class JdbcKekStore implements KekStore {
         "SELECT " + KekRows.COLUMNS + " FROM " + table + " WHERE kek_id = ? AND kek_version = ?";
     this.selectVersions =
         "SELECT " + KekRows.COLUMNS + " FROM " + table + " WHERE kek_id = ? ORDER BY kek_version";
-    this.selectIds = "SELECT DISTINCT kek_id FROM " + table;
+    // An index scan of the primary key (kek_id, kek_version); COLLATE "C" on a UTF-8 database
+    // orders by bytes, which is KekIdPage.ORDER (code points).
+    this.selectIds =
+        "SELECT DISTINCT kek_id FROM " + table + " WHERE kek_id > ? ORDER BY kek_id LIMIT ?";
     this.insert =
         "INSERT INTO "
             + table
@@ -157,22 +161,30 @@ public final class JdbcKekStore implements KekStore {
         });
   }
 
+  /** One index scan of the primary key; reads no record, so nothing is ever unreadable. */
   @Override
-  public List<String> kekIds() {
+  public KekIdPage kekIds(String after, int limit) {
+    KekStoreChecks.checkPage(after, limit);
     return run(
         "list KEK ids",
         false,
         c -> {
-          List<String> ids = new ArrayList<>();
-          try (PreparedStatement s = prepare(c, selectIds);
-              ResultSet rs = s.executeQuery()) {
-            while (rs.next()) {
-              ids.add(rs.getString(1));
+          List<String> ids = new ArrayList<>(Math.min(limit, 1024));
+          boolean more = false;
+          try (PreparedStatement s = prepare(c, selectIds)) {
+            s.setString(1, after);
+            s.setLong(2, limit + 1L); // one more tells whether another page follows
+            try (ResultSet rs = s.executeQuery()) {
+              while (rs.next()) {
+                if (ids.size() == limit) {
+                  more = true;
+                  break;
+                }
+                ids.add(rs.getString(1));
+              }
             }
           }
-          // Java's order (UTF-16 code units), which no SQL collation matches for every id.
-          ids.sort(null);
-          return ids;
+          return new KekIdPage(ids, List.of(), more);
         });
   }
 

@@ -206,7 +206,7 @@ class JdbcKekStorePrivilegesTest {
 
     sql("GRANT USAGE, CREATE ON SCHEMA " + fresh + " TO " + role);
     try (JdbcKekStore store = JdbcKekStore.builder().dataSource(pool).schema(fresh).build()) {
-      assertThat(store.kekIds()).isEmpty();
+      assertThat(store.kekIds("", 10_000).ids()).isEmpty();
     }
   }
 }

@@ -14,6 +14,7 @@ import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManager;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.spi.KekHead;
+import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
@@ -147,8 +148,8 @@ class PausedRotationTest {
     }
 
     @Override
-    public List<String> kekIds() {
-      return d.kekIds();
+    public KekIdPage kekIds(String after, int limit) {
+      return d.kekIds(after, limit);
     }
 
     @Override
