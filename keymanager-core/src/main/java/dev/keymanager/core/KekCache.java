@@ -73,6 +73,7 @@ final class KekCache implements AutoCloseable {
   private final long refreshRetryNanos;
   private final long loadWaitNanos;
   private final Jca jca;
+  private final SubkeyCache subkeys;
   private final AtomicLong invalidations = new AtomicLong();
   private final ExpiryTimer expiryTimer;
   private final Object installLock = new Object();
@@ -116,6 +117,7 @@ final class KekCache implements AutoCloseable {
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
+    this.subkeys = new SubkeyCache(settings.maximumSubkeys());
     this.expiryTimer = new ExpiryTimer(ticker, this::expire);
     this.entries =
         Caffeine.newBuilder()
@@ -154,6 +156,7 @@ final class KekCache implements AutoCloseable {
       Duration negativeTtl,
       Duration loadWait,
       long maximumSize,
+      long maximumSubkeys,
       Jca jca) {}
 
   /**
@@ -359,7 +362,7 @@ final class KekCache implements AutoCloseable {
       byte[] plaintext = loader.load(ref, () -> future.atKms = true);
       CachedKek kek =
           new CachedKek(
-              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca);
+              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca, subkeys);
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
     } catch (KeyAccessDeniedException e) {
       denials.put(ref, e);
@@ -394,6 +397,8 @@ final class KekCache implements AutoCloseable {
         kek.drop();
         return STALE;
       }
+      // A refresh unwrapped the same KEK bytes: keep its wrap salt, counter and unwrap subkeys.
+      kek.adoptSubkeys(entries.asMap().get(kek.ref()), ticker.read());
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
       expiryTimer.schedule(kek);
     }
@@ -480,7 +485,8 @@ final class KekCache implements AutoCloseable {
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
     CachedKek kek =
-        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca);
+        new CachedKek(
+            ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca, subkeys);
     install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
   }
 
@@ -523,6 +529,12 @@ final class KekCache implements AutoCloseable {
    */
   long size() {
     return entries.estimatedSize();
+  }
+
+  /** The approximate number of unwrap subkeys held across all KEKs, for tests. */
+  @VisibleForTesting
+  long subkeyCount() {
+    return subkeys.size();
   }
 
   /** Drops and wipes every entry; loads still running are not cached. */

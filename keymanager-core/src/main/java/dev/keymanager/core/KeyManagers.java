@@ -49,6 +49,9 @@ public final class KeyManagers {
   /** The default bound on the number of cached KEK versions. */
   public static final long DEFAULT_MAXIMUM_CACHED_KEKS = 10_000;
 
+  /** The default {@link Builder#maximumCachedSubkeys(long)}. */
+  public static final long DEFAULT_MAXIMUM_CACHED_SUBKEYS = SubkeyCache.DEFAULT_MAXIMUM;
+
   /** The default shortest pending window before a KEK's destruction: 7 days, as AWS KMS. */
   public static final Duration DEFAULT_MINIMUM_DESTRUCTION_WINDOW = Duration.ofDays(7);
 
@@ -79,6 +82,7 @@ public final class KeyManagers {
     private Executor kmsExecutor;
     private Provider jcaProvider;
     private long maximumCachedKeks = DEFAULT_MAXIMUM_CACHED_KEKS;
+    private long maximumCachedSubkeys = DEFAULT_MAXIMUM_CACHED_SUBKEYS;
     private InstantSource clock;
     private final List<AuditListener> auditListeners = new ArrayList<>();
     private Duration minimumDestructionWindow = DEFAULT_MINIMUM_DESTRUCTION_WINDOW;
@@ -295,6 +299,26 @@ public final class KeyManagers {
     }
 
     /**
+     * The most unwrap subkeys held at once across all cached KEKs; default {@link
+     * #DEFAULT_MAXIMUM_CACHED_SUBKEYS}. A DEK is wrapped under a subkey derived from its KEK with
+     * the salt its writer picked (one salt per writer process and KEK version, kept across
+     * refreshes); a reader keeps the subkey for each salt it meets so that the next unwrap under it
+     * needs no key derivation. Past the bound the least useful, from any KEK, are overwritten; a
+     * later unwrap under one derives it again (an HKDF and an AES key set-up). Subkeys never
+     * outlive their KEK: eviction, expiry, a lifecycle change or a denial wipes them with it. The
+     * wrap subkey each KEK uses for its own wraps is not counted here.
+     *
+     * @throws IllegalArgumentException if below 1
+     */
+    public Builder maximumCachedSubkeys(long maximum) {
+      if (maximum < 1) {
+        throw new IllegalArgumentException("maximumCachedSubkeys must be >= 1: " + maximum);
+      }
+      this.maximumCachedSubkeys = maximum;
+      return this;
+    }
+
+    /**
      * The clock for record timestamps and cache expiry; default the system clock, with expiry
      * measured on {@link System#nanoTime()} so wall-clock jumps cannot stretch the TTL. Tests pass
      * a clock they advance by hand.
@@ -424,6 +448,7 @@ public final class KeyManagers {
           negativeTtl,
           loadTimeout,
           maximumCachedKeks,
+          maximumCachedSubkeys,
           jcaProvider == null ? Jca.DEFAULT : Jca.of(jcaProvider));
     }
 

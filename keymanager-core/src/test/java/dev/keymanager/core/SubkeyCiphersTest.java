@@ -44,4 +44,28 @@ class SubkeyCiphersTest {
     Cipher next = ciphers.take();
     assertThat(next).isNotSameAs(pooled).isNotSameAs(kept);
   }
+
+  @Test
+  void oneUserAtATimeKeepsOneCipherAndNoPaddedSlots() {
+    Cipher first = ciphers.take();
+    ciphers.give(first);
+    for (int i = 0; i < 100; i++) {
+      Cipher c = ciphers.take();
+      assertThat(c).isSameAs(first);
+      ciphers.give(c);
+    }
+
+    assertThat(ciphers.isStriped()).isFalse();
+  }
+
+  @Test
+  void twoUsersAtOnceGrowThePaddedSlotsAndKeepBothCiphers() {
+    Cipher a = ciphers.take();
+    Cipher b = ciphers.take(); // a second operation while the first runs
+    ciphers.give(a);
+    ciphers.give(b);
+
+    assertThat(ciphers.isStriped()).isTrue();
+    assertThat(java.util.List.of(ciphers.take(), ciphers.take())).containsExactlyInAnyOrder(a, b);
+  }
 }
