@@ -531,10 +531,10 @@ final class KekCache implements AutoCloseable {
     return entries.estimatedSize();
   }
 
-  /** The approximate number of unwrap subkeys held across all KEKs, for tests. */
+  /** The bound on unwrap subkeys across all KEKs, for tests. */
   @VisibleForTesting
-  long subkeyCount() {
-    return subkeys.size();
+  SubkeyCache subkeys() {
+    return subkeys;
   }
 
   /** Drops and wipes every entry; loads still running are not cached. */

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The bound on unwrap subkeys across every cached KEK of one key manager: a count of subkeys (each
@@ -26,6 +27,7 @@ final class SubkeyCache {
   private static final int TOUCH_ONE_IN = 8; // a power of two
 
   private final Cache<CachedKek.Subkey, KekSubkeys> entries;
+  private final LongAdder derivations = new LongAdder();
 
   SubkeyCache(long maximum) {
     this.entries =
@@ -45,6 +47,7 @@ final class SubkeyCache {
 
   /** Counts {@code subkey}, indexed by {@code owner}; may evict others (theirs or other KEKs'). */
   void add(CachedKek.Subkey subkey, KekSubkeys owner) {
+    derivations.increment();
     entries.put(subkey, owner);
   }
 
@@ -58,6 +61,12 @@ final class SubkeyCache {
   /** Forgets subkeys whose KEK is being wiped; their owner is told as for an eviction. */
   void removeAll(List<CachedKek.Subkey> subkeys) {
     entries.invalidateAll(subkeys);
+  }
+
+  /** How many unwrap subkeys were derived and added so far, for tests. */
+  @VisibleForTesting
+  long derivations() {
+    return derivations.sum();
   }
 
   /** The approximate number of unwrap subkeys held, for tests and sizing. */
