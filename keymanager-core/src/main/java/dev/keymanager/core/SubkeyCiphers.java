@@ -95,7 +95,7 @@ final class SubkeyCiphers {
       if (striped == null) {
         if (SINGLE.compareAndSet(this, null, c)) {
           if (wiped && SINGLE.compareAndSet(this, c, null)) {
-            scrub(c); // wipe() ran meanwhile and missed it
+            retire(c); // wipe() ran meanwhile and missed it
           }
           return;
         }
@@ -112,7 +112,7 @@ final class SubkeyCiphers {
         }
       }
     }
-    scrub(c);
+    retire(c);
   }
 
   private synchronized AtomicReferenceArray<Cipher> grow() {
@@ -132,14 +132,14 @@ final class SubkeyCiphers {
     wiped = true;
     Cipher c = (Cipher) SINGLE.getAndSet(this, (Cipher) null);
     if (c != null) {
-      scrub(c);
+      retire(c);
     }
     AtomicReferenceArray<Cipher> striped = slots;
     if (striped != null) {
       for (int i = 0; i < SLOTS; i++) {
         c = striped.getAndSet(i * STRIDE, null);
         if (c != null) {
-          scrub(c);
+          retire(c);
         }
       }
     }
@@ -157,6 +157,12 @@ final class SubkeyCiphers {
 
   private Cipher newCipher() {
     return jca.aesGcm();
+  }
+
+  /** Scrubs {@code c} and hands it back to the {@link Jca} for the next subkey's pool. */
+  private void retire(Cipher c) {
+    scrub(c);
+    jca.recycle(c);
   }
 
   /**

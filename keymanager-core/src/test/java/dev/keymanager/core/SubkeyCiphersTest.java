@@ -33,16 +33,20 @@ class SubkeyCiphersTest {
   }
 
   @Test
-  void afterWipeNothingIsPooled() {
-    Cipher kept = ciphers.take();
-    Cipher pooled = ciphers.take();
-    ciphers.give(pooled);
+  void afterWipeNothingIsPooledAndTheScrubbedCiphersGoBackToTheProvider() {
+    Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
+    SubkeyCiphers own = new SubkeyCiphers(LentKey.aes(new byte[32]), jca);
+    Cipher kept = own.take();
+    Cipher pooled = own.take();
+    own.give(pooled);
 
-    ciphers.wipe();
-    ciphers.give(kept); // scrubbed, not pooled
+    own.wipe();
+    own.give(kept); // scrubbed, not pooled
 
-    Cipher next = ciphers.take();
-    assertThat(next).isNotSameAs(pooled).isNotSameAs(kept);
+    // Both were re-keyed with zeros and handed to the Jca, which lends them to the next subkey.
+    assertThat(java.util.List.of(jca.aesGcm(), jca.aesGcm()))
+        .containsExactlyInAnyOrder(kept, pooled);
+    assertThat(jca.aesGcm()).isNotSameAs(kept).isNotSameAs(pooled);
   }
 
   @Test
