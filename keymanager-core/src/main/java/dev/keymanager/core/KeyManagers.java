@@ -289,7 +289,7 @@ public final class KeyManagers {
      * <p>Memory, measured on JDK 17 (compressed pointers) with class histograms of live objects
      * over 10,000 cached KEKs: about 2.2 KiB per cached KEK used for unwrap only (one unwrap
      * subkey), about 3.8 KiB used for wrap and unwrap; each further unwrap subkey (another writer's
-     * salt, bounded by {@link #maximumCachedSubkeys(long)}) about 1.5 KiB; a subkey used by several
+     * salt, bounded by {@link #maximumCachedSubkeys(long)}) about 1.4 KiB; a subkey used by several
      * threads at once keeps one more keyed AES-GCM cipher (about 0.9 KiB) per concurrent thread, at
      * most 4 more. The command: {@code java -cp keymanager-bench/target/benchmarks.jar
      * dev.keymanager.bench.HeapPerKek 10000}. Sizing for many tenants: {@code
