@@ -40,7 +40,10 @@ class BenchmarksSmokeTest {
             .measurementIterations(1)
             .measurementTime(TimeValue.milliseconds(100))
             .param("streamBytes", Integer.toString(1 << 20)) // not 64 MiB in the test JVM
-            .param("keks", "200") // not 100,000 durable creates in the build
+            .param(
+                "keks",
+                "200") // FileStoreBenchmark, WorkingSetBenchmark: not 100,000 KEKs in the build
+            .param("salts", "2") // SaltsBenchmark: not 64 writer processes
             .shouldFailOnError(true)
             .verbosity(VerboseMode.SILENT)
             .build();
@@ -99,7 +102,12 @@ class BenchmarksSmokeTest {
             "PayloadBenchmark.decrypt",
             "StreamingFloor.tinkDecryptStream",
             "Streaming.encryptStream",
-            "Streaming.decryptStream");
+            "Streaming.decryptStream",
+            "SaltsBenchmark.unwrap",
+            "SaltsBenchmark.unwrapSubkeyMiss",
+            "SaltsBenchmark.jceDecryptCipherPerKey",
+            "WorkingSetBenchmark.unwrap",
+            "WorkingSetBenchmark.jceDecryptCipherPerKey");
     RESULTS.forEach(
         (name, r) -> assertThat(r.getPrimaryResult().getScore()).as(name).isPositive().isFinite());
   }

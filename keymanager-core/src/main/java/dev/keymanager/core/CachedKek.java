@@ -4,7 +4,6 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.LentKey;
-import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;
 import java.util.concurrent.Future;
@@ -22,13 +21,25 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Nonce safety</h2>
  *
- * DEKs are wrapped under a <em>subkey</em>, HKDF-SHA256(KEK, salt, info), with a fresh random
- * 256-bit salt per cache load, carried in each wrapped key. Nonces under one subkey are a 4-byte
- * random prefix and a 64-bit counter, so they never repeat; after {@value #MAX_WRAPS_PER_SUBKEY}
- * wraps (2^32) the entry moves to a new salt. Two key manager instances share a subkey only if
- * their salts collide: with 2^64 loads fleet-wide that is below 2^-128. So one KEK version can wrap
- * far more than 2^32 DEKs across a fleet with no coordination, and the hot path stays one AES-GCM
- * operation (no per-wrap key derivation).
+ * DEKs are wrapped under a <em>subkey</em>, HKDF-SHA256(KEK, salt, info), with a random 256-bit
+ * salt that a process picks for a KEK version the first time it wraps under it, carried in each
+ * wrapped key. Nonces under one subkey are a 4-byte random prefix and a 64-bit counter, so within
+ * the process they never repeat. The salt and counter are kept while the process keeps the KEK
+ * version cached, refreshes included (a refresh unwraps the same KEK bytes again, so the subkey is
+ * the same; {@link #adoptSubkeys}); after {@value #MAX_WRAPS_PER_SUBKEY} wraps (2^32) it moves to a
+ * new salt. A salt is dropped with the KEK's subkeys (eviction, expiry, a lifecycle change, a
+ * denial) and never used again: the next load picks a new one. So each (salt, counter) pair is used
+ * once per subkey, and two processes (or two cache lifetimes of one) share a subkey only if their
+ * random salts collide: with 2^64 salts drawn fleet-wide for one KEK version that is below 2^-128.
+ * One KEK version can thus wrap far more than 2^32 DEKs across a fleet with no coordination, and
+ * the hot path stays one AES-GCM operation (no per-wrap key derivation). Salts per KEK version grow
+ * with writer processes and cache lifetimes, not with refreshes.
+ *
+ * <h2>Subkeys</h2>
+ *
+ * The subkeys live in a {@link KekSubkeys} shared with the entries that replace this one by
+ * refresh, bounded across all KEKs by the key manager's {@link SubkeyCache}, and wiped when the
+ * last entry holding them is.
  */
 final class CachedKek {
   /** HKDF info for the DEK-wrapping subkey; changing it breaks every existing wrapped key. */
@@ -38,19 +49,15 @@ final class CachedKek {
   static final int SALT_LENGTH = 32;
   static final int NONCE_LENGTH = 12;
   static final long MAX_WRAPS_PER_SUBKEY = 1L << 32;
-  private static final int UNWRAP_SLOTS = 16;
 
   private final KekRef ref;
-  private final Jca jca;
   private final byte[] wrapHeader; // the wrapped-key header for this KEK version; not secret
   private final byte[] kek; // owned
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
   private final AtomicLong nextRefreshAttempt;
   private final Lease lease = new Lease(this::wipe);
-  private final Subkey[] unwrapSlots = new Subkey[UNWRAP_SLOTS]; // writes under this
-  private int nextSlot; // guarded by this
-  private volatile WrapSubkey wrapSubkey; // created on first wrap
+  private KekSubkeys subkeys; // set before the entry is published; see adoptSubkeys
   private volatile Future<?> expiryTask; // the idle wipe at the hard TTL (ExpiryTimer)
   // Set by the expiry timer at staleAt (see ExpiryTimer) and by drop(); never cleared. Until it is
   // set, a use on the system ticker needs no clock read: the entry is before its refresh time and
@@ -63,6 +70,12 @@ final class CachedKek {
     this(ref, kekBytes, Long.MAX_VALUE, Long.MAX_VALUE);
   }
 
+  /** A KEK that never expires, its unwrap subkeys bounded by {@code subkeyCache}, for tests. */
+  @VisibleForTesting
+  CachedKek(KekRef ref, byte[] kekBytes, SubkeyCache subkeyCache) {
+    this(ref, kekBytes, Long.MAX_VALUE, Long.MAX_VALUE, Jca.DEFAULT, subkeyCache);
+  }
+
   /**
    * Takes ownership of {@code kekBytes}: they are overwritten when the last holder releases.
    *
@@ -70,12 +83,21 @@ final class CachedKek {
    * @param refreshAt ticker time from which a use starts a background refresh
    */
   CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt) {
-    this(ref, kekBytes, expiresAt, refreshAt, Jca.DEFAULT);
+    this(ref, kekBytes, expiresAt, refreshAt, Jca.DEFAULT, new SubkeyCache(1024));
   }
 
-  /** As {@link #CachedKek(KekRef, byte[], long, long)}, deriving and ciphering with {@code jca}. */
-  CachedKek(KekRef ref, byte[] kekBytes, long expiresAt, long refreshAt, Jca jca) {
-    this.jca = jca;
+  /**
+   * As {@link #CachedKek(KekRef, byte[], long, long)}, deriving and ciphering with {@code jca}, its
+   * unwrap subkeys counted by {@code subkeyCache}.
+   */
+  CachedKek(
+      KekRef ref,
+      byte[] kekBytes,
+      long expiresAt,
+      long refreshAt,
+      Jca jca,
+      SubkeyCache subkeyCache) {
+    this.subkeys = new KekSubkeys(jca, subkeyCache);
     this.ref = ref;
     this.wrapHeader = ApiBridge.wrappedKeys().header(DekCipher.ALGORITHM, ref);
     this.kek = kekBytes;
@@ -201,17 +223,14 @@ final class CachedKek {
    */
   Subkey nextWrap(byte[] out, int saltOffset) {
     for (; ; ) {
-      WrapSubkey current = wrapSubkey;
-      if (current == null || current.exhausted()) {
-        current = rollOver(current);
-      }
+      WrapSubkey current = subkeys.wrapSubkey(kek);
       if (!current.tryRetain()) {
         continue; // rolled over and released meanwhile
       }
       long n = current.counter.getAndIncrement();
       if (n >= MAX_WRAPS_PER_SUBKEY) {
         current.release();
-        continue; // another thread will roll over, or we will on the next pass
+        continue; // exhausted: the next pass rolls over to a new salt
       }
       System.arraycopy(current.salt, 0, out, saltOffset, SALT_LENGTH);
       int nonce = saltOffset + SALT_LENGTH;
@@ -223,85 +242,47 @@ final class CachedKek {
     }
   }
 
-  private synchronized WrapSubkey rollOver(WrapSubkey seen) {
-    WrapSubkey current = wrapSubkey;
-    if (current != seen && current != null && !current.exhausted()) {
-      return current;
-    }
-    WrapSubkey next = new WrapSubkey(derive(Randoms.bytes(SALT_LENGTH)), Randoms.bytes(4));
-    wrapSubkey = next;
-    if (current != null) {
-      current.drop(); // this KEK's hold; wraps in flight finish first
-    }
-    return next;
+  /**
+   * The subkey for the salt at {@code saltOffset} of {@code encoded}, retained: this process's own
+   * wrap subkey, one derived before (by this entry or one it replaced), or a new derivation, which
+   * the key manager's {@link SubkeyCache} then counts. The caller holds a reference to this KEK and
+   * must {@link Subkey#release()} the subkey.
+   */
+  Subkey unwrapKey(byte[] encoded, int saltOffset) {
+    return subkeys.unwrapSubkey(kek, encoded, saltOffset);
   }
 
   /**
-   * The subkey for the salt at {@code saltOffset} of {@code encoded}, retained: this instance's own
-   * wrap subkey, a recently used one, or a new derivation that replaces the oldest of {@value
-   * #UNWRAP_SLOTS} slots. The caller holds a reference to this KEK and must {@link
-   * Subkey#release()} the subkey.
+   * Takes over the subkeys (wrap salt and counter included) of {@code previous}, the entry this one
+   * replaces by refresh, if it is still live and holds the same KEK bytes (a refresh unwraps the
+   * same wrapped KEK, so it does; the check keeps a different key from ever meeting another's
+   * subkeys). Called by the cache before this entry is published, under its install lock.
    */
-  Subkey unwrapKey(byte[] encoded, int saltOffset) {
-    int end = saltOffset + SALT_LENGTH;
-    for (; ; ) {
-      Subkey found = lookup(encoded, saltOffset, end);
-      if (found == null) {
-        found = install(derive(Arrays.copyOfRange(encoded, saltOffset, end)), encoded, saltOffset);
+  void adoptSubkeys(CachedKek previous, long now) {
+    if (previous == null || previous == this || !previous.isLive(now) || !previous.tryRetain()) {
+      return;
+    }
+    try {
+      if (java.security.MessageDigest.isEqual(kek, previous.kek) && previous.subkeys.tryRetain()) {
+        KekSubkeys own = subkeys;
+        subkeys = previous.subkeys;
+        own.release(); // unused: nothing was derived from this entry yet
       }
-      if (found.tryRetain()) {
-        return found;
-      }
-      // replaced and released between the lookup and the retain: look again
+    } finally {
+      previous.release();
     }
   }
 
-  private Subkey lookup(byte[] encoded, int from, int to) {
-    WrapSubkey own = wrapSubkey;
-    if (own != null && own.matches(encoded, from, to)) {
-      return own;
-    }
-    for (Subkey s : unwrapSlots) {
-      if (s != null && s.matches(encoded, from, to)) {
-        return s;
-      }
-    }
-    return null;
+  /** The subkeys this entry uses, shared with the entries it replaced or that replace it. */
+  @VisibleForTesting
+  KekSubkeys subkeys() {
+    return subkeys;
   }
 
-  /** Puts a freshly derived subkey into a slot, unless another thread installed its salt first. */
-  private synchronized Subkey install(Subkey derived, byte[] encoded, int saltOffset) {
-    Subkey raced = lookup(encoded, saltOffset, saltOffset + SALT_LENGTH);
-    if (raced != null) {
-      derived.drop();
-      return raced;
-    }
-    Subkey old = unwrapSlots[nextSlot];
-    unwrapSlots[nextSlot] = derived;
-    nextSlot = (nextSlot + 1) % UNWRAP_SLOTS;
-    if (old != null) {
-      old.drop(); // the slot's hold; unwraps in flight on it finish first
-    }
-    return derived;
-  }
-
-  private Subkey derive(byte[] salt) {
-    return new Subkey(salt, Hkdf.deriveSha256(jca, kek, salt, SUBKEY_INFO, 32), jca);
-  }
-
-  /** Runs once, when the last holder releases: no operation is in flight on any subkey. */
-  private synchronized void wipe() {
+  /** Runs once, when the last holder releases: no operation is in flight on this entry. */
+  private void wipe() {
     Arrays.fill(kek, (byte) 0);
-    for (int i = 0; i < UNWRAP_SLOTS; i++) {
-      if (unwrapSlots[i] != null) {
-        unwrapSlots[i].drop();
-        unwrapSlots[i] = null;
-      }
-    }
-    WrapSubkey w = wrapSubkey;
-    if (w != null) {
-      w.drop();
-    }
+    subkeys.release(); // the last entry holding them wipes them
   }
 
   @Override
@@ -315,22 +296,21 @@ final class CachedKek {
    * another; the last release scrubs the ciphers and overwrites the bytes.
    */
   static class Subkey {
+    private static final java.lang.invoke.VarHandle LONGS =
+        java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
+            long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
     final byte[] salt;
+    final long prefix; // the salt's first 8 bytes, the index key
     private final byte[] bytes;
     private final SubkeyCiphers ciphers;
     private final Lease lease;
 
     Subkey(byte[] salt, byte[] bytes, Jca jca) {
       this.salt = salt;
+      this.prefix = (long) LONGS.get(salt, 0);
       this.bytes = bytes;
       this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca);
-      this.lease = new Lease(this::wipe);
-    }
-
-    Subkey(Subkey derived) {
-      this.salt = derived.salt;
-      this.bytes = derived.bytes;
-      this.ciphers = derived.ciphers;
       this.lease = new Lease(this::wipe);
     }
 
@@ -338,8 +318,8 @@ final class CachedKek {
       return ciphers;
     }
 
-    boolean matches(byte[] encoded, int from, int to) {
-      return Arrays.equals(salt, 0, SALT_LENGTH, encoded, from, to);
+    boolean matches(byte[] encoded, int from) {
+      return Arrays.equals(salt, 0, SALT_LENGTH, encoded, from, from + SALT_LENGTH);
     }
 
     boolean tryRetain() {
@@ -367,12 +347,13 @@ final class CachedKek {
     }
   }
 
-  private static final class WrapSubkey extends Subkey {
+  /** The subkey a process wraps under, with its nonce prefix and counter. */
+  static final class WrapSubkey extends Subkey {
     final byte[] prefix;
     final AtomicLong counter = new AtomicLong();
 
-    WrapSubkey(Subkey derived, byte[] prefix) {
-      super(derived);
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix) {
+      super(salt, bytes, jca);
       this.prefix = prefix;
     }
 

@@ -13,6 +13,7 @@ import javax.crypto.Mac;
  */
 final class Hkdf {
   private static final String HMAC = Jca.HMAC_SHA256;
+  private static final byte[] SCRUB_KEY = new byte[32];
 
   private Hkdf() {}
 
@@ -28,8 +29,9 @@ final class Hkdf {
     }
     byte[] prk = null;
     byte[] block = null;
+    Mac mac = null;
     try {
-      Mac mac = jca.hmacSha256();
+      mac = jca.hmacSha256();
       mac.init(new LentKey(salt.length == 0 ? new byte[32] : salt, HMAC));
       prk = mac.doFinal(ikm);
       mac.init(new LentKey(prk, HMAC));
@@ -40,12 +42,32 @@ final class Hkdf {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 unavailable", e);
     } finally {
+      if (mac != null) {
+        scrubAndRecycle(jca, mac);
+      }
       if (prk != null) {
         Arrays.fill(prk, (byte) 0);
       }
       if (block != null) {
         Arrays.fill(block, (byte) 0);
       }
+    }
+  }
+
+  /**
+   * Re-keys {@code mac} with zeros, which replaces the pads it derived from the last key, then
+   * computes one MAC under it: the JDK's digest keeps its last output (here the derived subkey) in
+   * its state words until it digests again, and a re-key alone does not reset it. Then hands it
+   * back to {@code jca} for the next derivation.
+   */
+  private static void scrubAndRecycle(Jca jca, Mac mac) {
+    try {
+      mac.init(new LentKey(SCRUB_KEY, HMAC));
+      mac.update(SCRUB_KEY);
+      byte[] unused = mac.doFinal();
+      jca.recycle(mac);
+    } catch (GeneralSecurityException e) {
+      // not reusable; it becomes garbage
     }
   }
 }

@@ -3,6 +3,8 @@ package dev.keymanager.core;
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
 import java.security.Provider;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
 
@@ -17,10 +19,48 @@ final class Jca {
   /** The JDK's provider list, in its configured order. */
   static final Jca DEFAULT = new Jca(null);
 
+  // Scrubbed instances for reuse: Cipher.getInstance and Mac.getInstance (a provider lookup each)
+  // were most of the cost of deriving a subkey. Only instances re-keyed with zeros come back here.
+  private static final int POOLED = 16;
+
   private final Provider provider; // null: the provider list
+  private final AtomicReferenceArray<Cipher> ciphers = new AtomicReferenceArray<>(POOLED);
+  private final AtomicReferenceArray<Mac> macs = new AtomicReferenceArray<>(POOLED);
 
   private Jca(Provider provider) {
     this.provider = provider;
+  }
+
+  private static <T> T take(AtomicReferenceArray<T> pool) {
+    int start = ThreadLocalRandom.current().nextInt(POOLED);
+    for (int i = 0; i < POOLED; i++) {
+      int idx = (start + i) % POOLED;
+      T t = pool.get(idx);
+      if (t != null && pool.compareAndSet(idx, t, null)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  private static <T> void give(AtomicReferenceArray<T> pool, T t) {
+    int start = ThreadLocalRandom.current().nextInt(POOLED);
+    for (int i = 0; i < POOLED; i++) {
+      int idx = (start + i) % POOLED;
+      if (pool.get(idx) == null && pool.compareAndSet(idx, null, t)) {
+        return;
+      }
+    }
+  }
+
+  /** Takes back an AES-GCM cipher that was re-keyed with zeros ({@code SubkeyCiphers.scrub}). */
+  void recycle(Cipher scrubbed) {
+    give(ciphers, scrubbed);
+  }
+
+  /** Takes back an HMAC-SHA256 that was re-keyed with zeros ({@code Hkdf}). */
+  void recycle(Mac scrubbed) {
+    give(macs, scrubbed);
   }
 
   /**
@@ -41,6 +81,10 @@ final class Jca {
   }
 
   Cipher aesGcm() {
+    Cipher pooled = take(ciphers);
+    if (pooled != null) {
+      return pooled;
+    }
     try {
       return provider == null ? Cipher.getInstance(AES_GCM) : Cipher.getInstance(AES_GCM, provider);
     } catch (GeneralSecurityException e) {
@@ -49,6 +93,10 @@ final class Jca {
   }
 
   Mac hmacSha256() throws NoSuchAlgorithmException {
+    Mac pooled = take(macs);
+    if (pooled != null) {
+      return pooled;
+    }
     return provider == null ? Mac.getInstance(HMAC_SHA256) : Mac.getInstance(HMAC_SHA256, provider);
   }
 

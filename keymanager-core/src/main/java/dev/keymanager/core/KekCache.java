@@ -74,6 +74,7 @@ final class KekCache implements AutoCloseable {
   private final long refreshRetryNanos;
   private final long loadWaitNanos;
   private final Jca jca;
+  private final SubkeyCache subkeys;
   private final AtomicLong invalidations = new AtomicLong();
   private final ExpiryTimer expiryTimer;
   private final boolean flagsStale; // the expiry timer keeps the ticker's time (ExpiryTimer)
@@ -175,6 +176,7 @@ final class KekCache implements AutoCloseable {
     this.refreshRetryNanos = Math.max(1, ttlNanos / 32);
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
+    this.subkeys = new SubkeyCache(settings.maximumSubkeys());
     this.expiryTimer = new ExpiryTimer(ticker, this::expire);
     this.flagsStale = expiryTimer.keepsTickerTime();
     this.entries =
@@ -214,6 +216,7 @@ final class KekCache implements AutoCloseable {
       Duration negativeTtl,
       Duration loadWait,
       long maximumSize,
+      long maximumSubkeys,
       Jca jca) {}
 
   /**
@@ -457,7 +460,7 @@ final class KekCache implements AutoCloseable {
       byte[] plaintext = loader.load(ref, () -> future.atKms = true);
       CachedKek kek =
           new CachedKek(
-              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca);
+              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca, subkeys);
       kek.tryRetain(); // the load's reference for its waiters (Load.settle); new, so never dropped
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
       if (result == STALE) {
@@ -497,6 +500,8 @@ final class KekCache implements AutoCloseable {
         kek.drop();
         return STALE;
       }
+      // A refresh unwrapped the same KEK bytes: keep its wrap salt, counter and unwrap subkeys.
+      kek.adoptSubkeys(entries.asMap().get(kek.ref()), ticker.read());
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
       expiryTimer.schedule(kek);
     }
@@ -591,7 +596,8 @@ final class KekCache implements AutoCloseable {
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
     CachedKek kek =
-        new CachedKek(ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca);
+        new CachedKek(
+            ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca, subkeys);
     install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
   }
 
@@ -656,6 +662,12 @@ final class KekCache implements AutoCloseable {
     }
     return new Occupancy(
         live, inflight.size(), live == 0 ? Optional.empty() : Optional.of(Duration.ofNanos(least)));
+  }
+
+  /** The bound on unwrap subkeys across all KEKs, for tests. */
+  @VisibleForTesting
+  SubkeyCache subkeys() {
+    return subkeys;
   }
 
   /** Drops and wipes every entry; loads still running are not cached. */

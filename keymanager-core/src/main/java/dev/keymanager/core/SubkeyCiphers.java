@@ -2,6 +2,8 @@ package dev.keymanager.core;
 
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.security.GeneralSecurityException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import javax.crypto.Cipher;
@@ -18,12 +20,17 @@ import javax.crypto.spec.GCMParameterSpec;
  * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
  * one.
  *
- * <p>A thread takes a cipher starting from the slot its {@link Probe} picks (threads with
- * consecutive ids, as a pool's are, start at different slots), moving on to the next slot when one
- * is empty or another thread wins it, and puts it back after the operation; with more threads than
- * slots at once, the extra ones make a cipher and scrub it afterwards. No allocation in the steady
- * state, two atomic operations per use. Memory: a keyed AES-GCM cipher is about 1.5 KiB, so a
- * subkey holds at most {@value #SLOTS} of them, and only as many as threads have used it at once.
+ * <p>A subkey used by one thread at a time keeps one cipher in a single field. The first time a
+ * second cipher is given back while that field is taken (two threads used the subkey at once), the
+ * pool grows into {@value #SLOTS} padded slots, and from then on a thread takes a cipher starting
+ * from the slot its {@link Probe} picks (threads with consecutive ids, as a pool's are, start at
+ * different slots), moving on to the next slot when one is empty or another thread wins it, and
+ * puts it back after the operation; with more threads than slots at once, the extra ones make a
+ * cipher and scrub it afterwards. So the padding (a 64-slot array, 272 bytes) is only paid by
+ * subkeys that are used concurrently, where it keeps threads on different cores off each other's
+ * cache line. No allocation in the steady state, two atomic operations per use. Memory: a keyed
+ * AES-GCM cipher is about 0.8 KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of them
+ * (plus one), and only as many as threads have used it at once.
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
@@ -34,7 +41,18 @@ final class SubkeyCiphers {
 
   private final LentKey key;
   private final Jca jca;
-  private final AtomicReferenceArray<Cipher> slots = new AtomicReferenceArray<>(SLOTS * STRIDE);
+  private static final VarHandle SINGLE;
+
+  static {
+    try {
+      SINGLE = MethodHandles.lookup().findVarHandle(SubkeyCiphers.class, "single", Cipher.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  private volatile Cipher single; // the pool until two threads use the subkey at once
+  private volatile AtomicReferenceArray<Cipher> slots; // null until then
   private volatile boolean wiped;
 
   SubkeyCiphers(LentKey key) {
@@ -53,32 +71,58 @@ final class SubkeyCiphers {
 
   /** A cipher for this subkey, to be {@link #give given} back after one operation. */
   Cipher take() {
-    int start = slot();
-    for (int i = 0; i < SLOTS; i++) {
-      int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
-      Cipher c = slots.get(idx);
-      if (c != null && slots.compareAndSet(idx, c, null)) {
-        return c;
+    Cipher c = single; // after growing, only drained: a read of a line nobody writes
+    if (c != null && SINGLE.compareAndSet(this, c, null)) {
+      return c;
+    }
+    AtomicReferenceArray<Cipher> striped = slots;
+    if (striped != null) {
+      int start = slot();
+      for (int i = 0; i < SLOTS; i++) {
+        int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
+        c = striped.get(idx);
+        if (c != null && striped.compareAndSet(idx, c, null)) {
+          return c;
+        }
       }
     }
     return newCipher();
   }
 
-  /** Returns {@code c} to a free slot, or scrubs it if there is none or the subkey is wiped. */
+  /** Returns {@code c} to the pool, or scrubs it if there is no room or the subkey is wiped. */
   void give(Cipher c) {
     if (!wiped) {
+      AtomicReferenceArray<Cipher> striped = slots;
+      if (striped == null) {
+        if (SINGLE.compareAndSet(this, null, c)) {
+          if (wiped && SINGLE.compareAndSet(this, c, null)) {
+            retire(c); // wipe() ran meanwhile and missed it
+          }
+          return;
+        }
+        striped = grow(); // a second cipher: two threads used this subkey at once
+      }
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
         int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
-        if (slots.get(idx) == null && slots.compareAndSet(idx, null, c)) {
-          if (wiped && slots.compareAndSet(idx, c, null)) {
+        if (striped.get(idx) == null && striped.compareAndSet(idx, null, c)) {
+          if (wiped && striped.compareAndSet(idx, c, null)) {
             break; // wipe() ran meanwhile and missed it: scrub it here
           }
           return;
         }
       }
     }
-    scrub(c);
+    retire(c);
+  }
+
+  private synchronized AtomicReferenceArray<Cipher> grow() {
+    AtomicReferenceArray<Cipher> striped = slots;
+    if (striped == null) {
+      striped = new AtomicReferenceArray<>(SLOTS * STRIDE);
+      slots = striped;
+    }
+    return striped;
   }
 
   /**
@@ -87,12 +131,25 @@ final class SubkeyCiphers {
    */
   void wipe() {
     wiped = true;
-    for (int i = 0; i < SLOTS; i++) {
-      Cipher c = slots.getAndSet(i * STRIDE, null);
-      if (c != null) {
-        scrub(c);
+    Cipher c = (Cipher) SINGLE.getAndSet(this, (Cipher) null);
+    if (c != null) {
+      retire(c);
+    }
+    AtomicReferenceArray<Cipher> striped = slots;
+    if (striped != null) {
+      for (int i = 0; i < SLOTS; i++) {
+        c = striped.getAndSet(i * STRIDE, null);
+        if (c != null) {
+          retire(c);
+        }
       }
     }
+  }
+
+  /** Whether two threads have used this subkey at once (the pool has its padded slots). */
+  @VisibleForTesting
+  boolean isStriped() {
+    return slots != null;
   }
 
   private static int slot() {
@@ -101,6 +158,12 @@ final class SubkeyCiphers {
 
   private Cipher newCipher() {
     return jca.aesGcm();
+  }
+
+  /** Scrubs {@code c} and hands it back to the {@link Jca} for the next subkey's pool. */
+  private void retire(Cipher c) {
+    scrub(c);
+    jca.recycle(c);
   }
 
   /**

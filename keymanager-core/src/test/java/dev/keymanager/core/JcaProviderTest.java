@@ -132,7 +132,8 @@ class JcaProviderTest {
               HEX.parseHex(v.getProperty("dek-wrap.kek")),
               Long.MAX_VALUE,
               Long.MAX_VALUE,
-              jca);
+              jca,
+              new SubkeyCache(16));
       byte[] dek =
           DekCipher.unwrap(kek, wrapped, context(v.getProperty("dek-wrap." + i + ".context")));
       assertThat(HEX.formatHex(dek)).isEqualTo(v.getProperty("dek-wrap." + i + ".dek"));

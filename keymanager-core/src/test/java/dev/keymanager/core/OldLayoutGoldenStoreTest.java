@@ -96,14 +96,14 @@ class OldLayoutGoldenStoreTest {
     assertThat(golden).hasSize(8);
     try (KekStore store = KekStores.file(dir);
         KeyManager keys = keyManager(store)) {
-      assertThat(store.kekIds())
+      assertThat(store.kekIds("", 100).ids())
           .containsExactly(
               "golden-disabled",
               "golden-enabled",
               "golden-moved",
               "golden-pending",
               "golden-retired");
-      for (String id : store.kekIds()) {
+      for (String id : store.kekIds("", 100).ids()) {
         assertThat(store.head(id)).as("old layout: no head for " + id).isEmpty();
       }
 
@@ -141,7 +141,7 @@ class OldLayoutGoldenStoreTest {
       try (DataKey fresh = keys.generateDek("golden-enabled", CONTEXT)) {
         assertThat(fresh.wrappedKey().kek().version()).isEqualTo(2);
       }
-      for (String id : store.kekIds()) {
+      for (String id : store.kekIds("", 100).ids()) {
         assertThat(store.head(id)).as("reads migrate nothing: " + id).isEmpty();
       }
     }

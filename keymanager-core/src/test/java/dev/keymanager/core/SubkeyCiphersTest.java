@@ -33,15 +33,43 @@ class SubkeyCiphersTest {
   }
 
   @Test
-  void afterWipeNothingIsPooled() {
-    Cipher kept = ciphers.take();
-    Cipher pooled = ciphers.take();
-    ciphers.give(pooled);
+  void afterWipeNothingIsPooledAndTheScrubbedCiphersGoBackToTheProvider() {
+    Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
+    SubkeyCiphers own = new SubkeyCiphers(LentKey.aes(new byte[32]), jca);
+    Cipher kept = own.take();
+    Cipher pooled = own.take();
+    own.give(pooled);
 
-    ciphers.wipe();
-    ciphers.give(kept); // scrubbed, not pooled
+    own.wipe();
+    own.give(kept); // scrubbed, not pooled
 
-    Cipher next = ciphers.take();
-    assertThat(next).isNotSameAs(pooled).isNotSameAs(kept);
+    // Both were re-keyed with zeros and handed to the Jca, which lends them to the next subkey.
+    assertThat(java.util.List.of(jca.aesGcm(), jca.aesGcm()))
+        .containsExactlyInAnyOrder(kept, pooled);
+    assertThat(jca.aesGcm()).isNotSameAs(kept).isNotSameAs(pooled);
+  }
+
+  @Test
+  void oneUserAtATimeKeepsOneCipherAndNoPaddedSlots() {
+    Cipher first = ciphers.take();
+    ciphers.give(first);
+    for (int i = 0; i < 100; i++) {
+      Cipher c = ciphers.take();
+      assertThat(c).isSameAs(first);
+      ciphers.give(c);
+    }
+
+    assertThat(ciphers.isStriped()).isFalse();
+  }
+
+  @Test
+  void twoUsersAtOnceGrowThePaddedSlotsAndKeepBothCiphers() {
+    Cipher a = ciphers.take();
+    Cipher b = ciphers.take(); // a second operation while the first runs
+    ciphers.give(a);
+    ciphers.give(b);
+
+    assertThat(ciphers.isStriped()).isTrue();
+    assertThat(java.util.List.of(ciphers.take(), ciphers.take())).containsExactlyInAnyOrder(a, b);
   }
 }
