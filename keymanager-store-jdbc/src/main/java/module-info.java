@@ -5,6 +5,8 @@
 module dev.keymanager.store.jdbc {
   requires transitive dev.keymanager.api;
   requires transitive java.sql;
+  // The change feed only (PGConnection.getNotifications); checked when a store is built with one.
+  requires static org.postgresql.jdbc;
 
   exports dev.keymanager.store.jdbc;
 }
