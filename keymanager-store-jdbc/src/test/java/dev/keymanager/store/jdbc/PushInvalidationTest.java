@@ -176,8 +176,9 @@ class PushInvalidationTest {
   void aChangeMadeWhileTheListeningConnectionsAreDownIsSeenAfterTheyReconnect() throws Exception {
     String id = "outage";
     admin().keys().admin().createKek(id, CMK);
+    flushNotices();
     for (Node node : users()) {
-      generate(node, id).close();
+      generate(node, id).close(); // cached, and no notice about it is still on its way
     }
     List<Integer> terminated = new ArrayList<>();
     try (Connection c = server().connect()) {
@@ -210,6 +211,18 @@ class PushInvalidationTest {
     }
     // Reconnection waits out a back-off that had grown to at most 3.2 s (100 ms doubling).
     assertThat(Arrays.stream(seen).max().orElseThrow()).isLessThan(TimeUnit.SECONDS.toNanos(10));
+  }
+
+  /**
+   * Returns once nodes 1 to 3 have handled every notice sent so far: a notice is delivered in
+   * commit order on one connection, so once they refuse a KEK disabled now, every earlier notice
+   * (the creation of the KEK a test is about to cache, say) has been handled too.
+   */
+  private void flushNotices() throws Exception {
+    String marker = "marker-" + System.nanoTime();
+    admin().keys().admin().createKek(marker, CMK);
+    admin().keys().admin().disableKek(marker);
+    seenOnUsers(node -> refused(node, marker), System.nanoTime());
   }
 
   private Node admin() {
