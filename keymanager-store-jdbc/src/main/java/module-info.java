@@ -6,6 +6,8 @@ module dev.keymanager.store.jdbc {
   requires transitive dev.keymanager.api;
   requires transitive java.sql;
   requires org.slf4j;
+  // The change feed only (PGConnection.getNotifications); checked when a store is built with one.
+  requires static org.postgresql.jdbc;
 
   exports dev.keymanager.store.jdbc;
 }

@@ -2,6 +2,7 @@ package dev.keymanager.spi;
 
 import dev.keymanager.KeyEncryptionKey;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -101,6 +102,27 @@ public interface KekStore extends AutoCloseable {
    * @throws IllegalArgumentException if {@code next.revision()} is not {@code expectedRevision + 1}
    */
   boolean compareAndSetHead(long expectedRevision, KekHead next);
+
+  /**
+   * Starts delivering change notices to {@code listener}, if this store can push them: an optional
+   * capability, for stores shared by several processes, so that a change made by one process (a
+   * disable, a rotation) reaches the caches of the others before their hard TTL. A store that
+   * cannot push returns empty, as the default does; readers then see other writers' changes when
+   * they read the store again.
+   *
+   * <p>The first notice is {@link KekChangeListener#changesMayHaveBeenMissed()}, once the feed is
+   * live; from then on every change committed to this store, by any writer through a store of the
+   * same kind on the same medium, is announced, and every time the feed may have lost notices (a
+   * lost connection) it says so again with {@link KekChangeListener#changesMayHaveBeenMissed()}.
+   * Notices are best effort in time, not in completeness: a store never drops a notice without
+   * saying so, but may deliver it late. {@link #close()} ends every subscription.
+   *
+   * @return the running subscription, or empty if this store has no change feed
+   */
+  default Optional<KekChangeSubscription> subscribe(KekChangeListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    return Optional.empty();
+  }
 
   /** Releases files, locks or connections. Idempotent; the default does nothing. */
   @Override

@@ -3,6 +3,8 @@ package dev.keymanager.core;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
+import dev.keymanager.spi.KekChangeListener;
+import dev.keymanager.spi.KekChangeSubscription;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
@@ -172,6 +174,16 @@ final class CheckedKekStore implements KekStore {
   @Override
   public boolean compareAndSetHead(long expectedRevision, KekHead next) {
     return store.compareAndSetHead(expectedRevision, next);
+  }
+
+  /** The store's own feed: notices only name KEKs to drop, so there is nothing to check. */
+  @Override
+  public Optional<KekChangeSubscription> subscribe(KekChangeListener listener) {
+    Optional<KekChangeSubscription> subscription = store.subscribe(listener);
+    if (subscription == null) {
+      throw broken("subscribe returned null instead of an Optional");
+    }
+    return subscription;
   }
 
   @Override

@@ -26,6 +26,7 @@ import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.AuditListener;
+import dev.keymanager.spi.KekChangeSubscription;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsUnwrapper;
 import java.net.URI;
@@ -52,7 +53,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Which version is primary is cached with the same hard TTL as the KEKs themselves, so the hot
  * path reads no store. Changes made by this instance take effect at once; changes made by another
- * process sharing the store (a rotation, a disable) take effect here within the hard TTL, the same
+ * process sharing the store (a rotation, a disable) take effect here when the store's change feed
+ * announces them ({@link StoreChangeFollower}), and at the latest within the hard TTL, the same
  * bound as a CMK revocation.
  */
 final class DefaultKeyManager implements KeyManager {
@@ -86,6 +88,8 @@ final class DefaultKeyManager implements KeyManager {
   private final Rewrapper rewrapper;
   private final Duration loadWait;
   private final Duration hardTtl;
+  private final StoreChangeFollower follower; // null when not following the store's feed
+  private final KekChangeSubscription subscription; // null when not following the store's feed
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
     // Every read of every component is checked to answer for the KEK asked for.
@@ -126,6 +130,9 @@ final class DefaultKeyManager implements KeyManager {
     this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
     this.dataPath = new DataPathView(this);
     this.warmer = new WarmUp(store, cache, primaries::put, config.cacheSettings().loadWait());
+    StoreChangeFollower f = new StoreChangeFollower(cache, primaries);
+    this.subscription = config.storeChangeNotices() ? store.subscribe(f).orElse(null) : null;
+    this.follower = subscription != null ? f : null;
   }
 
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
@@ -515,6 +522,12 @@ final class DefaultKeyManager implements KeyManager {
     return ownedExecutor.threadPrefix();
   }
 
+  /** The notices received from the store's feed, or -1 if not following one; for tests. */
+  @VisibleForTesting
+  long storeNotices() {
+    return follower != null ? follower.notices() : -1;
+  }
+
   @VisibleForTesting
   KekCache cache() {
     return cache;
@@ -539,6 +552,9 @@ final class DefaultKeyManager implements KeyManager {
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
+      if (subscription != null) {
+        subscription.close(); // before the cache: no notice runs on a closed cache
+      }
       cache.close();
       primaries.invalidateAll();
       if (ownedExecutor != null) {

@@ -612,6 +612,27 @@ final class KekCache implements AutoCloseable {
   }
 
   /**
+   * Drops and wipes every cached version of {@code kekId} and its remembered denials; loads already
+   * running are not cached. For change notices from the store, which name a KEK, not the versions
+   * this cache holds.
+   */
+  void invalidateKek(String kekId) {
+    invalidations.incrementAndGet();
+    entries.asMap().keySet().removeIf(ref -> ref.id().equals(kekId));
+    denials.asMap().keySet().removeIf(ref -> ref.id().equals(kekId));
+  }
+
+  /**
+   * Drops and wipes every entry and remembered denial; loads already running are not cached. For a
+   * store's change feed that may have lost notices.
+   */
+  void invalidateAll() {
+    invalidations.incrementAndGet();
+    entries.invalidateAll();
+    denials.invalidateAll();
+  }
+
+  /**
    * Waits until no load or refresh is running, for tests that advance a manual clock and need the
    * background work a use started to have finished.
    */

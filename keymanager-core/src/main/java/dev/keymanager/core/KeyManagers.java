@@ -87,6 +87,7 @@ public final class KeyManagers {
     private final List<AuditListener> auditListeners = new ArrayList<>();
     private Duration minimumDestructionWindow = DEFAULT_MINIMUM_DESTRUCTION_WINDOW;
     private Duration maximumDestructionWindow = DEFAULT_MAXIMUM_DESTRUCTION_WINDOW;
+    private boolean storeChangeNotices = true;
 
     private Builder() {}
 
@@ -376,6 +377,23 @@ public final class KeyManagers {
     }
 
     /**
+     * Whether the key manager follows the store's change feed ({@link KekStore#subscribe}), where
+     * the store offers one; default {@code true}. On each notice the cached plaintext of the KEK
+     * named (and its cached primary version) is dropped and wiped, so a disable, a destruction or a
+     * rotation made by another process sharing the store takes effect here as soon as the notice
+     * arrives instead of within the hard TTL; when the feed may have lost notices (a reconnect),
+     * everything cached is dropped. The hard TTL stays the bound when notices are late or lost. A
+     * notice costs a store read and a KMS unwrap at the next use of that KEK. A store without a
+     * feed (the built-in stores) is unaffected. Default on because a store offers a feed only when
+     * configured to (see the store's documentation), and following it only ever shortens how long a
+     * changed KEK is used; {@code false} ignores the feed.
+     */
+    public Builder storeChangeNotices(boolean follow) {
+      this.storeChangeNotices = follow;
+      return this;
+    }
+
+    /**
      * Builds the key manager. Makes no KMS call.
      *
      * @throws KeyManagerConfigException if no store was set, two providers claim one scheme, a
@@ -426,6 +444,10 @@ public final class KeyManagers {
 
     KekStore store() {
       return store;
+    }
+
+    boolean storeChangeNotices() {
+      return storeChangeNotices;
     }
 
     List<AuditListener> auditListeners() {

@@ -6,6 +6,8 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStoreException;
 import dev.keymanager.KeyEncryptionKey;
 import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.spi.KekChangeListener;
+import dev.keymanager.spi.KekChangeSubscription;
 import dev.keymanager.spi.KekHead;
 import dev.keymanager.spi.KekIdPage;
 import dev.keymanager.spi.KekStore;
@@ -18,6 +20,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 
 /**
@@ -76,6 +80,8 @@ public final class JdbcKekStore implements KekStore {
   private final String selectHead;
   private final String insertHead;
   private final String updateHead;
+  private final DataSource listenSource; // null: no change feed
+  private final Set<PgChangeFeed> feeds = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
   private JdbcKekStore(Builder b) {
@@ -91,7 +97,7 @@ public final class JdbcKekStore implements KekStore {
     // orders by bytes, which is KekIdPage.ORDER (code points).
     this.selectIds =
         "SELECT DISTINCT kek_id FROM " + table + " WHERE kek_id > ? ORDER BY kek_id LIMIT ?";
-    this.insert =
+    String insert =
         "INSERT INTO "
             + table
             + " ("
@@ -99,15 +105,19 @@ public final class JdbcKekStore implements KekStore {
             + ") VALUES ("
             + KekRows.PLACEHOLDERS
             + ") ON CONFLICT (kek_id, kek_version) DO NOTHING";
-    this.update =
+    this.insert =
+        notifying(insert, "'v:' || w.kek_version || ':' || w.kek_id", "kek_version, kek_id");
+    String update =
         "UPDATE "
             + table
             + " SET "
             + KekRows.ASSIGNMENTS
             + " WHERE kek_id = ? AND kek_version = ? AND revision = ?";
+    this.update =
+        notifying(update, "'v:' || w.kek_version || ':' || w.kek_id", "kek_version, kek_id");
     String heads = names.qualifiedHeadTable();
     this.selectHead = "SELECT " + HeadRows.COLUMNS + " FROM " + heads + " WHERE kek_id = ?";
-    this.insertHead =
+    String insertHead =
         "INSERT INTO "
             + heads
             + " ("
@@ -115,8 +125,28 @@ public final class JdbcKekStore implements KekStore {
             + ") VALUES ("
             + HeadRows.PLACEHOLDERS
             + ") ON CONFLICT (kek_id) DO NOTHING";
-    this.updateHead =
+    this.insertHead = notifying(insertHead, "'h:' || w.kek_id", "kek_id");
+    String updateHead =
         "UPDATE " + heads + " SET " + HeadRows.ASSIGNMENTS + " WHERE kek_id = ? AND revision = ?";
+    this.updateHead = notifying(updateHead, "'h:' || w.kek_id", "kek_id");
+    this.listenSource = b.listenSource;
+  }
+
+  /**
+   * {@code write} (one {@code INSERT} or {@code UPDATE}, parameters unchanged) as a statement that
+   * also queues a notice of each row it wrote on this store's channel, in the same transaction: the
+   * notice is sent when, and only if, the write commits. Returns one row per row written.
+   */
+  private String notifying(String write, String payload, String returning) {
+    return "WITH w AS ("
+        + write
+        + " RETURNING "
+        + returning
+        + ") SELECT pg_notify('"
+        + names.channel()
+        + "', "
+        + payload
+        + ") FROM w";
   }
 
   /** A new builder; {@link Builder#dataSource} is required. */
@@ -197,7 +227,7 @@ public final class JdbcKekStore implements KekStore {
         c -> {
           try (PreparedStatement s = prepare(c, insert)) {
             KekRows.bindAll(s, record);
-            return s.executeUpdate() == 1;
+            return wroteOne(s);
           }
         });
   }
@@ -214,7 +244,7 @@ public final class JdbcKekStore implements KekStore {
             s.setString(i++, next.id());
             s.setInt(i++, next.version());
             s.setLong(i, expectedRevision);
-            return s.executeUpdate() == 1;
+            return wroteOne(s);
           }
         });
   }
@@ -244,7 +274,7 @@ public final class JdbcKekStore implements KekStore {
         c -> {
           try (PreparedStatement s = prepare(c, insertHead)) {
             HeadRows.bindAll(s, head);
-            return s.executeUpdate() == 1;
+            return wroteOne(s);
           }
         });
   }
@@ -260,15 +290,54 @@ public final class JdbcKekStore implements KekStore {
             int i = HeadRows.bindValues(s, 1, next);
             s.setString(i++, next.id());
             s.setLong(i, expectedRevision);
-            return s.executeUpdate() == 1;
+            return wroteOne(s);
           }
         });
   }
 
-  /** Marks the store closed; the data source stays open (the application owns it). Idempotent. */
+  /**
+   * Announces every committed change to {@code listener}, if the store was built with a {@linkplain
+   * Builder#changeFeed(DataSource) change feed data source}; empty otherwise. Each subscription
+   * holds one connection of its own from that data source for as long as it runs, listening on this
+   * store's channel with PostgreSQL {@code LISTEN}; every write of every {@code JdbcKekStore} on
+   * the same table queues its notice with {@code pg_notify} in the statement that writes, so the
+   * notice is sent when the write commits and never for a write that rolled back.
+   *
+   * <p>The connection is opened on a thread of the subscription's own, which calls {@link
+   * KekChangeListener#changesMayHaveBeenMissed()} once it listens. When the connection fails (the
+   * server restarted, the backend was terminated, the network broke) it is opened again, after a
+   * back-off from 100 ms doubling to 30 s with jitter, and once listening again the thread calls
+   * {@link KekChangeListener#changesMayHaveBeenMissed()}: notices sent while it was away are lost,
+   * and the listener must treat everything as changed. {@link KekChangeSubscription#close()} (or
+   * closing the store) ends it and closes the connection.
+   *
+   * @throws IllegalStateException if the store is closed
+   */
+  @Override
+  public Optional<KekChangeSubscription> subscribe(KekChangeListener listener) {
+    requireNonNull(listener, "listener");
+    if (closed) {
+      throw new IllegalStateException("KEK store " + names + " is closed");
+    }
+    if (listenSource == null) {
+      return Optional.empty();
+    }
+    PgChangeFeed feed = new PgChangeFeed(listenSource, names, listener, feeds::remove);
+    feeds.add(feed);
+    feed.start();
+    return Optional.of(feed);
+  }
+
+  /**
+   * Marks the store closed and ends its change feed subscriptions; the data sources stay open (the
+   * application owns them). Idempotent.
+   */
   @Override
   public void close() {
     closed = true;
+    for (PgChangeFeed feed : List.copyOf(feeds)) {
+      feed.close();
+    }
   }
 
   @Override
@@ -307,6 +376,17 @@ public final class JdbcKekStore implements KekStore {
     }
   }
 
+  /** Runs a {@link #notifying} write: whether it wrote its one row. */
+  private static boolean wroteOne(PreparedStatement s) throws SQLException {
+    int rows = 0;
+    try (ResultSet rs = s.executeQuery()) {
+      while (rs.next()) {
+        rows++;
+      }
+    }
+    return rows == 1;
+  }
+
   private PreparedStatement prepare(Connection c, String sql) throws SQLException {
     PreparedStatement s = c.prepareStatement(sql);
     s.setQueryTimeout(queryTimeoutSeconds);
@@ -342,6 +422,7 @@ public final class JdbcKekStore implements KekStore {
     private String table = DEFAULT_TABLE;
     private SchemaMode schemaMode = SchemaMode.APPLY;
     private Duration queryTimeout = DEFAULT_QUERY_TIMEOUT;
+    private DataSource listenSource;
 
     private Builder() {}
 
@@ -403,6 +484,23 @@ public final class JdbcKekStore implements KekStore {
     }
 
     /**
+     * Turns on the store's change feed ({@link JdbcKekStore#subscribe}) and says where its
+     * connections come from; default none (no feed: other nodes' changes reach a key manager within
+     * its hard TTL). Each subscription (one per key manager over this store) holds one connection
+     * from it for as long as it runs, idle but for a {@code LISTEN} and a {@code SELECT 1} every 30
+     * seconds. Use a data source that opens plain connections (pgjdbc's {@code
+     * PGSimpleDataSource}), not the pool given to {@link #dataSource}: a pooled connection held
+     * forever is missing from the pool's budget, and a pool may flag it as leaked. Needs the
+     * PostgreSQL JDBC driver ({@code org.postgresql:postgresql}); no privilege beyond connecting
+     * ({@code LISTEN} and {@code NOTIFY} need none). Set the driver's {@code socketTimeout} above
+     * 30 seconds so that a connection lost without a word from the network is noticed.
+     */
+    public Builder changeFeed(DataSource listenSource) {
+      this.listenSource = requireNonNull(listenSource, "listenSource");
+      return this;
+    }
+
+    /**
      * The SQL that creates this store's schema and tables at the current version, with the
      * configured names, for DBAs who apply schema changes themselves (then build with {@link
      * SchemaMode#VALIDATE}). Needs no data source.
@@ -424,6 +522,9 @@ public final class JdbcKekStore implements KekStore {
         throw new KeyManagerConfigException("No data source configured: call dataSource(...)");
       }
       TableNames names = names();
+      if (listenSource != null) {
+        PgChangeFeed.checkDriver();
+      }
       boolean connected = false;
       try (Connection c = dataSource.getConnection()) {
         connected = true;

@@ -76,6 +76,20 @@ record TableNames(String schema, String table) {
     return quote(schema) + "." + quote(table + VERSION_TABLE_SUFFIX);
   }
 
+  /**
+   * The {@code LISTEN}/{@code NOTIFY} channel of this store's changes: {@code schema.table}, or, if
+   * that exceeds PostgreSQL's 63-byte identifier limit, its first 54 characters, {@code _} and 8
+   * hex digits of its hash (stable across JVMs), so that two stores on other tables never share
+   * one.
+   */
+  String channel() {
+    String full = schema + "." + table;
+    if (full.length() <= 63) {
+      return full;
+    }
+    return full.substring(0, 54) + "_" + String.format("%08x", full.hashCode());
+  }
+
   private static String quote(String validatedName) {
     return '"' + validatedName + '"';
   }
