@@ -15,6 +15,11 @@ package dev.keymanager;
  * @param unreadableRecords KEK records (or KEKs) that {@link KekAdmin#listKeks()} or {@link
  *     KekAdmin#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
  *     every time one is skipped, so any increase means a corrupt record needs an operator
+ * @param throttledCalls KMS calls the KMS refused for its request quota ({@link
+ *     KmsUnavailableException#isThrottled()}); included in {@code transientFailures}
+ * @param deferredCalls KMS calls the key manager's own rate control held back: refreshes postponed
+ *     (the token bucket was empty or the key manager was backing off from throttling) and misses
+ *     that waited for, or were refused, a permit
  */
 public record KeyManagerStats(
     long hits,
@@ -25,4 +30,6 @@ public record KeyManagerStats(
     long transientFailures,
     long refreshes,
     long evictions,
-    long unreadableRecords) {}
+    long unreadableRecords,
+    long throttledCalls,
+    long deferredCalls) {}
