@@ -14,6 +14,8 @@ final class Stats {
   final LongAdder refreshes = new LongAdder();
   final LongAdder evictions = new LongAdder();
   final LongAdder unreadableRecords = new LongAdder();
+  final LongAdder throttledCalls = new LongAdder();
+  final LongAdder deferredCalls = new LongAdder();
 
   KeyManagerStats snapshot() {
     return new KeyManagerStats(
@@ -25,6 +27,8 @@ final class Stats {
         transientFailures.sum(),
         refreshes.sum(),
         evictions.sum(),
-        unreadableRecords.sum());
+        unreadableRecords.sum(),
+        throttledCalls.sum(),
+        deferredCalls.sum());
   }
 }
