@@ -138,7 +138,8 @@ final class KmsRateControl {
       if (backingOff) {
         readyAt = backoffUntil;
       }
-      if (readyAt - deadline > 0) {
+      // No wait, no refusal: a load whose store read outlasted the wait still fills the cache.
+      if (readyAt - now > 0 && readyAt - deadline > 0) {
         stats.deferredCalls.increment();
         throw refused(ref, backingOff);
       }
