@@ -21,6 +21,11 @@ import java.util.Optional;
  * @param unreadableRecords KEK records (or KEKs) that {@link KekAdmin#listKeks()} or {@link
  *     KekAdmin#destroyDueKeks()} could not read and skipped, each logged as a warning; counted
  *     every time one is skipped, so any increase means a corrupt record needs an operator
+ * @param throttledCalls KMS calls the KMS refused for its request quota ({@link
+ *     KmsUnavailableException#isThrottled()}); included in {@code transientFailures}
+ * @param deferredCalls KMS calls the key manager's own rate control held back: refreshes postponed
+ *     (the token bucket was empty or the key manager was backing off from throttling) and misses
+ *     that waited for, or were refused, a permit
  * @param cachedKeks KEK versions cached now and not past their hard TTL (0 once closed)
  * @param loadsInFlight KEK unwraps running now on the KMS executor: misses and background
  *     refreshes, one per KEK version however many callers wait on it
@@ -41,6 +46,8 @@ public record KeyManagerStats(
     long refreshes,
     long evictions,
     long unreadableRecords,
+    long throttledCalls,
+    long deferredCalls,
     long cachedKeks,
     long loadsInFlight,
     Duration hardTtl,

@@ -171,6 +171,14 @@ final class CachedKek {
     return now - next >= 0 && nextRefreshAttempt.compareAndSet(next, now + retryAfter);
   }
 
+  /**
+   * Moves the next refresh attempt to ticker time {@code at}: a refresh that the key manager's KMS
+   * rate control held back is tried again then, by the first use at or after it.
+   */
+  void deferRefresh(long at) {
+    nextRefreshAttempt.set(at);
+  }
+
   /** Adds an operation; {@code false} once the cache has dropped it (the caller looks again). */
   boolean tryRetain() {
     return lease.tryRetain();

@@ -21,11 +21,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,6 +44,12 @@ import org.slf4j.LoggerFactory;
  *       other permanent failure (KEK disabled or gone from the store, corrupt record) evicts the
  *       entry at once. A <em>transient</em> failure keeps the entry until its hard TTL, and the
  *       refresh is retried by a later use after {@code hardTtl / 32}.
+ *   <li><b>Jitter.</b> Each entry's refresh time is drawn uniformly from the {@code refreshJitter}
+ *       window that ends at {@code hardTtl - refreshAhead} (never later), so key managers started
+ *       together spread their refreshes over the window instead of calling the KMS at one instant.
+ *   <li><b>Rate control.</b> Every KMS unwrap a load or refresh makes is admitted by the key
+ *       manager's {@link KmsRateControl}: an optional token bucket, refreshes yielding to misses,
+ *       and one back-off for all KEKs when the KMS throttles.
  *   <li><b>Single flight.</b> A miss starts at most one load per KEK; every concurrent miss waits
  *       for it, at most {@code loadWait}, and shares its result or its error (each caller gets its
  *       own exception instance, with the shared one as cause).
@@ -78,8 +86,12 @@ final class KekCache implements AutoCloseable {
   private final AtomicLong invalidations = new AtomicLong();
   private final ExpiryTimer expiryTimer;
   private final boolean flagsStale; // the expiry timer keeps the ticker's time (ExpiryTimer)
+  private final KmsRateControl rates;
+  private final long jitterNanos;
+  private final RandomGenerator jitterRandom; // null: ThreadLocalRandom
   private final Object installLock = new Object();
   private boolean closed; // guarded by installLock
+  private volatile boolean closing;
 
   /**
    * Loads one KEK version: reads its record from the store, then unwraps it through the KMS, and
@@ -153,6 +165,10 @@ final class KekCache implements AutoCloseable {
       }
       return mine;
     }
+
+    // Set on the loading thread only.
+    KmsRateControl.Permit permit = KmsRateControl.Permit.REFUSED;
+    boolean kmsCalled;
   }
 
   /**
@@ -177,6 +193,15 @@ final class KekCache implements AutoCloseable {
     this.loadWaitNanos = settings.loadWait().toNanos();
     this.jca = settings.jca();
     this.subkeys = new SubkeyCache(settings.maximumSubkeys());
+    this.jitterNanos = settings.refreshJitter().toNanos();
+    this.jitterRandom = settings.jitterRandom();
+    this.rates =
+        new KmsRateControl(
+            ticker,
+            stats,
+            settings.kmsRate(),
+            settings.kmsBurst(),
+            KmsRateControl.maxBackoff(settings.hardTtl(), settings.refreshAhead()));
     this.expiryTimer = new ExpiryTimer(ticker, this::expire);
     this.flagsStale = expiryTimer.keepsTickerTime();
     this.entries =
@@ -209,15 +234,28 @@ final class KekCache implements AutoCloseable {
             .build();
   }
 
-  /** The tunables of the cache, validated by the builder. */
+  /**
+   * The tunables of the cache, validated by the builder.
+   *
+   * @param refreshJitter the window before {@code hardTtl - refreshAhead} each refresh time is
+   *     drawn from; zero for none
+   * @param kmsRate KMS unwraps per second the token bucket allows, or 0 for no bucket
+   * @param kmsBurst the token bucket's size
+   * @param jitterRandom the jitter's random source, for reproducible simulations; null for {@link
+   *     ThreadLocalRandom}; used under its own lock
+   */
   record CacheSettings(
       Duration hardTtl,
       Duration refreshAhead,
+      Duration refreshJitter,
       Duration negativeTtl,
       Duration loadWait,
       long maximumSize,
       long maximumSubkeys,
-      Jca jca) {}
+      Jca jca,
+      double kmsRate,
+      int kmsBurst,
+      RandomGenerator jitterRandom) {}
 
   /**
    * A retained, unexpired KEK for {@code ref}, loading it on a miss. The caller must {@link
@@ -240,7 +278,7 @@ final class KekCache implements AutoCloseable {
       if (denied != null) {
         throw deniedAgain(ref, denied);
       }
-      CachedKek loaded = take(ref, load(ref, false));
+      CachedKek loaded = take(ref, load(ref, null));
       if (loaded != null) {
         return loaded;
       }
@@ -292,7 +330,7 @@ final class KekCache implements AutoCloseable {
       result.completeExceptionally(deniedAgain(ref, denied));
       return;
     }
-    Load load = load(ref, false);
+    Load load = load(ref, null);
     joined.set(load);
     load.whenComplete(
         (loaded, failure) -> {
@@ -404,15 +442,17 @@ final class KekCache implements AutoCloseable {
 
   private void maybeRefresh(CachedKek kek, long now) {
     if (refreshAheadNanos > 0 && kek.claimRefresh(now, refreshRetryNanos)) {
-      load(kek.ref(), true);
+      load(kek.ref(), kek);
     }
   }
 
   /**
-   * The load in flight for {@code ref}, or a new one on the executor. A miss ({@code !refresh})
-   * joins it as a waiter and must {@link Load#leave} it; a refresh only starts it.
+   * The load in flight for {@code ref}, or a new one on the executor: a refresh of {@code
+   * refreshing}, or a miss if that is null. A refresh the rate control refuses is not started (the
+   * returned load is complete and stale) and is tried again when the rate control says.
    */
-  private Load load(KekRef ref, boolean refresh) {
+  private Load load(KekRef ref, CachedKek refreshing) {
+    boolean refresh = refreshing != null;
     Load mine = new Load();
     if (!refresh) {
       mine.addWaiter();
@@ -441,9 +481,22 @@ final class KekCache implements AutoCloseable {
         return mine;
       }
     }
+    if (refresh) {
+      long now = ticker.read();
+      KmsRateControl.Permit permit = rates.tryRefresh(now);
+      if (permit == KmsRateControl.Permit.REFUSED) {
+        refreshing.deferRefresh(rates.nextRefreshTry(now));
+        inflight.remove(ref, mine);
+        mine.settle(null);
+        mine.complete(STALE);
+        return mine;
+      }
+      mine.permit = permit;
+    }
     try {
       executor.execute(() -> runLoad(ref, refresh, mine));
     } catch (RejectedExecutionException e) {
+      rates.answered(mine.permit, null, false, ticker.read());
       inflight.remove(ref, mine);
       mine.settle(null);
       mine.completeExceptionally(new IllegalStateException("key manager is closed", e));
@@ -457,10 +510,19 @@ final class KekCache implements AutoCloseable {
     Throwable failure = null;
     try {
       long start = ticker.read();
-      byte[] plaintext = loader.load(ref, () -> future.atKms = true);
+      byte[] plaintext =
+          loader.load(
+              ref,
+              () -> {
+                future.atKms = true;
+                if (!refresh) {
+                  rates.admitMiss(ref, start + loadWaitNanos, loadWaitNanos, () -> closing);
+                  future.permit = KmsRateControl.Permit.CALL;
+                }
+                future.kmsCalled = true;
+              });
       CachedKek kek =
-          new CachedKek(
-              ref, plaintext, start + ttlNanos, start + ttlNanos - refreshAheadNanos, jca, subkeys);
+          new CachedKek(ref, plaintext, start + ttlNanos, refreshAt(start), jca, subkeys);
       kek.tryRetain(); // the load's reference for its waiters (Load.settle); new, so never dropped
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
       if (result == STALE) {
@@ -482,6 +544,7 @@ final class KekCache implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       failure = e;
     }
+    rates.answered(future.permit, failure, future.kmsCalled, ticker.read());
     // Leave the single-flight map before waking the waiters, so a caller that saw this failure
     // and tries again starts a new load instead of joining this finished one.
     inflight.remove(ref, future);
@@ -546,8 +609,10 @@ final class KekCache implements AutoCloseable {
     String message = shared.getMessage();
     if (shared instanceof KeyAccessDeniedException) {
       return new KeyAccessDeniedException(message, shared);
-    } else if (shared instanceof KmsUnavailableException) {
-      return new KmsUnavailableException(message, shared);
+    } else if (shared instanceof KmsUnavailableException u) {
+      return u.isThrottled()
+          ? KmsUnavailableException.throttled(message, u.retryAfter().orElse(null), shared)
+          : new KmsUnavailableException(message, shared);
     } else if (shared instanceof InvalidCiphertextException) {
       return new InvalidCiphertextException(message, shared);
     } else if (shared instanceof KekStateException) {
@@ -595,10 +660,28 @@ final class KekCache implements AutoCloseable {
   /** Caches a KEK just created, so its first use needs no KMS call. */
   void put(KekRef ref, byte[] plaintext) {
     long now = ticker.read();
-    CachedKek kek =
-        new CachedKek(
-            ref, plaintext, now + ttlNanos, now + ttlNanos - refreshAheadNanos, jca, subkeys);
+    CachedKek kek = new CachedKek(ref, plaintext, now + ttlNanos, refreshAt(now), jca, subkeys);
     install(kek, invalidations.get(), null); // a creation: neither a load nor a refresh
+  }
+
+  /**
+   * The refresh time of an entry whose KMS unwrap began at {@code start}: {@code hardTtl -
+   * refreshAhead} after it, less a uniform draw from the jitter window.
+   */
+  private long refreshAt(long start) {
+    long latest = start + ttlNanos - refreshAheadNanos;
+    if (jitterNanos <= 0 || refreshAheadNanos <= 0) {
+      return latest;
+    }
+    long jitter;
+    if (jitterRandom == null) {
+      jitter = ThreadLocalRandom.current().nextLong(jitterNanos + 1);
+    } else {
+      synchronized (jitterRandom) {
+        jitter = jitterRandom.nextLong(jitterNanos + 1);
+      }
+    }
+    return latest - jitter;
   }
 
   /**
@@ -694,6 +777,7 @@ final class KekCache implements AutoCloseable {
   /** Drops and wipes every entry; loads still running are not cached. */
   @Override
   public void close() {
+    closing = true;
     synchronized (installLock) {
       closed = true;
     }

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.random.RandomGenerator;
 
 /**
  * Builds {@link KeyManager}s.
@@ -75,6 +76,10 @@ public final class KeyManagers {
     private final Set<String> allowedSchemes = new LinkedHashSet<>();
     private Duration hardTtl = DEFAULT_HARD_TTL;
     private Duration refreshAhead; // default: a fifth of the hard TTL
+    private Duration refreshJitter; // default: a quarter of hardTtl - refreshAhead
+    private double kmsRate; // 0: no token bucket
+    private int kmsBurst;
+    private RandomGenerator jitterRandom; // null: ThreadLocalRandom
     private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
     private Duration loadTimeout = DEFAULT_LOAD_TIMEOUT;
     private int kmsThreads = DEFAULT_KMS_THREADS;
@@ -185,6 +190,76 @@ public final class KeyManagers {
         throw new IllegalArgumentException("refreshAhead must not be negative: " + refreshAhead);
       }
       this.refreshAhead = refreshAhead;
+      return this;
+    }
+
+    /**
+     * How far before {@code hardTtl - refreshAhead} each cached KEK's refresh may start: every
+     * entry draws its refresh time uniformly from this window, ending at {@code hardTtl -
+     * refreshAhead} (never later, so the time left to refresh before the hard TTL only grows).
+     * Default a quarter of {@code hardTtl - refreshAhead} (one minute at the default five-minute
+     * TTL).
+     *
+     * <p>Without it, key managers started together (a deploy) load their KEKs at one instant and
+     * refresh them together forever after, so the KMS sees a burst of every node's calls once per
+     * refresh interval; with it, the burst spreads over the window after one interval, and wider on
+     * every later one. The cost: refreshes come on average half the window earlier, so a key
+     * manager makes {@code (hardTtl - refreshAhead) / (hardTtl - refreshAhead - jitter / 2)} times
+     * the KMS calls (about 14 % more at the default). {@code docs/fleet.md} has the numbers. Zero
+     * turns it off.
+     *
+     * @throws IllegalArgumentException if negative
+     * @throws KeyManagerConfigException from {@link #build()} if longer than {@code hardTtl -
+     *     refreshAhead}
+     */
+    public Builder refreshJitter(Duration jitter) {
+      requireNonNull(jitter, "jitter");
+      if (jitter.isNegative()) {
+        throw new IllegalArgumentException("refreshJitter must not be negative: " + jitter);
+      }
+      this.refreshJitter = jitter;
+      return this;
+    }
+
+    /**
+     * Limits this key manager's KMS unwraps (cache loads and refreshes) with a token bucket: at
+     * most {@code burst} at once, refilled at {@code callsPerSecond}, so in any {@code t} seconds
+     * the KMS sees at most {@code burst + callsPerSecond * t} unwraps from it. Default: no limit.
+     *
+     * <p>Refreshes yield to misses: a refresh that finds no permit is deferred and its KEK keeps
+     * serving until its hard TTL; a miss takes the next permit ahead of all refreshes and waits for
+     * it within {@link #loadTimeout}, else fails at once with {@link
+     * dev.keymanager.KmsUnavailableException} (retryable) without calling the KMS. Set the rate
+     * above the natural load, {@code hot KEKs / (hardTtl - refreshAhead - refreshJitter / 2)} per
+     * second: below it, refreshes fall behind and KEKs start passing their hard TTL (so callers
+     * wait for misses) once the burst and the refresh-ahead window are used up ({@code
+     * docs/fleet.md}). KEK creation, rotation and CMK changes (wraps) are not limited.
+     *
+     * <p>Independently of this setting, a KMS answer marked as throttling ({@link
+     * dev.keymanager.KmsUnavailableException#isThrottled()}) makes the key manager back off all its
+     * refreshes together (exponentially from 1 s, at most a quarter of {@code refreshAhead},
+     * honouring the KMS's Retry-After up to that), then probe with one call.
+     *
+     * @throws IllegalArgumentException if the rate is not positive and finite, or the burst is
+     *     below 1
+     */
+    public Builder kmsRateLimit(double callsPerSecond, int burst) {
+      if (!(callsPerSecond > 0) || Double.isInfinite(callsPerSecond)) {
+        throw new IllegalArgumentException(
+            "kmsRateLimit callsPerSecond must be positive and finite: " + callsPerSecond);
+      }
+      if (burst < 1) {
+        throw new IllegalArgumentException("kmsRateLimit burst must be >= 1: " + burst);
+      }
+      this.kmsRate = callsPerSecond;
+      this.kmsBurst = burst;
+      return this;
+    }
+
+    /** The jitter's random source, so a simulation over a manual clock is reproducible. */
+    @VisibleForTesting
+    Builder jitterRandom(RandomGenerator random) {
+      this.jitterRandom = requireNonNull(random, "random");
       return this;
     }
 
@@ -415,6 +490,15 @@ public final class KeyManagers {
         throw new KeyManagerConfigException(
             "refreshAhead (" + refreshAhead + ") must be shorter than hardTtl (" + hardTtl + ")");
       }
+      Duration interval = hardTtl.minus(effectiveRefreshAhead());
+      if (refreshJitter != null && refreshJitter.compareTo(interval) > 0) {
+        throw new KeyManagerConfigException(
+            "refreshJitter ("
+                + refreshJitter
+                + ") must not be longer than hardTtl - refreshAhead ("
+                + interval
+                + "): refreshes would start before the KEK is loaded");
+      }
       if (jcaProvider != null) {
         Jca.of(jcaProvider); // fails now, before any KMS provider is opened
       }
@@ -471,14 +555,23 @@ public final class KeyManagers {
     }
 
     KekCache.CacheSettings cacheSettings() {
+      Duration ahead = effectiveRefreshAhead();
       return new KekCache.CacheSettings(
           hardTtl,
-          refreshAhead != null ? refreshAhead : hardTtl.dividedBy(5),
+          ahead,
+          refreshJitter != null ? refreshJitter : hardTtl.minus(ahead).dividedBy(4),
           negativeTtl,
           loadTimeout,
           maximumCachedKeks,
           maximumCachedSubkeys,
-          jcaProvider == null ? Jca.DEFAULT : Jca.of(jcaProvider));
+          jcaProvider == null ? Jca.DEFAULT : Jca.of(jcaProvider),
+          kmsRate,
+          kmsBurst,
+          jitterRandom);
+    }
+
+    private Duration effectiveRefreshAhead() {
+      return refreshAhead != null ? refreshAhead : hardTtl.dividedBy(5);
     }
 
     int kmsThreads() {

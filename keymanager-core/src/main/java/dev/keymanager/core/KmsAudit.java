@@ -124,7 +124,11 @@ final class KmsAudit {
       throw failed(type, time, operation, kek, cmk, start, "denied", e);
     } catch (KmsUnavailableException e) {
       stats.transientFailures.increment();
-      throw failed(type, time, operation, kek, cmk, start, "unavailable", e);
+      if (e.isThrottled()) {
+        stats.throttledCalls.increment();
+      }
+      throw failed(
+          type, time, operation, kek, cmk, start, e.isThrottled() ? "throttled" : "unavailable", e);
     } catch (InvalidCiphertextException e) {
       failed(type, time, operation, kek, cmk, start, "invalid-ciphertext", e);
       throw new InvalidCiphertextException(

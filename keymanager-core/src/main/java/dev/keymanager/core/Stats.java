@@ -15,6 +15,8 @@ final class Stats {
   final LongAdder refreshes = new LongAdder();
   final LongAdder evictions = new LongAdder();
   final LongAdder unreadableRecords = new LongAdder();
+  final LongAdder throttledCalls = new LongAdder();
+  final LongAdder deferredCalls = new LongAdder();
 
   /** The counters now, with the cache's occupancy read from {@code cache}. */
   KeyManagerStats snapshot(KekCache cache, Duration hardTtl) {
@@ -29,6 +31,8 @@ final class Stats {
         refreshes.sum(),
         evictions.sum(),
         unreadableRecords.sum(),
+        throttledCalls.sum(),
+        deferredCalls.sum(),
         occupancy.cachedKeks(),
         occupancy.loadsInFlight(),
         hardTtl,

@@ -31,10 +31,11 @@ import java.util.regex.Pattern;
  * derivable by anyone who knows the name: this class protects nothing and is for tests only.</b>
  *
  * <p>Every unwrap or wrap first counts itself, then checks, in this order: the {@linkplain
- * #latency(Duration) latency}, the transient failures ({@link #failAllCalls(boolean)}, then {@link
- * #failNextCalls(int)}), and the CMK's state (deleted, disabled, access denied). Switches made by
- * one thread apply to calls that start after the switch returns. Getting an unwrapper or wrapper is
- * not a call: it only checks the URI.
+ * #latency(Duration) latency}, a {@linkplain #throttleAllCalls(boolean) throttling storm}, the
+ * transient failures ({@link #failAllCalls(boolean)}, then {@link #failNextCalls(int)}), and the
+ * CMK's state (deleted, disabled, access denied). Switches made by one thread apply to calls that
+ * start after the switch returns. Getting an unwrapper or wrapper is not a call: it only checks the
+ * URI.
  *
  * <pre>{@code
  * FakeKms kms = new FakeKms();
@@ -61,6 +62,8 @@ public final class FakeKms implements KmsProvider {
   private final AtomicLong unwrapCalls = new AtomicLong();
   private final AtomicLong wrapCalls = new AtomicLong();
   private volatile boolean failAll;
+  private volatile boolean throttleAll;
+  private volatile Duration retryAfter = Duration.ZERO;
   private volatile Duration latency = Duration.ZERO;
 
   /** A fake with every CMK enabled, no latency, no failures and zero counts. */
@@ -192,6 +195,29 @@ public final class FakeKms implements KmsProvider {
     failAll = outage;
   }
 
+  /**
+   * Starts ({@code true}) or ends ({@code false}) a throttling storm: while on, every unwrap and
+   * wrap fails as a KMS over its request quota would, with a {@link KmsUnavailableException} that
+   * {@linkplain KmsUnavailableException#isThrottled() is marked throttled} and carries the {@link
+   * #retryAfterHint(Duration) Retry-After hint}, if one is set.
+   */
+  public void throttleAllCalls(boolean storm) {
+    throttleAll = storm;
+  }
+
+  /**
+   * The Retry-After hint throttled calls carry; {@link Duration#ZERO} (the default) for none.
+   *
+   * @throws IllegalArgumentException if negative
+   */
+  public void retryAfterHint(Duration hint) {
+    requireNonNull(hint, "hint");
+    if (hint.isNegative()) {
+      throw new IllegalArgumentException("retryAfterHint must not be negative: " + hint);
+    }
+    retryAfter = hint;
+  }
+
   /** The unwrap calls made since creation or {@link #resetCounts()}, including failed ones. */
   public long unwrapCalls() {
     return unwrapCalls.get();
@@ -237,6 +263,8 @@ public final class FakeKms implements KmsProvider {
         + latency
         + ", failAll="
         + failAll
+        + ", throttleAll="
+        + throttleAll
         + ", failNext="
         + failNext.get()
         + "]";
@@ -265,6 +293,13 @@ public final class FakeKms implements KmsProvider {
         throw new KmsUnavailableException(
             "fake-kms call for CMK " + cmkUri + " was interrupted during its latency", e);
       }
+    }
+    if (throttleAll) {
+      Duration hint = retryAfter;
+      throw KmsUnavailableException.throttled(
+          "fake-kms throttled the call (throttleAllCalls): CMK " + cmkUri + " was not reached",
+          hint.isZero() ? null : hint,
+          null);
     }
     if (failAll) {
       throw new KmsUnavailableException(

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KeyAccessDeniedException;
@@ -167,6 +168,36 @@ class FakeKmsTest extends KmsProviderContract {
     }
     kms.failAllCalls(false);
     assertThat(unwrapper(CMK).unwrap(ciphertext, CONTEXT)).isEqualTo(PLAINTEXT);
+  }
+
+  @Test
+  void aThrottlingStormMarksEveryFailureThrottledWithTheHintUntilSwitchedOff() {
+    byte[] ciphertext = wrap(CMK);
+    kms.failNextCalls(1);
+
+    kms.throttleAllCalls(true);
+    KmsUnavailableException noHint =
+        catchThrowableOfType(
+            KmsUnavailableException.class, () -> unwrapper(CMK).unwrap(ciphertext, CONTEXT));
+    kms.retryAfterHint(Duration.ofSeconds(3));
+    KmsUnavailableException hinted =
+        catchThrowableOfType(KmsUnavailableException.class, () -> wrap(CMK));
+
+    assertThat(noHint.isThrottled()).isTrue();
+    assertThat(noHint.retryAfter()).isEmpty();
+    assertThat(noHint).hasMessageContaining(CMK.toString());
+    assertThat(hinted.isThrottled()).isTrue();
+    assertThat(hinted.retryAfter()).contains(Duration.ofSeconds(3));
+    assertThat(kms.calls()).isEqualTo(3); // throttled calls count
+    kms.throttleAllCalls(false);
+    // The throttled calls did not use up failNextCalls: the next call still fails, not throttled.
+    KmsUnavailableException plain =
+        catchThrowableOfType(
+            KmsUnavailableException.class, () -> unwrapper(CMK).unwrap(ciphertext, CONTEXT));
+    assertThat(plain.isThrottled()).isFalse();
+    assertThat(unwrapper(CMK).unwrap(ciphertext, CONTEXT)).isEqualTo(PLAINTEXT);
+    assertThatThrownBy(() -> kms.retryAfterHint(Duration.ofSeconds(-1)))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test

@@ -94,7 +94,9 @@ final class AwsKmsErrors {
             e);
       }
       if (s.isThrottlingException()) {
-        return unavailable(what + " was throttled, after the SDK's retries" + codeOf(s), e);
+        // AWS KMS sends no Retry-After; the key manager backs off on its own schedule.
+        return KmsUnavailableException.throttled(
+            what + " was throttled, after the SDK's retries" + codeOf(s), null, e);
       }
       if (e instanceof LimitExceededException) {
         return unavailable(what + " exceeded a KMS limit" + codeOf(s), e);

@@ -253,6 +253,10 @@ class AwsKmsErrorMappingTest {
     assertThat(thrown).isInstanceOf(row.expected()).hasCauseInstanceOf(row.vendorCause());
     assertThat(((KeyManagerException) thrown).isRetryable())
         .isEqualTo(row.expected() == KmsUnavailableException.class);
+    if (thrown instanceof KmsUnavailableException u) {
+      // Only throttling marks the failure, so the key manager backs off for it alone.
+      assertThat(u.isThrottled()).isEqualTo("ThrottlingException".equals(row.errorCode()));
+    }
     assertThat(thrown.getMessage())
         .contains(cmk.toString())
         .contains(row.op() == Op.WRAP ? "Encrypt" : "Decrypt");

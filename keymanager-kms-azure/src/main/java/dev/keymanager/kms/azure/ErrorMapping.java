@@ -9,6 +9,7 @@ import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KeyManagerException;
 import dev.keymanager.KmsUnavailableException;
 import java.net.URI;
+import java.time.Duration;
 
 /**
  * Maps what the Azure SDK throws to keymanager's exceptions, keeping it as the cause.
@@ -22,7 +23,10 @@ import java.net.URI;
  *       <td>{@link InvalidCiphertextException}</td></tr>
  *   <tr><td>400 on wrap or get (the key cannot do this algorithm)</td>
  *       <td>{@link KeyManagerConfigException}</td></tr>
- *   <tr><td>408, 429, 5xx, timeouts, I/O errors, any other status (after the SDK's retries)</td>
+ *   <tr><td>429 (after the SDK's retries)</td>
+ *       <td>{@link KmsUnavailableException} {@linkplain KmsUnavailableException#isThrottled()
+ *       marked throttled}, with the Retry-After hint in milliseconds or seconds</td></tr>
+ *   <tr><td>408, 5xx, timeouts, I/O errors, any other status (after the SDK's retries)</td>
  *       <td>{@link KmsUnavailableException}</td></tr>
  * </table>
  */
@@ -100,15 +104,44 @@ final class ErrorMapping {
             what + ": the key refused the request (" + detail(e) + ")", e);
       default:
         String retryAfter = retryAfter(response);
-        return new KmsUnavailableException(
+        String message =
             what
                 + " after retries"
                 + (retryAfter == null ? "" : "; the service asked to retry after " + retryAfter)
                 + " ("
                 + detail(e)
-                + ")",
-            e);
+                + ")";
+        if (status == 429) {
+          return KmsUnavailableException.throttled(message, retryAfterDuration(response), e);
+        }
+        return new KmsUnavailableException(message, e);
     }
+  }
+
+  /**
+   * The service's retry hint as a duration, or null if it sent none or only an HTTP date (which
+   * needs a trusted clock to compare with; the key manager's own back-off applies then).
+   */
+  static Duration retryAfterDuration(HttpResponse response) {
+    for (String header : new String[] {"retry-after-ms", "x-ms-retry-after-ms"}) {
+      Long ms = digits(response.getHeaderValue(header));
+      if (ms != null) {
+        return Duration.ofMillis(ms);
+      }
+    }
+    Long seconds = digits(response.getHeaderValue("Retry-After"));
+    return seconds == null ? null : Duration.ofSeconds(seconds);
+  }
+
+  private static Long digits(String value) {
+    if (value == null) {
+      return null;
+    }
+    String v = value.strip();
+    if (v.isEmpty() || v.length() > 12 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return null;
+    }
+    return Long.parseLong(v);
   }
 
   /** The service's retry hint, as sent: seconds or an HTTP date; null if none. */

@@ -258,6 +258,8 @@ class ErrorMappingTest {
     assertThat(e.isRetryable()).isTrue();
     assertThat(statusOfCause(e)).isEqualTo(429);
     assertThat(e).hasMessageContaining("retry after 150 ms");
+    assertThat(e.isThrottled()).isTrue();
+    assertThat(e.retryAfter()).contains(java.time.Duration.ofMillis(150));
     List<FakeKeyVault.Request> attempts = KV.requests("POST", "/unwrapkey");
     assertThat(attempts).hasSize(TestProviders.ATTEMPTS);
     for (int i = 1; i < attempts.size(); i++) {
@@ -295,6 +297,7 @@ class ErrorMappingTest {
           expect(KmsUnavailableException.class, cmk, () -> unwrap(cmk, blob));
 
       assertThat(statusOfCause(e)).as("status %d", status).isEqualTo(status);
+      assertThat(e.isThrottled()).as("status %d is not throttling", status).isFalse();
       assertThat(KV.requests("POST", "/unwrapkey")).as("status %d", status).hasSize(3);
     }
     assertThat(unwrap(cmk, blob)).isEqualTo(PLAINTEXT);

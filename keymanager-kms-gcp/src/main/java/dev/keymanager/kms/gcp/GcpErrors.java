@@ -77,8 +77,13 @@ final class GcpErrors {
       case UNIMPLEMENTED:
         return new KeyManagerConfigException(
             what + ": the endpoint does not serve Cloud KMS; check the endpoint override", e);
+      case RESOURCE_EXHAUSTED:
+        // The project's request quota: throttling, after the client's own retries. Cloud KMS
+        // sends no Retry-After; the key manager backs off on its own schedule.
+        return KmsUnavailableException.throttled(
+            what + ": throttled (request quota exhausted); try again later", null, e);
       default:
-        // UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL (retried by the client
+        // UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL (retried by the client
         // first), and every other code: none says the key was refused, so nothing is evicted
         // early; a cached KEK serves until its hard TTL and the call can be tried again.
         return new KmsUnavailableException(what + ": transient; try again later", e);

@@ -101,6 +101,10 @@ class ErrorMappingTest {
     assertThat(thrown).isInstanceOf(expected).hasMessageContaining(CMK.toString());
     KeyManagerException e = (KeyManagerException) thrown;
     assertThat(e.isRetryable()).isEqualTo(expected == KmsUnavailableException.class);
+    if (e instanceof KmsUnavailableException u) {
+      // Only the quota status marks a call throttled, so the key manager backs off for it alone.
+      assertThat(u.isThrottled()).isEqualTo(code == Status.Code.RESOURCE_EXHAUSTED);
+    }
     assertThat(e.getCause()).isInstanceOf(ApiException.class);
     assertThat(((ApiException) e.getCause()).getStatusCode().getCode().name())
         .isEqualTo(code.name());
