@@ -23,6 +23,7 @@ import dev.keymanager.RewrapSink;
 import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
@@ -54,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * process sharing the store (a rotation, a disable) take effect here within the hard TTL, the same
  * bound as a CMK revocation.
  */
-final class DefaultKeyManager implements KeyManager {
+final class DefaultKeyManager implements KeyManager, Jca.Source {
   private static final Logger log = LoggerFactory.getLogger(DefaultKeyManager.class);
 
   static final int KEK_LENGTH = 32;
@@ -84,6 +85,7 @@ final class DefaultKeyManager implements KeyManager {
   private final KekStateChanges states;
   private final Rewrapper rewrapper;
   private final Duration loadWait;
+  private final Jca jca;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
     // Every read of every component is checked to answer for the KEK asked for.
@@ -94,15 +96,11 @@ final class DefaultKeyManager implements KeyManager {
     this.audit = new KmsAudit(stats, config.auditListeners(), clock);
     this.ownedExecutor = config.kmsExecutor() == null ? new KmsExecutor(config.kmsThreads()) : null;
     this.executor = ownedExecutor != null ? ownedExecutor : config.kmsExecutor();
+    KekCache.CacheSettings settings = config.cacheSettings();
+    this.jca = settings.jca();
     this.cache =
-        new KekCache(
-            config.cacheSettings(),
-            config.ticker(),
-            stats,
-            executor,
-            store.toString(),
-            this::unwrapKek);
-    this.loadWait = config.cacheSettings().loadWait();
+        new KekCache(settings, config.ticker(), stats, executor, store.toString(), this::unwrapKek);
+    this.loadWait = settings.loadWait();
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -121,13 +119,18 @@ final class DefaultKeyManager implements KeyManager {
             primaries::invalidate);
     this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
     this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
-    this.dataPath = new DataPathView(this);
-    this.warmer = new WarmUp(store, cache, primaries::put, config.cacheSettings().loadWait());
+    this.dataPath = new DataPathView(this, jca);
+    this.warmer = new WarmUp(store, cache, primaries::put, settings.loadWait());
   }
 
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
   static KeyContext kekContext(KekRef ref) {
     return KekAdmin.kmsContextFor(ref);
+  }
+
+  @Override
+  public Jca jca() {
+    return jca;
   }
 
   @Override
