@@ -3,6 +3,7 @@ package dev.keymanager.core;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 
 import dev.keymanager.KekRef;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.internal.ApiBridge;
 import java.util.Arrays;

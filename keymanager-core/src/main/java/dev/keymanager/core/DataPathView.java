@@ -10,6 +10,7 @@ import dev.keymanager.RewrapSink;
 import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.internal.Jca;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.concurrent.CompletionStage;
@@ -19,11 +20,18 @@ import java.util.concurrent.CompletionStage;
  * Delegates, rather than being the key manager cast to a narrower type, so a holder can neither
  * cast it back to reach administration nor close the key manager.
  */
-final class DataPathView implements DataKeyService {
+final class DataPathView implements DataKeyService, Jca.Source {
   private final DataKeyService keys;
+  private final Jca jca;
 
-  DataPathView(DataKeyService keys) {
+  DataPathView(DataKeyService keys, Jca jca) {
     this.keys = keys;
+    this.jca = jca;
+  }
+
+  @Override
+  public Jca jca() {
+    return jca;
   }
 
   @Override

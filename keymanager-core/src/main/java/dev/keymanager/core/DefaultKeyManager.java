@@ -23,6 +23,7 @@ import dev.keymanager.RewrapSink;
 import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.AuditListener;
@@ -57,7 +58,7 @@ import org.slf4j.LoggerFactory;
  * announces them ({@link StoreChangeFollower}), and at the latest within the hard TTL, the same
  * bound as a CMK revocation.
  */
-final class DefaultKeyManager implements KeyManager {
+final class DefaultKeyManager implements KeyManager, Jca.Source {
   private static final Logger log = LoggerFactory.getLogger(DefaultKeyManager.class);
 
   static final int KEK_LENGTH = 32;
@@ -90,6 +91,7 @@ final class DefaultKeyManager implements KeyManager {
   private final Duration hardTtl;
   private final StoreChangeFollower follower; // null when not following the store's feed
   private final KekChangeSubscription subscription; // null when not following the store's feed
+  private final Jca jca;
 
   DefaultKeyManager(KeyManagers.Builder config, KmsRegistry kms) {
     // Every read of every component is checked to answer for the KEK asked for.
@@ -100,16 +102,12 @@ final class DefaultKeyManager implements KeyManager {
     this.audit = new KmsAudit(stats, config.auditListeners(), clock);
     this.ownedExecutor = config.kmsExecutor() == null ? new KmsExecutor(config.kmsThreads()) : null;
     this.executor = ownedExecutor != null ? ownedExecutor : config.kmsExecutor();
+    KekCache.CacheSettings settings = config.cacheSettings();
+    this.jca = settings.jca();
     this.cache =
-        new KekCache(
-            config.cacheSettings(),
-            config.ticker(),
-            stats,
-            executor,
-            store.toString(),
-            this::unwrapKek);
-    this.loadWait = config.cacheSettings().loadWait();
-    this.hardTtl = config.cacheSettings().hardTtl();
+        new KekCache(settings, config.ticker(), stats, executor, store.toString(), this::unwrapKek);
+    this.loadWait = settings.loadWait();
+    this.hardTtl = settings.hardTtl();
     this.primaries =
         Caffeine.newBuilder()
             .expireAfterWrite(config.hardTtl())
@@ -128,8 +126,8 @@ final class DefaultKeyManager implements KeyManager {
             primaries::invalidate);
     this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
     this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
-    this.dataPath = new DataPathView(this);
-    this.warmer = new WarmUp(store, cache, primaries::put, config.cacheSettings().loadWait());
+    this.dataPath = new DataPathView(this, jca);
+    this.warmer = new WarmUp(store, cache, primaries::put, settings.loadWait());
     StoreChangeFollower f = new StoreChangeFollower(cache, primaries);
     this.subscription = config.storeChangeNotices() ? store.subscribe(f).orElse(null) : null;
     this.follower = subscription != null ? f : null;
@@ -138,6 +136,11 @@ final class DefaultKeyManager implements KeyManager {
   /** The KMS context that binds a KEK's wrapped material to the KEK id and version. */
   static KeyContext kekContext(KekRef ref) {
     return KekAdmin.kmsContextFor(ref);
+  }
+
+  @Override
+  public Jca jca() {
+    return jca;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.keymanager.core;
 
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;

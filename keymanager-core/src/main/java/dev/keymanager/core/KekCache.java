@@ -13,6 +13,7 @@ import dev.keymanager.KeyAccessDeniedException;
 import dev.keymanager.KeyManagerConfigException;
 import dev.keymanager.KeyManagerException;
 import dev.keymanager.KmsUnavailableException;
+import dev.keymanager.core.internal.Jca;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.KeyManager;
 import dev.keymanager.KeyManagerConfigException;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.spi.AuditListener;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.spi.KmsProvider;
@@ -347,8 +348,11 @@ public final class KeyManagers {
      * overwrite the key copies they take, and this library scrubs the ciphers it keeps, so no key
      * bytes outlive their use on the heap; other providers may keep copies the library cannot reach
      * until the garbage collector reclaims them. {@code docs/api.md} records what the heap scan
-     * finds under Bouncy Castle. Payload envelope encryption ({@code EnvelopeCipher}) and the
-     * development {@code local-kms} are not affected by this option.
+     * finds under Bouncy Castle. One-shot payloads of {@code EnvelopeCipher} built on this key
+     * manager (or its {@link KeyManager#dataPathOnly()} view) also run on it; its streaming
+     * payloads run on Tink, which takes its cipher and MAC from the JDK's provider list, not from
+     * this option (the {@code EnvelopeCipher} class comment says how to put a provider first). The
+     * development {@code local-kms} is not affected.
      *
      * @throws IllegalArgumentException if the provider offers AES/GCM/NoPadding or HmacSHA256 not
      *     (checked by {@link #build()})

@@ -1,5 +1,6 @@
 package dev.keymanager.core;
 
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
 import java.lang.invoke.MethodHandles;

@@ -8,6 +8,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KeyContext;
 import dev.keymanager.KeyManager;
 import dev.keymanager.WrappedKey;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;

@@ -2,6 +2,7 @@ package dev.keymanager.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import javax.crypto.Cipher;
 import org.junit.jupiter.api.Test;

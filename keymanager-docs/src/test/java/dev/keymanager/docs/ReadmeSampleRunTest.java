@@ -2,6 +2,7 @@ package dev.keymanager.docs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.keymanager.kms.aws.FakeAwsKms;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.PrintStream;
@@ -12,13 +13,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs the README's "Using it" sample as written, through provider discovery, with {@link
- * StandInAwsKms} in place of keymanager-kms-aws (no AWS endpoint here).
+ * Runs the README's "Using it" sample as written, through provider discovery, on the real
+ * keymanager-kms-aws: the AWS SDK's {@code KmsClient} makes signed calls to {@link FakeAwsKms}, the
+ * aws module's AWS KMS endpoint on 127.0.0.1 (from its test-jar), reached the way a user points the
+ * SDK at another endpoint: the SDK's own {@code aws.endpointUrlKms} and credential system
+ * properties, with nothing in the sample changed.
  */
 class ReadmeSampleRunTest {
   @TempDir Path out;
@@ -33,23 +39,52 @@ class ReadmeSampleRunTest {
     assertThat(readme).as("the README's UsingIt sample").hasSize(1);
     assertThat(SampleCompiler.compile(readme, out)).isEmpty();
 
-    // The test class path without keymanager-kms-aws, plus the stand-in's service file.
+    // The test class path as it is: keymanager-kms-aws and the other KMS modules, discovered.
     List<URL> urls = new ArrayList<>();
     urls.add(out.toUri().toURL());
-    urls.add(getClass().getResource("/readme-run/").toURI().toURL());
     for (String entry : SampleCompiler.classPath().split(File.pathSeparator)) {
-      if (!entry.contains("keymanager-kms-aws")) {
-        urls.add(Path.of(entry).toUri().toURL());
+      urls.add(Path.of(entry).toUri().toURL());
+    }
+    try (FakeAwsKms aws = FakeAwsKms.start()) {
+      String cmk = FakeAwsKms.cmk(aws.createKey()).toString();
+      Map<String, String> sdk =
+          Map.of(
+              "aws.endpointUrlKms", aws.endpoint().toString(),
+              "aws.accessKeyId", FakeAwsKms.ACCESS_KEY_ID,
+              "aws.secretAccessKey", FakeAwsKms.SECRET_KEY);
+      Map<String, String> previous = setProperties(sdk);
+      try {
+        String first = run(urls, cmk);
+        assertThat(aws.requests("TrentService.Encrypt")).as("createKek's KMS Encrypt").hasSize(1);
+        int decrypts = aws.requests("TrentService.Decrypt").size();
+        String second = run(urls, cmk); // the same store, as after a restart: the KEK exists
+
+        assertThat(first).isEqualTo("order 1001" + System.lineSeparator());
+        assertThat(second).isEqualTo(first);
+        assertThat(aws.requests("TrentService.Encrypt")).as("no second createKek").hasSize(1);
+        assertThat(aws.requests("TrentService.Decrypt").size() - decrypts)
+            .as("the restarted key manager unwraps its KEK with one KMS Decrypt")
+            .isEqualTo(1);
+        assertThat(Files.list(data.resolve("keks")).count()).isPositive();
+      } finally {
+        setProperties(previous);
       }
     }
-    String cmk =
-        "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    String first = run(urls, cmk);
-    String second = run(urls, cmk); // the same store, as after a restart: the KEK exists
+  }
 
-    assertThat(first).isEqualTo("order 1001" + System.lineSeparator());
-    assertThat(second).isEqualTo(first);
-    assertThat(Files.list(data.resolve("keks")).count()).isPositive();
+  /** Sets each property (removing those mapped to null); returns the values it replaced. */
+  private static Map<String, String> setProperties(Map<String, String> values) {
+    Map<String, String> previous = new HashMap<>();
+    values.forEach(
+        (k, v) -> {
+          previous.put(k, System.getProperty(k));
+          if (v == null) {
+            System.clearProperty(k);
+          } else {
+            System.setProperty(k, v);
+          }
+        });
+    return previous;
   }
 
   private String run(List<URL> urls, String cmk) throws Exception {

@@ -74,7 +74,9 @@ public final class KeyManagerKmsClient implements KmsClient {
   }
 
   /**
-   * Checks the configuration and that a key manager is registered under {@code kmsInstanceId}.
+   * Checks the configuration and that a key manager is registered under {@code kmsInstanceId}, or
+   * builds and registers one from the configuration's {@code keymanager.*} properties ({@link
+   * KeyManagerConfiguration}) if none is.
    *
    * @throws ParquetCryptoRuntimeException if double wrapping is on (Parquet's default: set {@code
    *     parquet.encryption.double.wrapping=false}) or no key manager is registered under that name
@@ -98,6 +100,16 @@ public final class KeyManagerKmsClient implements KmsClient {
               + ", beyond the key manager's revocation bound)");
     }
     this.keyManagerName = kmsInstanceId;
+    try {
+      KeyManagerRegistry.lookupOrBuild(kmsInstanceId, configuration);
+    } catch (KeyManagerException e) {
+      throw new ParquetCryptoRuntimeException(
+          "keymanager could not build the key manager '"
+              + kmsInstanceId
+              + "' from its configuration properties: "
+              + e.getMessage(),
+          e);
+    }
     keys(); // fail at once, before Parquet caches this client
   }
 
@@ -183,7 +195,9 @@ public final class KeyManagerKmsClient implements KmsClient {
                         + KeyToolkit.KMS_INSTANCE_ID_PROPERTY_NAME
                         + "): call KeyManagerRegistry.register(\""
                         + name
-                        + "\", keys) before Parquet reads or writes"));
+                        + "\", keys) before Parquet reads or writes, or set "
+                        + KeyManagerConfiguration.STORE_FILE_DIR
+                        + " and the other keymanager.* properties (KeyManagerConfiguration)"));
   }
 
   private static ParquetCryptoRuntimeException translate(String what, KeyManagerException e) {

@@ -3,9 +3,12 @@ package dev.keymanager.parquet;
 import static java.util.Objects.requireNonNull;
 
 import dev.keymanager.KeyManager;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * Where an application puts the {@link KeyManager} that Parquet's key tools should use, under a
@@ -25,10 +28,17 @@ import java.util.concurrent.ConcurrentMap;
  * }</pre>
  *
  * <p>The registry is process-wide (a static map) and thread-safe. It holds references only: it
- * never closes a key manager; closing the {@link Registration} removes the entry.
+ * never closes a key manager registered here; closing the {@link Registration} removes the entry.
+ *
+ * <p>Jobs that cannot run code first (Spark configured only by {@code spark.hadoop.*} properties)
+ * can let the client build the key manager from configuration instead: {@link
+ * KeyManagerConfiguration}.
  */
 public final class KeyManagerRegistry {
   private static final ConcurrentMap<String, KeyManager> REGISTERED = new ConcurrentHashMap<>();
+  // Key managers built from configuration (lookupOrBuild): registered for the life of the process.
+  private static final List<KeyManagerConfiguration.Built> CONFIGURED = new ArrayList<>();
+  private static boolean shutdownHookAdded; // guarded by CONFIGURED
 
   private KeyManagerRegistry() {}
 
@@ -56,6 +66,44 @@ public final class KeyManagerRegistry {
               + "' already: close its registration first");
     }
     return new Registration(name, keys);
+  }
+
+  /**
+   * The key manager registered under {@code name}; if there is none and {@code conf} {@linkplain
+   * KeyManagerConfiguration#isConfigured configures} one, builds it, registers it under {@code
+   * name} for the life of the process (closed with its store at JVM shutdown) and returns it. Two
+   * threads racing build one key manager.
+   */
+  static Optional<KeyManager> lookupOrBuild(String name, Configuration conf) {
+    Optional<KeyManager> registered = lookup(name);
+    if (registered.isPresent() || !KeyManagerConfiguration.isConfigured(conf)) {
+      return registered;
+    }
+    synchronized (CONFIGURED) {
+      registered = lookup(name);
+      if (registered.isPresent()) {
+        return registered;
+      }
+      KeyManagerConfiguration.Built built = KeyManagerConfiguration.build(conf);
+      register(name, built.keys());
+      CONFIGURED.add(built);
+      if (!shutdownHookAdded) {
+        Runtime.getRuntime()
+            .addShutdownHook(
+                new Thread(KeyManagerRegistry::closeConfigured, "keymanager-parquet-shutdown"));
+        shutdownHookAdded = true;
+      }
+      return Optional.of(built.keys());
+    }
+  }
+
+  private static void closeConfigured() {
+    synchronized (CONFIGURED) {
+      for (KeyManagerConfiguration.Built built : CONFIGURED) {
+        built.close();
+      }
+      CONFIGURED.clear();
+    }
   }
 
   /** The key manager registered under {@code name}, if any. */

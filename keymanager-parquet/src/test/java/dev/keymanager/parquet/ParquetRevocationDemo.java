@@ -37,7 +37,10 @@ import org.apache.parquet.schema.MessageTypeParser;
  * ({@code aws-kms://arn:aws:kms:...}). The short hard TTL (2 s) is there so the program does not
  * wait long; it is the revocation bound.
  *
- * <pre>{@code ./mvnw -q -pl examples -am -DskipTests -Pparquet verify}</pre>
+ * <pre>{@code ./mvnw -q -pl keymanager-parquet -am -DskipTests -Pdemo verify}</pre>
+ *
+ * <p>It runs on a file KEK store under {@code keymanager-parquet/target/parquet-demo} (or the
+ * directory given as its argument), so a second run finds its KEKs and dataset directory again.
  */
 public final class ParquetRevocationDemo {
   private static final MessageType SCHEMA =

@@ -4,12 +4,13 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.crypto.tink.subtle.AesGcmHkdfStreaming;
 import dev.keymanager.DataKey;
+import dev.keymanager.DataKeyService;
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KekNotFoundException;
 import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
-import dev.keymanager.KeyManager;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.internal.KekLiveness;
 import java.io.IOException;
@@ -22,9 +23,11 @@ import java.security.GeneralSecurityException;
 
 /**
  * Encrypts payloads under one KEK with a fresh DEK each, and decrypts them: byte arrays and buffers
- * in one shot, files as streams or with random access. Built on the public {@link KeyManager}: a
- * payload's header carries its wrapped DEK, so decrypting needs only the bytes, the {@link
- * KeyContext} and access to the KEK.
+ * in one shot, files as streams or with random access. Built on the data path alone ({@link
+ * DataKeyService}: a {@link dev.keymanager.KeyManager} or its {@link
+ * dev.keymanager.KeyManager#dataPathOnly() dataPathOnly()} view, so a component that encrypts needs
+ * no administration rights): a payload's header carries its wrapped DEK, so decrypting needs only
+ * the bytes, the {@link KeyContext} and access to the KEK.
  *
  * <pre>{@code
  * EnvelopeCipher orders = EnvelopeCipher.of(keys, "tenant-42");
@@ -50,9 +53,9 @@ import java.security.GeneralSecurityException;
  * touched, so one tenant's file cannot be passed off as another's. {@link #kekOf(byte[])} reads the
  * KEK of a payload without decrypting it, for callers who route by it.
  *
- * <p><b>Failures.</b> Besides what {@link KeyManager#generateDek} and {@link KeyManager#unwrapDek}
- * throw (KMS failures, {@link dev.keymanager.KeyAccessDeniedException} for a revoked or deleted
- * CMK), decryption raises:
+ * <p><b>Failures.</b> Besides what {@link DataKeyService#generateDek} and {@link
+ * DataKeyService#unwrapDek} throw (KMS failures, {@link dev.keymanager.KeyAccessDeniedException}
+ * for a revoked or deleted CMK), decryption raises:
  *
  * <ul>
  *   <li>{@link InvalidCiphertextException} "Invalid payload: ..." for malformed bytes (bad magic,
@@ -78,14 +81,25 @@ import java.security.GeneralSecurityException;
  * segment costs 0.025 % of space (0.39 % at 4 KiB) and an open channel holds 128 KiB of buffers
  * (README, "Payload envelope encryption").
  *
- * <p><b>Key material.</b> Every payload has its own DEK, from {@link KeyManager#generateDek}; this
- * class closes (overwrites) its {@link DataKey} as soon as the cipher is set up. One-shot payloads
- * lend the DEK to the JCE without a {@code SecretKeySpec} copy. Streaming payloads use Tink's
- * {@link AesGcmHkdfStreaming}, which keeps copies nobody outside Tink can overwrite: the DEK itself
- * ({@code ikm}, for the life of the stream), the HKDF pseudo-random key and the derived AES-256 key
- * of the payload (in {@code SecretKeySpec}s), and the JCE cipher's key schedule. The streams and
- * channels returned here drop their reference to Tink's state on {@code close()}, so those copies
- * become garbage then; they are freed, not overwritten. Close streams promptly.
+ * <p><b>JCA provider.</b> One-shot payloads run their AES-256-GCM on the provider the key manager
+ * was built with ({@link dev.keymanager.core.KeyManagers.Builder#jcaProvider}), when {@code keys}
+ * is a key manager {@code KeyManagers} built or its {@code dataPathOnly()} view; any other {@link
+ * DataKeyService} implementation gets the JDK's provider list. Streaming payloads (streams and
+ * channels) cannot take a provider: Tink's {@link AesGcmHkdfStreaming} gets its {@code
+ * AES/GCM/NoPadding} cipher and {@code HmacSHA256} MAC (the per-payload HKDF) from Tink's {@code
+ * EngineFactory}, which on a JVM asks the JDK's provider list in its configured order ({@code
+ * Cipher.getInstance(String)}), or only Conscrypt when Tink's FIPS-only mode is on. To run streams
+ * on another provider, install it ahead of the others ({@code Security.insertProviderAt(p, 1)}).
+ * The DEK generation, wrap and unwrap behind both run on the key manager's provider.
+ *
+ * <p><b>Key material.</b> Every payload has its own DEK, from {@link DataKeyService#generateDek};
+ * this class closes (overwrites) its {@link DataKey} as soon as the cipher is set up. One-shot
+ * payloads lend the DEK to the JCE without a {@code SecretKeySpec} copy. Streaming payloads use
+ * Tink's {@link AesGcmHkdfStreaming}, which keeps copies nobody outside Tink can overwrite: the DEK
+ * itself ({@code ikm}, for the life of the stream), the HKDF pseudo-random key and the derived
+ * AES-256 key of the payload (in {@code SecretKeySpec}s), and the JCE cipher's key schedule. The
+ * streams and channels returned here drop their reference to Tink's state on {@code close()}, so
+ * those copies become garbage then; they are freed, not overwritten. Close streams promptly.
  *
  * <p><b>Bounds.</b> A DEK encrypts one payload, so there is no per-key message limit; one-shot
  * payloads are below 2 GiB (Java arrays), streaming payloads below 2^31 segments (128 TiB at 64
@@ -106,12 +120,15 @@ public final class EnvelopeCipher {
   /** The largest segment size: 4 MiB. */
   public static final int MAX_SEGMENT_SIZE = 1 << PayloadHeader.MAX_SEGMENT_LOG2;
 
-  private final KeyManager keys;
+  private final DataKeyService keys;
   private final String kekId;
   private final int segmentLog2;
 
-  private EnvelopeCipher(KeyManager keys, String kekId, int segmentLog2) {
+  private final Jca jca;
+
+  private EnvelopeCipher(DataKeyService keys, String kekId, int segmentLog2) {
     this.keys = keys;
+    this.jca = Jca.usedBy(keys);
     this.kekId = kekId;
     this.segmentLog2 = segmentLog2;
   }
@@ -122,7 +139,7 @@ public final class EnvelopeCipher {
    *
    * @throws IllegalArgumentException if the id is not a valid KEK id ({@link KekRef#checkId})
    */
-  public static EnvelopeCipher of(KeyManager keys, String kekId) {
+  public static EnvelopeCipher of(DataKeyService keys, String kekId) {
     return builder(keys, kekId).build();
   }
 
@@ -131,17 +148,17 @@ public final class EnvelopeCipher {
    *
    * @throws IllegalArgumentException if the id is not a valid KEK id ({@link KekRef#checkId})
    */
-  public static Builder builder(KeyManager keys, String kekId) {
+  public static Builder builder(DataKeyService keys, String kekId) {
     return new Builder(requireNonNull(keys, "keys"), KekRef.checkId(kekId));
   }
 
   /** Configures an {@link EnvelopeCipher}. */
   public static final class Builder {
-    private final KeyManager keys;
+    private final DataKeyService keys;
     private final String kekId;
     private int segmentLog2 = Integer.numberOfTrailingZeros(DEFAULT_SEGMENT_SIZE);
 
-    private Builder(KeyManager keys, String kekId) {
+    private Builder(DataKeyService keys, String kekId) {
       this.keys = keys;
       this.kekId = kekId;
     }
@@ -207,7 +224,7 @@ public final class EnvelopeCipher {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
     try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
+      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
     }
   }
 
@@ -221,7 +238,7 @@ public final class EnvelopeCipher {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
     try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
+      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
     }
   }
 
@@ -238,7 +255,13 @@ public final class EnvelopeCipher {
     PayloadHeader header = oneShotHeader(ciphertext, ciphertext.length);
     try (DataKey dek = unwrap(header, context)) {
       return OneShot.decrypt(
-          dek, header, ciphertext, header.length(), ciphertext.length - header.length(), context);
+          jca,
+          dek,
+          header,
+          ciphertext,
+          header.length(),
+          ciphertext.length - header.length(),
+          context);
     }
   }
 
@@ -259,7 +282,7 @@ public final class EnvelopeCipher {
     in.position(ciphertext.position() + header.length());
     ByteBuffer plaintext;
     try (DataKey dek = unwrap(header, context)) {
-      plaintext = OneShot.decrypt(dek, header, in, context);
+      plaintext = OneShot.decrypt(jca, dek, header, in, context);
     }
     ciphertext.position(ciphertext.limit());
     return plaintext;

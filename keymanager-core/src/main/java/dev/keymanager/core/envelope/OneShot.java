@@ -3,6 +3,7 @@ package dev.keymanager.core.envelope;
 import dev.keymanager.DataKey;
 import dev.keymanager.InvalidCiphertextException;
 import dev.keymanager.KeyContext;
+import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.internal.ApiBridge;
 import java.nio.ByteBuffer;
@@ -13,33 +14,24 @@ import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 
 /**
- * The one-shot body: AES-256-GCM under the DEK itself, the header and context as associated data.
- * The DEK reaches the JCE through a {@link LentKey}, so no {@code SecretKeySpec} copy is made; each
- * thread reuses one {@link Cipher}, which keeps the last key schedule it expanded until its next
- * use (the same known gap as the DEK wrap path).
+ * The one-shot body: AES-256-GCM under the DEK itself, the header and context as associated data,
+ * on the key manager's JCA provider ({@link Jca}). The DEK reaches the JCE through a {@link
+ * LentKey}, so no {@code SecretKeySpec} copy is made; each thread reuses one {@link Cipher} per
+ * provider source, which keeps the last key schedule it expanded until its next use.
  */
 final class OneShot {
   static final int TAG_LENGTH = 16;
 
-  private static final ThreadLocal<Cipher> CIPHER =
-      ThreadLocal.withInitial(
-          () -> {
-            try {
-              return Cipher.getInstance("AES/GCM/NoPadding");
-            } catch (GeneralSecurityException e) {
-              throw new IllegalStateException("AES/GCM/NoPadding unavailable", e);
-            }
-          });
-
   private OneShot() {}
 
-  static byte[] encrypt(DataKey dek, PayloadHeader header, byte[] plaintext, KeyContext context) {
+  static byte[] encrypt(
+      Jca jca, DataKey dek, PayloadHeader header, byte[] plaintext, KeyContext context) {
     byte[] h = header.bytes();
     byte[] out = Arrays.copyOf(h, h.length + plaintext.length + TAG_LENGTH);
     dek.use(
         key -> {
           try {
-            init(Cipher.ENCRYPT_MODE, key, header, context)
+            init(jca, Cipher.ENCRYPT_MODE, key, header, context)
                 .doFinal(plaintext, 0, plaintext.length, out, h.length);
             return null;
           } catch (GeneralSecurityException e) {
@@ -50,14 +42,14 @@ final class OneShot {
   }
 
   static ByteBuffer encrypt(
-      DataKey dek, PayloadHeader header, ByteBuffer plaintext, KeyContext context) {
+      Jca jca, DataKey dek, PayloadHeader header, ByteBuffer plaintext, KeyContext context) {
     byte[] h = header.bytes();
     ByteBuffer out = ByteBuffer.allocate(h.length + plaintext.remaining() + TAG_LENGTH);
     out.put(h);
     dek.use(
         key -> {
           try {
-            return init(Cipher.ENCRYPT_MODE, key, header, context).doFinal(plaintext, out);
+            return init(jca, Cipher.ENCRYPT_MODE, key, header, context).doFinal(plaintext, out);
           } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM encryption failed", e);
           }
@@ -70,12 +62,18 @@ final class OneShot {
    * and the partial output is overwritten.
    */
   static byte[] decrypt(
-      DataKey dek, PayloadHeader header, byte[] b, int offset, int length, KeyContext context) {
+      Jca jca,
+      DataKey dek,
+      PayloadHeader header,
+      byte[] b,
+      int offset,
+      int length,
+      KeyContext context) {
     byte[] plaintext = new byte[length - TAG_LENGTH];
     dek.use(
         key -> {
           try {
-            return init(Cipher.DECRYPT_MODE, key, header, context)
+            return init(jca, Cipher.DECRYPT_MODE, key, header, context)
                 .doFinal(b, offset, length, plaintext, 0);
           } catch (AEADBadTagException e) {
             Arrays.fill(plaintext, (byte) 0);
@@ -90,12 +88,12 @@ final class OneShot {
   }
 
   static ByteBuffer decrypt(
-      DataKey dek, PayloadHeader header, ByteBuffer body, KeyContext context) {
+      Jca jca, DataKey dek, PayloadHeader header, ByteBuffer body, KeyContext context) {
     ByteBuffer plaintext = ByteBuffer.allocate(body.remaining() - TAG_LENGTH);
     dek.use(
         key -> {
           try {
-            return init(Cipher.DECRYPT_MODE, key, header, context).doFinal(body, plaintext);
+            return init(jca, Cipher.DECRYPT_MODE, key, header, context).doFinal(body, plaintext);
           } catch (AEADBadTagException e) {
             Arrays.fill(plaintext.array(), (byte) 0);
             throw bodyFailed(header, e);
@@ -116,9 +114,10 @@ final class OneShot {
         cause);
   }
 
-  private static Cipher init(int mode, byte[] key, PayloadHeader header, KeyContext context)
+  private static Cipher init(
+      Jca jca, int mode, byte[] key, PayloadHeader header, KeyContext context)
       throws GeneralSecurityException {
-    Cipher cipher = CIPHER.get();
+    Cipher cipher = jca.threadAesGcm();
     byte[] h = header.bytes();
     cipher.init(
         mode,

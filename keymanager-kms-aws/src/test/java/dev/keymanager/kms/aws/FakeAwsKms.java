@@ -62,10 +62,11 @@ import software.amazon.awssdk.retries.api.RetryStrategy;
  *
  * <p>Requests must carry a valid SigV4 signature of {@link #ACCESS_KEY_ID} ({@link SigV4}), as the
  * service demands; the fake knows nothing of key policies beyond the deny switch. Thread-safe;
- * handler threads are daemons.
+ * handler threads are daemons. Public, in the module's test-jar, for keymanager-docs, which runs
+ * the README's sample against it.
  */
-final class FakeAwsKms implements AutoCloseable {
-  static final String REGION = "eu-west-1";
+public final class FakeAwsKms implements AutoCloseable {
+  public static final String REGION = "eu-west-1";
   static final String ACCOUNT = "111122223333";
   static final String PARTITION = "aws";
 
@@ -77,7 +78,7 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** One captured request. */
-  record Request(String target, Map<String, List<String>> headers, String body) {
+  public record Request(String target, Map<String, List<String>> headers, String body) {
     /** The first value of a header, by case-insensitive name. */
     Optional<String> header(String name) {
       return headers.entrySet().stream()
@@ -137,7 +138,7 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** Starts the endpoint on an ephemeral port of 127.0.0.1. */
-  static FakeAwsKms start() {
+  public static FakeAwsKms start() {
     try {
       HttpServer server =
           HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -159,10 +160,10 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** The access key id the test providers sign with. */
-  static final String ACCESS_KEY_ID = "AKIDKEYMANAGERTEST";
+  public static final String ACCESS_KEY_ID = "AKIDKEYMANAGERTEST";
 
   /** The secret key the endpoint verifies SigV4 signatures of {@link #ACCESS_KEY_ID} with. */
-  static final String SECRET_KEY = "not-a-real-secret";
+  public static final String SECRET_KEY = "not-a-real-secret";
 
   /**
    * A provider builder aimed at this endpoint, with static test credentials and fast, deterministic
@@ -185,7 +186,7 @@ final class FakeAwsKms implements AutoCloseable {
         .build();
   }
 
-  URI endpoint() {
+  public URI endpoint() {
     InetAddress address = server.getAddress().getAddress();
     String host =
         address instanceof Inet6Address
@@ -195,7 +196,7 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** Creates an enabled key and returns its id (a UUID, as in KMS). */
-  String createKey() {
+  public String createKey() {
     String id = UUID.randomUUID().toString();
     byte[] material = new byte[32];
     RANDOM.nextBytes(material);
@@ -212,7 +213,7 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** The {@code aws-kms} URI of a key. */
-  static URI cmk(String keyId) {
+  public static URI cmk(String keyId) {
     return URI.create("aws-kms://" + keyArn(keyId));
   }
 
@@ -274,7 +275,7 @@ final class FakeAwsKms implements AutoCloseable {
   }
 
   /** The captured requests of one target, such as {@code "TrentService.Decrypt"}. */
-  List<Request> requests(String target) {
+  public List<Request> requests(String target) {
     return requests.stream().filter(r -> target.equals(r.target())).toList();
   }
 

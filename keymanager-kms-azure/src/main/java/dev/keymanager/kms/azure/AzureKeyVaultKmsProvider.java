@@ -214,6 +214,7 @@ public final class AzureKeyVaultKmsProvider implements KmsProvider {
   }
 
   /** Whether this provider opened its own connection pool and has not disposed it; for tests. */
+  @VisibleForTesting
   boolean ownsOpenPool() {
     synchronized (lock) {
       return ownedPool != null && !ownedPool.isDisposed();
@@ -332,12 +333,14 @@ public final class AzureKeyVaultKmsProvider implements KmsProvider {
      * instead of the key's host, and accept the bearer challenge's resource although it does not
      * match that host.
      */
+    @VisibleForTesting
     Builder endpointOverride(URI base) {
       this.endpointOverride = requireNonNull(base, "base");
       return this;
     }
 
     /** Tests only: adjust the default Netty client, such as trusting a test certificate. */
+    @VisibleForTesting
     Builder nettyCustomizer(UnaryOperator<reactor.netty.http.client.HttpClient> customizer) {
       this.nettyCustomizer = requireNonNull(customizer, "customizer");
       return this;

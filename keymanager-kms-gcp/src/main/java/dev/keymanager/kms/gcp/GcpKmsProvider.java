@@ -190,6 +190,7 @@ public final class GcpKmsProvider implements KmsProvider {
   }
 
   /** The open client, if any; for tests. */
+  @VisibleForTesting
   Optional<KeyManagementServiceClient> openClient() {
     synchronized (lock) {
       return Optional.ofNullable(client);

@@ -189,6 +189,7 @@ public final class Pkcs11KmsProvider implements KmsProvider {
   }
 
   /** The configured token labelled {@code label}; a seam for tests. */
+  @VisibleForTesting
   synchronized Pkcs11Token token(String label) {
     Pkcs11Token t = tokens().get(label);
     if (t == null) {

@@ -203,6 +203,7 @@ final class Pkcs11Token implements AutoCloseable {
   }
 
   /** Whether {@link #close()} has overwritten the PIN; a seam for tests. */
+  @VisibleForTesting
   synchronized boolean pinWiped() {
     for (char c : pin) {
       if (c != '\0') {
@@ -213,15 +214,18 @@ final class Pkcs11Token implements AutoCloseable {
   }
 
   /** The SunPKCS11 instance in use, if open; a seam for tests. */
+  @VisibleForTesting
   synchronized Optional<Provider> provider() {
     return Optional.ofNullable(opened).map(Opened::provider);
   }
 
   /** Takes all free sessions and holds them until {@link #releaseSessions(int)}; for tests. */
+  @VisibleForTesting
   int occupyAllSessions() {
     return sessions.drainPermits();
   }
 
+  @VisibleForTesting
   void releaseSessions(int n) {
     sessions.release(n);
   }

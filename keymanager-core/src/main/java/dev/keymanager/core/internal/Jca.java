@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.core.internal;
 
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
@@ -10,14 +10,30 @@ import javax.crypto.Mac;
 
 /**
  * Where a key manager gets its AES-GCM ciphers and HMAC-SHA256 MACs: one chosen {@link Provider},
- * or the JDK's provider list ({@link #DEFAULT}).
+ * or the JDK's provider list ({@link #DEFAULT}). Shared by the DEK wrap path in {@code
+ * dev.keymanager.core} and the one-shot payloads of {@code dev.keymanager.core.envelope}, which
+ * reach a key manager's instance through {@link Source}.
  */
-final class Jca {
-  static final String AES_GCM = "AES/GCM/NoPadding";
-  static final String HMAC_SHA256 = "HmacSHA256";
+public final class Jca {
+  public static final String AES_GCM = "AES/GCM/NoPadding";
+  public static final String HMAC_SHA256 = "HmacSHA256";
 
   /** The JDK's provider list, in its configured order. */
-  static final Jca DEFAULT = new Jca(null);
+  public static final Jca DEFAULT = new Jca(null);
+
+  /**
+   * Implemented by the key managers {@code KeyManagers} builds and their data-path views, so that
+   * code handed only a {@link dev.keymanager.DataKeyService} can use the same provider.
+   */
+  public interface Source {
+    /** The JCA source this key manager was built with. */
+    Jca jca();
+  }
+
+  /** The source of {@code keys}: its own if it is one of ours, else {@link #DEFAULT}. */
+  public static Jca usedBy(dev.keymanager.DataKeyService keys) {
+    return keys instanceof Source source ? source.jca() : DEFAULT;
+  }
 
   // Scrubbed instances for reuse: Cipher.getInstance and Mac.getInstance (a provider lookup each)
   // were most of the cost of deriving a subkey. Only instances re-keyed with zeros come back here.
@@ -26,6 +42,9 @@ final class Jca {
   private final Provider provider; // null: the provider list
   private final AtomicReferenceArray<Cipher> ciphers = new AtomicReferenceArray<>(POOLED);
   private final AtomicReferenceArray<Mac> macs = new AtomicReferenceArray<>(POOLED);
+
+  // One AES-GCM cipher per thread for one-shot payloads, which key it afresh on every use.
+  private final ThreadLocal<Cipher> threadCipher = ThreadLocal.withInitial(this::aesGcm);
 
   private Jca(Provider provider) {
     this.provider = provider;
@@ -53,13 +72,21 @@ final class Jca {
     }
   }
 
-  /** Takes back an AES-GCM cipher that was re-keyed with zeros ({@code SubkeyCiphers.scrub}). */
-  void recycle(Cipher scrubbed) {
+  /**
+   * Takes back an AES-GCM cipher that was re-keyed with zeros ({@code SubkeyCiphers.scrub}).
+   *
+   * @param scrubbed a cipher of this source holding no key material
+   */
+  public void recycle(Cipher scrubbed) {
     give(ciphers, scrubbed);
   }
 
-  /** Takes back an HMAC-SHA256 that was re-keyed with zeros ({@code Hkdf}). */
-  void recycle(Mac scrubbed) {
+  /**
+   * Takes back an HMAC-SHA256 that was re-keyed with zeros ({@code Hkdf}).
+   *
+   * @param scrubbed a MAC of this source holding no key material
+   */
+  public void recycle(Mac scrubbed) {
     give(macs, scrubbed);
   }
 
@@ -68,7 +95,7 @@ final class Jca {
    *
    * @throws IllegalArgumentException if the provider offers AES/GCM/NoPadding or HmacSHA256 not
    */
-  static Jca of(Provider provider) {
+  public static Jca of(Provider provider) {
     Jca jca = new Jca(provider);
     try {
       Cipher.getInstance(AES_GCM, provider);
@@ -80,7 +107,8 @@ final class Jca {
     return jca;
   }
 
-  Cipher aesGcm() {
+  /** A new AES/GCM/NoPadding cipher. */
+  public Cipher aesGcm() {
     Cipher pooled = take(ciphers);
     if (pooled != null) {
       return pooled;
@@ -92,7 +120,16 @@ final class Jca {
     }
   }
 
-  Mac hmacSha256() throws NoSuchAlgorithmException {
+  /**
+   * This thread's AES/GCM/NoPadding cipher, for callers that {@code init} it before each use. It
+   * keeps the last key schedule it expanded until its next {@code init}.
+   */
+  public Cipher threadAesGcm() {
+    return threadCipher.get();
+  }
+
+  /** A new HmacSHA256 MAC. */
+  public Mac hmacSha256() throws NoSuchAlgorithmException {
     Mac pooled = take(macs);
     if (pooled != null) {
       return pooled;
@@ -101,7 +138,7 @@ final class Jca {
   }
 
   /** The provider's name, or "default" for the JDK's provider list. */
-  String name() {
+  public String name() {
     return provider == null ? "default" : provider.getName();
   }
 
