@@ -19,16 +19,18 @@ import java.util.Optional;
  *
  * <h2>KEK lifecycle</h2>
  *
- * A KEK is a list of versions, each a {@link KeyEncryptionKey} record in the store with its own
- * {@link KekState}. The newest version is the <em>primary</em>: new DEKs are wrapped under it. The
- * state of the KEK is its primary's state. Each lifecycle operation below changes the versions with
- * one compare-and-set per record on the record's revision, so concurrent writers (threads,
- * processes, nodes sharing a store) never overwrite each other's change: the loser re-reads and
- * either re-applies its change or fails with the state it found. An operation that changes several
- * versions is not atomic across them: it changes the primary last, so a crash part-way leaves the
- * KEK in its old state, and running the same operation again completes it (every operation is
- * idempotent). Each operation emits one {@link dev.keymanager.spi.AuditEvent}, and one more per KMS
- * call it makes.
+ * A KEK is a list of versions, each a {@link KeyEncryptionKey} record in the store holding its
+ * wrapped material and its CMK, and one head record ({@link dev.keymanager.spi.KekHead}) holding
+ * the KEK's {@link KekState}, its primary version (new DEKs are wrapped under it), its minimum
+ * decryption version and when a scheduled destruction falls due. Every lifecycle operation below is
+ * decided by one compare-and-set on the head, so concurrent writers (threads, processes, nodes
+ * sharing a store) never overwrite each other's change: the loser re-reads and either re-applies
+ * its change or fails with the state it found, and once a change has returned no writer can undo it
+ * by a write it prepared earlier. A rotation writes its new version record first and then moves the
+ * head; a version the head does not name is never used, so a crash part-way leaves the KEK as it
+ * was, and running the same operation again completes it (every operation is idempotent). The
+ * description an operation returns is the state its own write produced. Each operation emits one
+ * {@link dev.keymanager.spi.AuditEvent}, and one more per KMS call it makes.
  *
  * <table>
  *   <caption>KEK states and the transitions each operation allows</caption>
@@ -127,13 +129,13 @@ public interface KekAdmin {
   /**
    * Rotates a KEK: creates version <i>n</i>+1 under the primary's CMK and makes it the primary.
    * Earlier versions keep unwrapping their DEKs; new DEKs are wrapped under the new version. Two
-   * concurrent rotations each create their own version (the store's compare-and-set lets exactly
-   * one writer create each version); neither is lost.
+   * concurrent rotations each create their own version (the store's create-if-absent lets exactly
+   * one writer create each version, and each moves the head in turn); neither is lost.
    *
    * @return the new primary version's record
    * @throws KekStateException if the KEK does not exist or is not {@link KekState#ENABLED}, or a
-   *     concurrent state change (a disable, a scheduled destruction) landed on the previous primary
-   *     while rotating; the new version then takes that state too
+   *     concurrent state change (a disable, a scheduled destruction) moved the head while rotating;
+   *     the new version record is then never used
    * @throws KeyManagerConfigException if the CMK's provider can only unwrap (import instead)
    */
   KeyEncryptionKey rotateKek(String kekId);
@@ -144,9 +146,9 @@ public interface KekAdmin {
    * or above it take the KEK's state again. Retire old versions after {@linkplain
    * DataKeyService#rewrapDeks rewrapping} their DEKs; lower the minimum to bring them back.
    *
-   * <p>The minimum is stored in the versions' own states, not in a separate field, so every {@link
-   * dev.keymanager.spi.KekStore} keeps it with no schema of its own and it moves with the records;
-   * {@link KekDescription#minimumDecryptionVersion()} reads it back.
+   * <p>The minimum is stored in the KEK's head record ({@link
+   * dev.keymanager.spi.KekHead#minimumDecryptionVersion()}), changed by one compare-and-set like
+   * every KEK-wide change; {@link KekDescription#minimumDecryptionVersion()} reads it back.
    *
    * @throws KekStateException if the KEK does not exist or is pending destruction or destroyed
    * @throws IllegalArgumentException if {@code version} is below 1 or above the primary version
