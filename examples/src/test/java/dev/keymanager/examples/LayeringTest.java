@@ -91,12 +91,36 @@ class LayeringTest {
     classes()
         .that()
         .resideInAPackage("dev.keymanager.store..")
+        .and()
+        .haveNameNotMatching(CHANGE_FEED)
         .should()
         .onlyDependOnClassesThat()
         .resideInAnyPackage(
             "java..",
             "javax..",
             "org.slf4j..",
+            "dev.keymanager",
+            "dev.keymanager.spi",
+            "dev.keymanager.store..")
+        .check(CLASSES);
+  }
+
+  // The PostgreSQL change feed alone reads notifications through pgjdbc (an optional dependency).
+  private static final String CHANGE_FEED =
+      "dev\\.keymanager\\.store\\.jdbc\\.PgChangeFeed(\\$.*)?";
+
+  @Test
+  void onlyTheChangeFeedUsesTheJdbcDriver() {
+    classes()
+        .that()
+        .haveNameMatching(CHANGE_FEED)
+        .should()
+        .onlyDependOnClassesThat()
+        .resideInAnyPackage(
+            "java..",
+            "javax..",
+            "org.slf4j..",
+            "org.postgresql..",
             "dev.keymanager",
             "dev.keymanager.spi",
             "dev.keymanager.store..")
