@@ -30,21 +30,25 @@ import org.apache.parquet.example.data.simple.SimpleGroupFactory;
 import org.apache.parquet.hadoop.ParquetFileWriter;
 import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.api.ReadSupport;
 import org.apache.parquet.hadoop.example.ExampleParquetWriter;
 import org.apache.parquet.hadoop.example.GroupReadSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.LocalInputFile;
+import org.apache.parquet.io.LocalOutputFile;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
 
 /**
- * Write and read throughput of a Parquet dataset on the local file system, three ways in one run:
- * unencrypted (the floor), encrypted with keymanager's {@link KeyManagerKmsClient} (single
- * wrapping, FakeKms behind the KEKs), and encrypted with Parquet's own in-memory KMS sample ({@link
- * ParquetInMemoryKms}) under Parquet's default double wrapping. Every encrypted file has an
- * encrypted footer (key {@code kek-footer}) and two encrypted columns ({@code a} under {@code
- * kek-a}, {@code b} under {@code kek-b}); {@code id} stays plaintext. Then it counts the KMS calls
- * of reading every file after a restart (new key manager over the same KEK store, Parquet's key
- * caches emptied).
+ * Write and read throughput of a Parquet dataset on the local file system (Parquet's {@code
+ * LocalOutputFile}/{@code LocalInputFile}, not Hadoop's file system, which on JDK 25 fails in
+ * {@code UserGroupInformation}), three ways in one run: unencrypted (the floor), encrypted with
+ * keymanager's {@link KeyManagerKmsClient} (single wrapping, FakeKms behind the KEKs), and
+ * encrypted with Parquet's own in-memory KMS sample ({@link ParquetInMemoryKms}) under Parquet's
+ * default double wrapping. Every encrypted file has an encrypted footer (key {@code kek-footer})
+ * and two encrypted columns ({@code a} under {@code kek-a}, {@code b} under {@code kek-b}); {@code
+ * id} stays plaintext. Then it counts the KMS calls of reading every file after a restart (new key
+ * manager over the same KEK store, Parquet's key caches emptied).
  *
  * <pre>{@code
  * ./mvnw -q -pl keymanager-bench -am -DskipTests package
@@ -52,9 +56,10 @@ import org.apache.parquet.schema.MessageTypeParser;
  *     [--dir /dev/shm/parquet-bench] [--files 100] [--rows 10000] [--rounds 3]
  * }</pre>
  *
- * <p>Each round writes then reads the whole dataset in each mode (modes interleaved, one warm-up
- * round first, not reported); the report gives the median of the rounds, as MB/s (10^6 bytes of
- * Parquet file per second) of wall-clock time and of the thread's CPU time.
+ * <p>Each round writes then reads the whole dataset in each mode (modes interleaved, each round
+ * starting with the next mode; one warm-up round first, not reported); the report gives the median
+ * of the rounds, as MB/s (10^6 bytes of Parquet file per second) of wall-clock time and of the
+ * thread's CPU time.
  */
 public final class ParquetThroughput {
   static final String FOOTER_KEK = "kek-footer";
@@ -170,7 +175,9 @@ public final class ParquetThroughput {
         keys.admin().createKek(kek, FakeKms.cmk(kek));
       }
       for (int round = 0; round <= rounds; round++) { // round 0: warm-up
-        for (Mode mode : Mode.values()) {
+        Mode[] modes = Mode.values();
+        for (int m = 0; m < modes.length; m++) {
+          Mode mode = modes[(m + round) % modes.length]; // each round starts with the next mode
           Path data = dir.resolve(mode.dirName());
           deleteTree(data);
           Files.createDirectories(data);
@@ -185,7 +192,7 @@ public final class ParquetThroughput {
           sizeAndRows.put(mode, new long[] {bytes, readRows[0]});
           if (round > 0) {
             samples
-                .computeIfAbsent(mode, m -> new ArrayList<>())
+                .computeIfAbsent(mode, k -> new ArrayList<>())
                 .add(new long[] {write[0], write[1], read[0], read[1]});
           }
         }
@@ -337,7 +344,7 @@ public final class ParquetThroughput {
   private static void writeAll(Path data, Configuration conf, int files, List<Group> rows) {
     for (int f = 0; f < files; f++) {
       try (ParquetWriter<Group> writer =
-          ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file(data, f).toUri()))
+          ExampleParquetWriter.builder(new LocalOutputFile(file(data, f)))
               .withConf(conf)
               .withType(SCHEMA)
               .withCompressionCodec(CompressionCodecName.UNCOMPRESSED)
@@ -359,10 +366,7 @@ public final class ParquetThroughput {
     long chars = 0;
     for (int f = 0; f < files; f++) {
       try (ParquetReader<Group> reader =
-          ParquetReader.builder(
-                  new GroupReadSupport(), new org.apache.hadoop.fs.Path(file(data, f).toUri()))
-              .withConf(conf)
-              .build()) {
+          new GroupReaderBuilder(file(data, f)).withConf(conf).build()) {
         for (Group g = reader.read(); g != null; g = reader.read()) {
           chars += g.getLong("id", 0) + g.getBinary("a", 0).length() + g.getBinary("b", 0).length();
           count++;
@@ -375,6 +379,18 @@ public final class ParquetThroughput {
       throw new IllegalStateException("overflow"); // keeps the reads observable
     }
     return count;
+  }
+
+  /** Parquet's reader builder over a {@link LocalInputFile}, for {@link Group} rows. */
+  private static final class GroupReaderBuilder extends ParquetReader.Builder<Group> {
+    GroupReaderBuilder(Path file) {
+      super(new LocalInputFile(file));
+    }
+
+    @Override
+    protected ReadSupport<Group> getReadSupport() {
+      return new GroupReadSupport();
+    }
   }
 
   private static long datasetBytes(Path data) throws IOException {
