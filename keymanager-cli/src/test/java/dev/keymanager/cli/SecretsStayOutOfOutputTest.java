@@ -8,12 +8,9 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.read.ListAppender;
-import dev.keymanager.KeyContext;
 import dev.keymanager.spi.KmsProvider;
-import dev.keymanager.spi.KmsUnwrapper;
-import dev.keymanager.spi.KmsWrapper;
 import dev.keymanager.testkit.FakeKms;
-import java.net.URI;
+import dev.keymanager.testkit.RecordingKms;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +19,6 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,49 +37,7 @@ class SecretsStayOutOfOutputTest {
 
   /** FakeKms that hands a copy of each plaintext crossing it to {@link #secrets}. */
   private KmsProvider recording(FakeKms kms) {
-    return new KmsProvider() {
-      @Override
-      public String scheme() {
-        return kms.scheme();
-      }
-
-      @Override
-      public KmsUnwrapper unwrapper(URI cmkUri) {
-        KmsUnwrapper u = kms.unwrapper(cmkUri);
-        return new KmsUnwrapper() {
-          @Override
-          public URI cmkUri() {
-            return cmkUri;
-          }
-
-          @Override
-          public byte[] unwrap(byte[] ciphertext, KeyContext context) {
-            byte[] p = u.unwrap(ciphertext, context);
-            secrets.add(p.clone());
-            return p;
-          }
-        };
-      }
-
-      @Override
-      public Optional<KmsWrapper> wrapper(URI cmkUri) {
-        return kms.wrapper(cmkUri)
-            .map(
-                w ->
-                    new KmsWrapper() {
-                      @Override
-                      public URI cmkUri() {
-                        return cmkUri;
-                      }
-
-                      @Override
-                      public byte[] wrap(byte[] plaintext, KeyContext context) {
-                        secrets.add(plaintext.clone());
-                        return w.wrap(plaintext, context);
-                      }
-                    });
-      }
-    };
+    return new RecordingKms(kms, secrets::add);
   }
 
   @Test

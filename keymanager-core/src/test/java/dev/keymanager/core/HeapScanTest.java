@@ -11,6 +11,7 @@ import dev.keymanager.core.store.KekStores;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
+import dev.keymanager.testkit.RecordingKms;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.MappedByteBuffer;

@@ -14,6 +14,7 @@ import dev.keymanager.core.store.KekStores;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
+import dev.keymanager.testkit.RecordingKms;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

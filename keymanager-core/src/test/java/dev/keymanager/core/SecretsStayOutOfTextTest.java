@@ -20,6 +20,7 @@ import dev.keymanager.core.store.KekStores;
 import dev.keymanager.spi.AuditEvent;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
+import dev.keymanager.testkit.RecordingKms;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;

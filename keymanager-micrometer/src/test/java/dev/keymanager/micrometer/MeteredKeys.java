@@ -13,16 +13,13 @@ import dev.keymanager.KmsUnavailableException;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.KeyManagers;
 import dev.keymanager.core.store.KekStores;
-import dev.keymanager.spi.KmsProvider;
-import dev.keymanager.spi.KmsUnwrapper;
-import dev.keymanager.spi.KmsWrapper;
 import dev.keymanager.testkit.FakeKms;
+import dev.keymanager.testkit.RecordingKms;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -45,7 +42,7 @@ final class MeteredKeys implements AutoCloseable {
   final KeyManager keys =
       KeyManagers.builder()
           .kekStore(KekStores.inMemory())
-          .kmsProvider(new SecretRecordingKms(kms, secrets))
+          .kmsProvider(new RecordingKms(kms, secrets::add))
           .discoverProviders(false)
           .hardTtl(TTL)
           .refreshAhead(Duration.ofMinutes(1))
@@ -123,60 +120,6 @@ final class MeteredKeys implements AutoCloseable {
 
     void advance(Duration d) {
       now.updateAndGet(t -> t.plus(d));
-    }
-  }
-
-  /** Passes calls to FakeKms and keeps a copy of every plaintext KEK wrapped or unwrapped. */
-  private static final class SecretRecordingKms implements KmsProvider {
-    private final KmsProvider delegate;
-    private final List<byte[]> secrets;
-
-    SecretRecordingKms(KmsProvider delegate, List<byte[]> secrets) {
-      this.delegate = delegate;
-      this.secrets = secrets;
-    }
-
-    @Override
-    public String scheme() {
-      return delegate.scheme();
-    }
-
-    @Override
-    public KmsUnwrapper unwrapper(URI cmkUri) {
-      KmsUnwrapper u = delegate.unwrapper(cmkUri);
-      return new KmsUnwrapper() {
-        @Override
-        public URI cmkUri() {
-          return cmkUri;
-        }
-
-        @Override
-        public byte[] unwrap(byte[] ciphertext, KeyContext context) {
-          byte[] plaintext = u.unwrap(ciphertext, context);
-          secrets.add(plaintext.clone());
-          return plaintext;
-        }
-      };
-    }
-
-    @Override
-    public Optional<KmsWrapper> wrapper(URI cmkUri) {
-      return delegate
-          .wrapper(cmkUri)
-          .map(
-              w ->
-                  new KmsWrapper() {
-                    @Override
-                    public URI cmkUri() {
-                      return cmkUri;
-                    }
-
-                    @Override
-                    public byte[] wrap(byte[] plaintext, KeyContext context) {
-                      secrets.add(plaintext.clone());
-                      return w.wrap(plaintext, context);
-                    }
-                  });
     }
   }
 }

@@ -1,4 +1,4 @@
-package dev.keymanager.core;
+package dev.keymanager.testkit;
 
 import dev.keymanager.KeyContext;
 import dev.keymanager.spi.KmsProvider;
@@ -9,14 +9,22 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * A KMS provider that hands every plaintext KEK crossing the KMS boundary, in either direction, to
- * a sink (as its own copy), so a test knows which secrets to look for.
+ * A KMS provider that passes every call to another one and hands every plaintext KEK crossing the
+ * KMS boundary, in either direction, to a sink (as its own copy), so a secret-scan test knows which
+ * bytes must never appear in a heap dump, a log line, a metric or an output. For tests only: it
+ * keeps key material on purpose.
  */
-final class RecordingKms implements KmsProvider {
+public final class RecordingKms implements KmsProvider {
   private final KmsProvider delegate;
   private final Consumer<byte[]> sink;
 
-  RecordingKms(KmsProvider delegate, Consumer<byte[]> sink) {
+  /**
+   * Wraps {@code delegate}.
+   *
+   * @param delegate the provider that does the work
+   * @param sink receives a copy of each plaintext KEK wrapped or unwrapped
+   */
+  public RecordingKms(KmsProvider delegate, Consumer<byte[]> sink) {
     this.delegate = delegate;
     this.sink = sink;
   }
