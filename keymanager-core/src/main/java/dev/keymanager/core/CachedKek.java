@@ -6,8 +6,9 @@ import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.internal.ApiBridge;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -51,15 +52,29 @@ final class CachedKek {
   static final int NONCE_LENGTH = 12;
   static final long MAX_WRAPS_PER_SUBKEY = 1L << 32;
 
+  private static final VarHandle NEXT_REFRESH_ATTEMPT;
+
+  static {
+    try {
+      NEXT_REFRESH_ATTEMPT =
+          MethodHandles.lookup().findVarHandle(CachedKek.class, "nextRefreshAttempt", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   private final KekRef ref;
   private final byte[] wrapHeader; // the wrapped-key header for this KEK version; not secret
   private final byte[] kek; // owned
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
-  private final AtomicLong nextRefreshAttempt;
+  private volatile long nextRefreshAttempt; // ticker nanos; claimRefresh, deferRefresh
   private final Lease lease = new Lease(this::wipe);
   private KekSubkeys subkeys; // set before the entry is published; see adoptSubkeys
-  private volatile Future<?> expiryTask; // the idle wipe at the hard TTL (ExpiryTimer)
+  // The expiry timer's: its intake and wheel link through timerNext, and timerDeadline is the time
+  // on the timer's clock it waits for; published to the timer thread by the intake's CAS.
+  CachedKek timerNext;
+  long timerDeadline;
   // Set by the expiry timer at staleAt (see ExpiryTimer) and by drop(); never cleared. Until it is
   // set, a use on the system ticker needs no clock read: the entry is before its refresh time and
   // its hard TTL, and the cache still holds it.
@@ -104,7 +119,7 @@ final class CachedKek {
     this.kek = kekBytes;
     this.expiresAt = expiresAt;
     this.refreshAt = refreshAt;
-    this.nextRefreshAttempt = new AtomicLong(refreshAt);
+    this.nextRefreshAttempt = refreshAt;
   }
 
   KekRef ref() {
@@ -168,8 +183,8 @@ final class CachedKek {
    * (a refresh that failed transiently is retried, not hammered).
    */
   boolean claimRefresh(long now, long retryAfter) {
-    long next = nextRefreshAttempt.get();
-    return now - next >= 0 && nextRefreshAttempt.compareAndSet(next, now + retryAfter);
+    long next = nextRefreshAttempt;
+    return now - next >= 0 && NEXT_REFRESH_ATTEMPT.compareAndSet(this, next, now + retryAfter);
   }
 
   /**
@@ -177,7 +192,7 @@ final class CachedKek {
    * rate control held back is tried again then, by the first use at or after it.
    */
   void deferRefresh(long at) {
-    nextRefreshAttempt.set(at);
+    nextRefreshAttempt = at;
   }
 
   /** Adds an operation; {@code false} once the cache has dropped it (the caller looks again). */
@@ -202,18 +217,11 @@ final class CachedKek {
   void drop() {
     stale = true;
     lease.drop();
-    Future<?> task = expiryTask;
-    if (task != null) {
-      task.cancel(false);
-    }
   }
 
-  /** The timer task that drops this entry at its hard TTL; cancelled by an earlier drop. */
-  void expiryTask(Future<?> task) {
-    expiryTask = task;
-    if (lease.isDropped()) {
-      task.cancel(false); // dropped while it was being scheduled
-    }
+  /** Whether the cache has let go of it (the expiry timer then unlinks it): a volatile read. */
+  boolean isDropped() {
+    return lease.isDropped();
   }
 
   boolean isWiped() {

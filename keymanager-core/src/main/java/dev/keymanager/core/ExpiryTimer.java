@@ -1,42 +1,64 @@
 package dev.keymanager.core;
 
 import com.github.benmanes.caffeine.cache.Ticker;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Wipes cached KEKs (and the subkeys derived from them) at their hard TTL without waiting for cache
  * traffic: one daemon thread per key manager, ended by {@link #close()}.
  *
- * <p>Each installed entry gets one task at its hard TTL, measured on the cache's ticker. The task
- * asks the cache to drop the entry; if the ticker says it is not due yet (a manual clock in tests),
- * it tries again after the remaining time. An entry dropped earlier (replaced by a refresh,
- * invalidated, evicted) cancels its task. Caffeine's own expiry, without a scheduler, would only
- * run on the next cache operation, which an idle process never makes.
+ * <p>Each installed entry waits in the thread's {@link TimerWheel} for its hard TTL, measured on
+ * the cache's ticker; then the thread asks the cache to drop it. If the ticker says it is not due
+ * yet (a manual clock in tests), it tries again after the remaining time. An entry dropped earlier
+ * (replaced by a refresh, invalidated, evicted) is unlinked by the wheel later, already wiped.
+ * Caffeine's own expiry, without a scheduler, would only run on the next cache operation, which an
+ * idle process never makes. Scheduling allocates nothing: entries reach the thread through a
+ * lock-free stack linked through the entries themselves, and the wheel links them the same way. The
+ * thread runs only the cache's own drop, never user code.
  *
  * <p><b>The staleness flag.</b> On the system ticker the timer's clock is the ticker ({@link
- * System#nanoTime()} both), and each entry gets a first task that flags it stale ({@link
+ * System#nanoTime()} both), and each entry first waits to be flagged stale ({@link
  * CachedKek#markStale()}) at its refresh time, and at the latest {@value #SLACK_MILLIS} ms before
- * its hard TTL. Until the flag is set a hit or a handle's liveness check needs no clock read: one
- * volatile read says the entry is before its refresh time and its hard TTL and still cached. Once
- * it is set every use compares the ticker, exactly as before, so the bound holds as long as the
- * timer thread runs its task less than the slack late. With any other ticker (an injected clock
- * that tests advance by hand) the timer cannot know when the ticker reaches a time, so no flag is
- * set early and every use compares the ticker ({@link #keepsTickerTime()} is false).
+ * its hard TTL (up to one wheel tick, about 8 ms, earlier: an early flag costs only a clock read).
+ * Until the flag is set a hit or a handle's liveness check needs no clock read: one volatile read
+ * says the entry is before its refresh time and its hard TTL and still cached. Once it is set every
+ * use compares the ticker, exactly as before, so the bound holds as long as the timer thread flags
+ * an entry less than the slack late. With any other ticker (an injected clock that tests advance by
+ * hand) the timer cannot know when the ticker reaches a time, so no flag is set early and every use
+ * compares the ticker ({@link #keepsTickerTime()} is false).
  */
 final class ExpiryTimer implements AutoCloseable {
   static final String THREAD_PREFIX = "keymanager-expiry-";
+  private static final Logger log = LoggerFactory.getLogger(ExpiryTimer.class);
   private static final AtomicInteger INSTANCES = new AtomicInteger();
   static final long SLACK_MILLIS = 1000;
   private static final long SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(SLACK_MILLIS);
+  private static final long MAX_DELAY = 1L << 62; // keeps timer times from overflowing
+  private static final VarHandle INTAKE;
+
+  static {
+    try {
+      INTAKE = MethodHandles.lookup().findVarHandle(ExpiryTimer.class, "intake", CachedKek.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final Ticker ticker;
   private final Predicate<CachedKek> expire;
-  private final ScheduledThreadPoolExecutor timer;
   private final boolean keepsTickerTime;
+  private final TimerWheel wheel; // the thread's alone
+  private final Thread thread;
+  // Entries scheduled since the thread last looked, linked through CachedKek.timerNext.
+  private volatile CachedKek intake;
+  private volatile boolean closed;
 
   /**
    * @param expire drops the entry if its hard TTL has passed and says whether it did
@@ -45,17 +67,10 @@ final class ExpiryTimer implements AutoCloseable {
     this.ticker = ticker;
     this.expire = expire;
     this.keepsTickerTime = ticker == Ticker.systemTicker();
-    String name = THREAD_PREFIX + INSTANCES.incrementAndGet();
-    this.timer =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, name);
-              t.setDaemon(true);
-              return t;
-            });
-    timer.setRemoveOnCancelPolicy(true);
-    timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    this.wheel = new TimerWheel(System.nanoTime());
+    this.thread = new Thread(this::run, THREAD_PREFIX + INSTANCES.incrementAndGet());
+    thread.setDaemon(true);
+    thread.start();
   }
 
   /**
@@ -69,47 +84,97 @@ final class ExpiryTimer implements AutoCloseable {
 
   /**
    * Schedules {@code kek}'s staleness flag (on the system ticker) and its drop at its hard TTL;
-   * cancelled when the entry is dropped earlier.
+   * called once per entry, before anything can drop it but the cache. Lock-free; allocates nothing.
    */
   void schedule(CachedKek kek) {
-    if (keepsTickerTime) {
-      long staleAt = Math.min(kek.refreshAt(), kek.expiresAt() - SLACK_NANOS);
-      at(kek, staleAt, () -> flag(kek));
-    } else {
-      scheduleExpiry(kek);
+    if (closed) {
+      return; // close() drops every entry itself
+    }
+    for (; ; ) {
+      CachedKek head = intake;
+      kek.timerNext = head;
+      if (INTAKE.compareAndSet(this, head, kek)) {
+        if (head == null) {
+          LockSupport.unpark(thread); // else whoever pushed the head did, and it is not drained yet
+        }
+        return;
+      }
     }
   }
 
-  private void flag(CachedKek kek) {
-    kek.markStale();
-    if (!kek.isWiped()) {
-      scheduleExpiry(kek);
-    }
-  }
-
-  private void scheduleExpiry(CachedKek kek) {
-    at(kek, kek.expiresAt(), () -> run(kek));
-  }
-
-  private void at(CachedKek kek, long tickerTime, Runnable task) {
-    long delay = Math.max(0, tickerTime - ticker.read());
-    try {
-      kek.expiryTask(timer.schedule(task, delay, TimeUnit.NANOSECONDS));
-    } catch (RejectedExecutionException e) {
-      // closed: close() drops every entry itself
-    }
-  }
-
-  private void run(CachedKek kek) {
-    if (!kek.isWiped() && !expire.test(kek)) {
-      scheduleExpiry(
-          kek); // the ticker is behind the timer's clock: try again when it should be due
-    }
-  }
-
-  /** Ends the thread; entries still cached are the cache's to drop. */
+  /**
+   * Ends the thread, which lets go of every entry it links; entries still cached are the cache's.
+   */
   @Override
   public void close() {
-    timer.shutdownNow();
+    closed = true;
+    LockSupport.unpark(thread);
+  }
+
+  /** The timer thread, for tests. */
+  @VisibleForTesting
+  Thread thread() {
+    return thread;
+  }
+
+  private void run() {
+    try {
+      while (!closed) {
+        long now = System.nanoTime();
+        CachedKek kek = (CachedKek) INTAKE.getAndSet(this, null);
+        while (kek != null) {
+          CachedKek next = kek.timerNext;
+          if (!kek.isDropped()) {
+            wheel.add(kek, firstDeadline(kek, now));
+          }
+          kek = next;
+        }
+        wheel.advance(now, this::due);
+        long wake = wheel.nextWake();
+        if (wake == TimerWheel.NEVER) {
+          LockSupport.park(this);
+        } else {
+          LockSupport.parkNanos(this, wake - System.nanoTime());
+        }
+      }
+    } finally {
+      wheel.clear();
+      intake = null;
+    }
+  }
+
+  /** When a new entry is first due, on the timer's clock at {@code now}. */
+  private long firstDeadline(CachedKek kek, long now) {
+    if (keepsTickerTime) {
+      // At its refresh time, and at the latest the slack before the hard TTL; the wheel hands it
+      // out at or up to a tick after its deadline, so this one is a tick early.
+      return Math.min(kek.refreshAt(), kek.expiresAt() - SLACK_NANOS) - TimerWheel.TICK_NANOS;
+    }
+    return expiryDeadline(kek, now);
+  }
+
+  /** The hard TTL of {@code kek} on the timer's clock at {@code now}. */
+  private long expiryDeadline(CachedKek kek, long now) {
+    if (keepsTickerTime) {
+      return kek.expiresAt();
+    }
+    long left = kek.expiresAt() - ticker.read();
+    return now + Math.min(Math.max(left, 0), MAX_DELAY);
+  }
+
+  /** {@code kek} is due: flag it, or drop it if its hard TTL has passed by the ticker. */
+  private void due(CachedKek kek) {
+    try {
+      if (keepsTickerTime && kek.isCurrent()) {
+        kek.markStale();
+        wheel.add(kek, kek.expiresAt());
+      } else if (!expire.test(kek)) {
+        // The ticker is behind the timer's clock: try again when it should be due.
+        wheel.add(kek, expiryDeadline(kek, System.nanoTime()));
+      }
+    } catch (RuntimeException e) {
+      // A bug in the cache's drop; the entry is still checked on every use, and the thread goes on.
+      log.error("Expiry of KEK {} failed; it is dropped at its next use instead", kek.ref(), e);
+    }
   }
 }

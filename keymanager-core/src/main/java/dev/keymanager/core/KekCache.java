@@ -646,9 +646,9 @@ final class KekCache implements AutoCloseable {
   }
 
   /**
-   * The expiry timer's task: drops {@code kek} once its hard TTL has passed, whether or not
-   * anything touches the cache, so an idle process keeps no expired plaintext ({@link
-   * ExpiryTimer}). Returns false if it is not due yet (the timer tries again).
+   * What the expiry timer runs at an entry's hard TTL: drops {@code kek} once its hard TTL has
+   * passed, whether or not anything touches the cache, so an idle process keeps no expired
+   * plaintext ({@link ExpiryTimer}). Returns false if it is not due yet (the timer tries again).
    */
   private boolean expire(CachedKek kek) {
     if (!kek.isExpired(ticker.read())) {
