@@ -71,10 +71,8 @@ final class CachedKek {
   private volatile long nextRefreshAttempt; // ticker nanos; claimRefresh, deferRefresh
   private final Lease lease = new Lease(this::wipe);
   private KekSubkeys subkeys; // set before the entry is published; see adoptSubkeys
-  // The expiry timer's: its intake and wheel link through timerNext, and timerDeadline is the time
-  // on the timer's clock it waits for; published to the timer thread by the intake's CAS.
+  // The expiry timer's intake and wheel link entries through this (ExpiryTimer, TimerWheel).
   CachedKek timerNext;
-  long timerDeadline;
   // Set by the expiry timer at staleAt (see ExpiryTimer) and by drop(); never cleared. Until it is
   // set, a use on the system ticker needs no clock read: the entry is before its refresh time and
   // its hard TTL, and the cache still holds it.

@@ -40,7 +40,6 @@ final class ExpiryTimer implements AutoCloseable {
   private static final AtomicInteger INSTANCES = new AtomicInteger();
   static final long SLACK_MILLIS = 1000;
   private static final long SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(SLACK_MILLIS);
-  private static final long MAX_DELAY = 1L << 62; // keeps timer times from overflowing
   private static final VarHandle INTAKE;
 
   static {
@@ -67,7 +66,7 @@ final class ExpiryTimer implements AutoCloseable {
     this.ticker = ticker;
     this.expire = expire;
     this.keepsTickerTime = ticker == Ticker.systemTicker();
-    this.wheel = new TimerWheel(System.nanoTime());
+    this.wheel = new TimerWheel(ticker.read(), this::deadline);
     this.thread = new Thread(this::run, THREAD_PREFIX + INSTANCES.incrementAndGet());
     thread.setDaemon(true);
     thread.start();
@@ -120,12 +119,12 @@ final class ExpiryTimer implements AutoCloseable {
   private void run() {
     try {
       while (!closed) {
-        long now = System.nanoTime();
+        long now = ticker.read();
         CachedKek kek = (CachedKek) INTAKE.getAndSet(this, null);
         while (kek != null) {
           CachedKek next = kek.timerNext;
           if (!kek.isDropped()) {
-            wheel.add(kek, firstDeadline(kek, now));
+            wheel.add(kek);
           }
           kek = next;
         }
@@ -134,7 +133,11 @@ final class ExpiryTimer implements AutoCloseable {
         if (wake == TimerWheel.NEVER) {
           LockSupport.park(this);
         } else {
-          LockSupport.parkNanos(this, wake - System.nanoTime());
+          long sleep = wake - ticker.read();
+          // A ticker that is not the system's: sleep as if it kept time, but at least a tick, so a
+          // clock that tests stop just before a tick does not keep the thread spinning.
+          LockSupport.parkNanos(
+              this, keepsTickerTime ? sleep : Math.max(sleep, TimerWheel.TICK_NANOS));
         }
       }
     } finally {
@@ -143,23 +146,16 @@ final class ExpiryTimer implements AutoCloseable {
     }
   }
 
-  /** When a new entry is first due, on the timer's clock at {@code now}. */
-  private long firstDeadline(CachedKek kek, long now) {
-    if (keepsTickerTime) {
-      // At its refresh time, and at the latest the slack before the hard TTL; the wheel hands it
-      // out at or up to a tick after its deadline, so this one is a tick early.
+  /**
+   * The ticker time {@code kek} waits for: on the system ticker, until it is flagged, its refresh
+   * time and at the latest the slack before its hard TTL (a tick early, as the wheel hands an entry
+   * out up to a tick after its deadline); then, and on any other ticker, its hard TTL.
+   */
+  private long deadline(CachedKek kek) {
+    if (keepsTickerTime && kek.isCurrent()) {
       return Math.min(kek.refreshAt(), kek.expiresAt() - SLACK_NANOS) - TimerWheel.TICK_NANOS;
     }
-    return expiryDeadline(kek, now);
-  }
-
-  /** The hard TTL of {@code kek} on the timer's clock at {@code now}. */
-  private long expiryDeadline(CachedKek kek, long now) {
-    if (keepsTickerTime) {
-      return kek.expiresAt();
-    }
-    long left = kek.expiresAt() - ticker.read();
-    return now + Math.min(Math.max(left, 0), MAX_DELAY);
+    return kek.expiresAt();
   }
 
   /** {@code kek} is due: flag it, or drop it if its hard TTL has passed by the ticker. */
@@ -167,10 +163,9 @@ final class ExpiryTimer implements AutoCloseable {
     try {
       if (keepsTickerTime && kek.isCurrent()) {
         kek.markStale();
-        wheel.add(kek, kek.expiresAt());
+        wheel.add(kek); // now until its hard TTL
       } else if (!expire.test(kek)) {
-        // The ticker is behind the timer's clock: try again when it should be due.
-        wheel.add(kek, expiryDeadline(kek, System.nanoTime()));
+        wheel.add(kek); // the ticker went back: try again when it should be due
       }
     } catch (RuntimeException e) {
       // A bug in the cache's drop; the entry is still checked on every use, and the thread goes on.

@@ -2,18 +2,22 @@ package dev.keymanager.core;
 
 import java.util.Arrays;
 import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
 
 /**
  * The expiry timer's schedule: a hashed timing wheel of cached KEKs, linked through their own
- * {@code timerNext} field with the time each waits for in {@code timerDeadline}, so that scheduling
- * an entry allocates nothing and dropping one takes no lock. Confined to the timer thread.
+ * {@code timerNext} field, so that scheduling an entry allocates nothing and dropping one takes no
+ * lock. The time an entry waits for is a function of the entry (its refresh time or hard TTL, by
+ * whether it is flagged stale yet), so it is not stored. Confined to the timer thread.
  *
- * <p>Time is cut into ticks of {@value #TICK_SHIFT} bits of nanoseconds (about 8.4 ms) on the
- * timer's clock, and ticks into {@value #SLOTS} slots by their low bits (one revolution, about 17
- * s). An entry is linked into the slot of the first tick that starts at or after its deadline, so
- * it is handed out at its deadline or later, never earlier; an entry further away than a revolution
- * stays in its slot until the revolution it is due in. The timer sleeps until the next non-empty
- * slot's tick, or until something is scheduled if none is.
+ * <p>Time is cut into ticks of 2^{@value #TICK_SHIFT} nanoseconds (about 8.4 ms) on the timer's
+ * clock, and ticks into {@value #SLOTS} slots by their low bits (one revolution, about 17 s). An
+ * entry is linked into the slot of the tick its deadline falls in, and each {@link #advance} walks
+ * the slots of the ticks it reaches, the current one included, handing out the entries whose
+ * deadline has come: never before their deadline, even on a clock that tests move by hand. An entry
+ * further away than a revolution stays in its slot until the revolution it is due in. The timer
+ * sleeps until the end of the next non-empty slot's tick (so up to a tick late), or until something
+ * is scheduled if the wheel is empty.
  *
  * <p><b>Dropped entries.</b> A drop does not unlink an entry (that would need a lock shared with
  * the timer thread): the wheel unlinks it when it next visits its slot, within a revolution, or
@@ -35,23 +39,30 @@ final class TimerWheel {
 
   private static final int MASK = SLOTS - 1;
 
+  private final ToLongFunction<CachedKek> deadline;
   private final CachedKek[] slots = new CachedKek[SLOTS];
-  private long cursor; // the last tick handed out
+  private long cursor; // the last tick that is over; the next one is open
   private int size; // linked entries, dropped ones included
   private int compactAbove = COMPACT_SLACK;
 
-  /** A wheel whose ticks up to the one before {@code now} (timer clock nanos) have passed. */
-  TimerWheel(long now) {
+  /**
+   * A wheel whose current tick is the one of {@code now} (timer clock nanos).
+   *
+   * @param deadline the timer time an entry waits for; read when it is added and when its slot is
+   *     visited
+   */
+  TimerWheel(long now, ToLongFunction<CachedKek> deadline) {
     this.cursor = (now >> TICK_SHIFT) - 1;
+    this.deadline = deadline;
   }
 
   /**
-   * Links {@code kek} to be handed out at timer time {@code deadline} or after; a deadline that has
-   * passed is handed out at the next {@link #advance}.
+   * Links {@code kek} to be handed out at its deadline or after: by the first {@link #advance} that
+   * reaches it, or if added by {@code advance}'s consumer, by the first one after it that reaches a
+   * new tick.
    */
-  void add(CachedKek kek, long deadline) {
-    kek.timerDeadline = deadline;
-    long tick = Math.max(ceilTick(deadline) - cursor, 1) + cursor; // a tick not handed out yet
+  void add(CachedKek kek) {
+    long tick = Math.max((deadline.applyAsLong(kek) >> TICK_SHIFT) - cursor, 1) + cursor;
     int slot = (int) tick & MASK;
     kek.timerNext = slots[slot];
     slots[slot] = kek;
@@ -61,18 +72,18 @@ final class TimerWheel {
   }
 
   /**
-   * Hands every entry due at timer time {@code now} that is not dropped to {@code due}, which may
-   * {@link #add} it again (it is then handed out at a later advance at the earliest); unlinks the
-   * dropped entries of the slots it passes.
+   * Hands every entry whose deadline is at or before timer time {@code now} and that is not dropped
+   * to {@code due}, which may {@link #add} it again; unlinks the dropped entries of the slots it
+   * passes.
    */
   void advance(long now, Consumer<CachedKek> due) {
     long nowTick = now >> TICK_SHIFT;
     if (nowTick - cursor <= 0) {
-      return;
+      return; // the clock went back
     }
     // After a pause of a revolution or more every slot is visited once.
     long from = Math.max(cursor + 1 - nowTick, 1 - SLOTS) + nowTick;
-    cursor = nowTick;
+    cursor = nowTick; // while handing out: an entry added again goes after this advance
     for (long tick = from; tick - nowTick <= 0; tick++) {
       int slot = (int) tick & MASK;
       CachedKek kek = slots[slot];
@@ -82,21 +93,22 @@ final class TimerWheel {
         kek.timerNext = null;
         if (kek.isDropped()) {
           size--;
-        } else if (ceilTick(kek.timerDeadline) - nowTick <= 0) {
+        } else if (deadline.applyAsLong(kek) - now <= 0) {
           size--;
           due.accept(kek);
-        } else { // due in a later revolution
+        } else { // later in this tick, or in a later revolution
           kek.timerNext = slots[slot];
           slots[slot] = kek;
         }
         kek = next;
       }
     }
+    cursor = nowTick - 1; // the current tick stays open
   }
 
   /**
-   * The timer time at which the next non-empty slot's tick starts (the entries in it may be due
-   * only in a later revolution), or {@link #NEVER} if the wheel is empty.
+   * The timer time at which the next non-empty slot's tick ends, when all its entries are due but
+   * those of a later revolution, or {@link #NEVER} if the wheel is empty.
    */
   long nextWake() {
     if (size == 0) {
@@ -104,7 +116,7 @@ final class TimerWheel {
     }
     for (long tick = cursor + 1; tick - cursor <= SLOTS; tick++) {
       if (slots[(int) tick & MASK] != null) {
-        return tick << TICK_SHIFT;
+        return (tick + 1) << TICK_SHIFT;
       }
     }
     return NEVER; // unreachable: size counts linked entries
@@ -138,10 +150,5 @@ final class TimerWheel {
       slots[slot] = kept;
     }
     compactAbove = (int) Math.min(Integer.MAX_VALUE, size + size / 4L + COMPACT_SLACK);
-  }
-
-  /** The first tick that starts at or after {@code time}. */
-  private static long ceilTick(long time) {
-    return (time >> TICK_SHIFT) + ((time & (TICK_NANOS - 1)) == 0 ? 0 : 1);
   }
 }

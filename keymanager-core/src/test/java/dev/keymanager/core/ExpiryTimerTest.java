@@ -91,33 +91,34 @@ class ExpiryTimerTest {
   }
 
   @Test
-  void onAManualTickerNothingIsFlaggedAndTheDropWaitsForTheTicker() throws InterruptedException {
+  void onAManualTickerNothingIsFlaggedAndADropWaitsForTheTicker() throws InterruptedException {
     AtomicLong clock = new AtomicLong();
-    CountDownLatch tried = new CountDownLatch(1);
-    CountDownLatch done = new CountDownLatch(1);
+    CountDownLatch first = new CountDownLatch(1);
+    CountDownLatch second = new CountDownLatch(2);
     timer =
         new ExpiryTimer(
             clock::get,
             kek -> {
-              if (!kek.isExpired(clock.get())) {
-                tried.countDown();
-                return false;
-              }
+              assertThat(kek.isExpired(clock.get())).as("handed out before its hard TTL").isTrue();
               expired.add(kek);
-              done.countDown();
+              first.countDown();
+              second.countDown();
               return true;
             });
     assertThat(timer.keepsTickerTime()).isFalse();
-    CachedKek kek = entry(20 * MS, 10 * MS);
-    timer.schedule(kek);
+    CachedKek soon = entry(10 * MS, 5 * MS);
+    CachedKek later = entry(40 * MS, 5 * MS);
+    timer.schedule(soon);
+    timer.schedule(later);
 
-    assertThat(tried.await(20, TimeUnit.SECONDS)).as("tried after the remaining time").isTrue();
-    assertThat(expired).isEmpty();
-    assertThat(kek.isCurrent()).as("no flag without the system ticker").isTrue();
+    clock.set(15 * MS); // the test's clock passes the first hard TTL only
+    assertThat(first.await(20, TimeUnit.SECONDS)).as("dropped once the ticker says so").isTrue();
+    assertThat(expired).containsExactly(soon);
+    assertThat(later.isCurrent()).as("no flag without the system ticker").isTrue();
 
-    clock.set(20 * MS); // the test's clock reaches the hard TTL
-    assertThat(done.await(20, TimeUnit.SECONDS)).as("tried again").isTrue();
-    assertThat(expired).containsExactly(kek);
+    clock.set(40 * MS);
+    assertThat(second.await(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(expired).containsExactly(soon, later);
   }
 
   @Test
