@@ -15,13 +15,17 @@ import org.slf4j.LoggerFactory;
  * traffic: one daemon thread per key manager, ended by {@link #close()}.
  *
  * <p>Each installed entry waits in the thread's {@link TimerWheel} for its hard TTL, measured on
- * the cache's ticker; then the thread asks the cache to drop it. If the ticker says it is not due
- * yet (a manual clock in tests), it tries again after the remaining time. An entry dropped earlier
- * (replaced by a refresh, invalidated, evicted) is unlinked by the wheel later, already wiped.
- * Caffeine's own expiry, without a scheduler, would only run on the next cache operation, which an
- * idle process never makes. Scheduling allocates nothing: entries reach the thread through a
- * lock-free stack linked through the entries themselves, and the wheel links them the same way. The
- * thread runs only the cache's own drop, never user code.
+ * the cache's ticker; then the thread asks the cache to drop it (again later if the ticker went
+ * back meanwhile). On a ticker other than the system's (a manual clock in tests) the thread sleeps
+ * as if that ticker kept real time, at least a wheel tick, and drops an entry at the first wake-up
+ * after the ticker has passed its hard TTL. An entry dropped earlier (replaced by a refresh,
+ * invalidated, evicted) is unlinked by the wheel later, already wiped: the wheel keeps such a husk
+ * reachable for at most a revolution, and compacts before dropped husks outnumber a quarter of the
+ * live entries plus a few hundred ({@link TimerWheel}). Caffeine's own expiry, without a scheduler,
+ * would only run on the next cache operation, which an idle process never makes. Scheduling
+ * allocates nothing: entries reach the thread through a lock-free stack linked through the entries
+ * themselves, and the wheel links them the same way. The thread runs only the cache's own drop,
+ * never user code.
  *
  * <p><b>The staleness flag.</b> On the system ticker the timer's clock is the ticker ({@link
  * System#nanoTime()} both), and each entry first waits to be flagged stale ({@link
