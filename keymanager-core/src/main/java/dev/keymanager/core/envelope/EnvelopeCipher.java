@@ -11,6 +11,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.core.internal.Jca;
+import dev.keymanager.core.internal.PrimaryVersions;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.internal.KekLiveness;
 import java.io.IOException;
@@ -20,6 +21,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.function.LongSupplier;
 
 /**
  * Encrypts payloads under one KEK with a fresh DEK each, and decrypts them: byte arrays and buffers
@@ -120,17 +123,35 @@ public final class EnvelopeCipher {
   /** The largest segment size: 4 MiB. */
   public static final int MAX_SEGMENT_SIZE = 1 << PayloadHeader.MAX_SEGMENT_LOG2;
 
+  /** The default bound on one-shot payloads per DEK: 2^20. */
+  public static final long DEFAULT_MAX_PAYLOADS_PER_DEK = DekReuse.DEFAULT_MAX_PAYLOADS;
+
+  /** The default bound on one-shot plaintext bytes per DEK: 4 GiB. */
+  public static final long DEFAULT_MAX_BYTES_PER_DEK = DekReuse.DEFAULT_MAX_BYTES;
+
+  /** The default bound on how long a DEK is kept for reuse: one minute. */
+  public static final Duration DEFAULT_MAX_DEK_AGE =
+      Duration.ofNanos(DekReuse.DEFAULT_MAX_AGE_NANOS);
+
   private final DataKeyService keys;
   private final String kekId;
   private final int segmentLog2;
-
   private final Jca jca;
+  private final DekReuse reuse;
 
-  private EnvelopeCipher(DataKeyService keys, String kekId, int segmentLog2) {
-    this.keys = keys;
+  private EnvelopeCipher(Builder b) {
+    this.keys = b.keys;
     this.jca = Jca.usedBy(keys);
-    this.kekId = kekId;
-    this.segmentLog2 = segmentLog2;
+    this.kekId = b.kekId;
+    this.segmentLog2 = b.segmentLog2;
+    this.reuse =
+        new DekReuse(
+            b.maxPayloads,
+            b.maxBytes,
+            b.maxAge.toNanos(),
+            b.ticker,
+            b.scheduler,
+            PrimaryVersions.of(keys));
   }
 
   /**
@@ -157,6 +178,11 @@ public final class EnvelopeCipher {
     private final DataKeyService keys;
     private final String kekId;
     private int segmentLog2 = Integer.numberOfTrailingZeros(DEFAULT_SEGMENT_SIZE);
+    private long maxPayloads = DEFAULT_MAX_PAYLOADS_PER_DEK;
+    private long maxBytes = DEFAULT_MAX_BYTES_PER_DEK;
+    private Duration maxAge = DEFAULT_MAX_DEK_AGE;
+    private LongSupplier ticker = System::nanoTime;
+    private DekReuse.Scheduler scheduler = DekReuse.DELAYED;
 
     private Builder(DataKeyService keys, String kekId) {
       this.keys = keys;
@@ -184,8 +210,61 @@ public final class EnvelopeCipher {
       return this;
     }
 
+    /**
+     * How many one-shot payloads one DEK may encrypt; default {@link #DEFAULT_MAX_PAYLOADS_PER_DEK}
+     * (2^20). {@code 1} gives every payload its own DEK and keeps no DEK past a call, for
+     * encryption or decryption. See "DEK reuse" in the class comment.
+     *
+     * @throws IllegalArgumentException unless from 1 to 2^32
+     */
+    public Builder maxPayloadsPerDek(long payloads) {
+      if (payloads < 1 || payloads > 1L << 32) {
+        throw new IllegalArgumentException(
+            "payloads per DEK must be from 1 to 2^32 (the bound of random GCM nonces): "
+                + payloads);
+      }
+      this.maxPayloads = payloads;
+      return this;
+    }
+
+    /**
+     * How many one-shot plaintext bytes one DEK may encrypt in all; default {@link
+     * #DEFAULT_MAX_BYTES_PER_DEK} (4 GiB). A DEK's first payload is taken whatever its length.
+     *
+     * @throws IllegalArgumentException unless from 1 to 2^36
+     */
+    public Builder maxBytesPerDek(long bytes) {
+      if (bytes < 1 || bytes > 1L << 36) {
+        throw new IllegalArgumentException("bytes per DEK must be from 1 to 2^36: " + bytes);
+      }
+      this.maxBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long a DEK is kept for reuse after it was generated or unwrapped; default {@link
+     * #DEFAULT_MAX_DEK_AGE} (one minute). Past it the DEK is overwritten, used or not.
+     *
+     * @throws IllegalArgumentException unless positive and at most one day
+     */
+    public Builder maxDekAge(Duration age) {
+      requireNonNull(age, "age");
+      if (age.isNegative() || age.isZero() || age.compareTo(Duration.ofDays(1)) > 0) {
+        throw new IllegalArgumentException("DEK age must be positive and at most a day: " + age);
+      }
+      this.maxAge = age;
+      return this;
+    }
+
+    /** Tests: the clock of the age bound and the timer of the sweep. */
+    Builder clock(LongSupplier ticker, DekReuse.Scheduler scheduler) {
+      this.ticker = requireNonNull(ticker, "ticker");
+      this.scheduler = requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
     public EnvelopeCipher build() {
-      return new EnvelopeCipher(keys, kekId, segmentLog2);
+      return new EnvelopeCipher(this);
     }
   }
 
@@ -214,18 +293,22 @@ public final class EnvelopeCipher {
   // ---- one-shot ----
 
   /**
-   * Encrypts {@code plaintext} under a new DEK wrapped by this cipher's KEK, bound to {@code
-   * context}. The result holds the header and the AES-256-GCM body: 135 bytes plus the KEK id's
-   * UTF-8 length longer than the plaintext.
+   * Encrypts {@code plaintext} under this cipher's KEK, bound to {@code context}: under the DEK the
+   * last payloads of this context used, while it is within its bounds, else under a new DEK (see
+   * "DEK reuse" above). The result holds the header and the AES-256-GCM body: 135 bytes plus the
+   * KEK id's UTF-8 length longer than the plaintext.
    *
    * @throws KekStateException if the KEK does not exist or its primary version is not enabled
    */
   public byte[] encrypt(byte[] plaintext, KeyContext context) {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
-    try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
-    }
+    byte[] c = ApiBridge.contextEncoding(context);
+    return reuse.encrypt(
+        c,
+        plaintext.length,
+        () -> newDek(context),
+        (key, header, n) -> OneShot.encrypt(jca, key, header, n, plaintext, c));
   }
 
   /**
@@ -237,8 +320,24 @@ public final class EnvelopeCipher {
   public ByteBuffer encrypt(ByteBuffer plaintext, KeyContext context) {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
+    byte[] c = ApiBridge.contextEncoding(context);
+    return reuse.encrypt(
+        c,
+        plaintext.remaining(),
+        () -> newDek(context),
+        (key, header, n) -> OneShot.encrypt(jca, key, header, n, plaintext, c));
+  }
+
+  /** A new DEK for one-shot payloads: its own copy of the key, its header with a random nonce. */
+  private ReusedDek newDek(KeyContext context) {
     try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
+      byte[] header = PayloadHeader.oneShot(dek.wrappedKey()).bytes();
+      return reuse.newEncrypting(
+          dek.use(byte[]::clone),
+          ApiBridge.liveness(dek),
+          dek.wrappedKey().kek(),
+          ApiBridge.contextEncoding(context),
+          header);
     }
   }
 
@@ -252,16 +351,26 @@ public final class EnvelopeCipher {
   public byte[] decrypt(byte[] ciphertext, KeyContext context) {
     requireNonNull(ciphertext, "ciphertext");
     requireNonNull(context, "context");
-    PayloadHeader header = oneShotHeader(ciphertext, ciphertext.length);
+    byte[] c = ApiBridge.contextEncoding(context);
+    int end = ciphertext.length;
+    ReusedDek kept = kept(ciphertext, end, c);
+    if (kept != null) {
+      try {
+        return OneShot.decrypt(
+            jca, kept.key(), kept.kek(), ciphertext, keptHeaderLength(ciphertext), end, c);
+      } finally {
+        kept.release();
+      }
+    }
+    PayloadHeader header = oneShotHeader(ciphertext, end);
     try (DataKey dek = unwrap(header, context)) {
-      return OneShot.decrypt(
-          jca,
-          dek,
-          header,
-          ciphertext,
-          header.length(),
-          ciphertext.length - header.length(),
-          context);
+      byte[] plaintext =
+          dek.use(
+              key ->
+                  OneShot.decrypt(
+                      jca, key, header.wrappedKey().kek(), ciphertext, header.length(), end, c));
+      remember(dek, header, c);
+      return plaintext;
     }
   }
 
@@ -275,17 +384,69 @@ public final class EnvelopeCipher {
   public ByteBuffer decrypt(ByteBuffer ciphertext, KeyContext context) {
     requireNonNull(ciphertext, "ciphertext");
     requireNonNull(context, "context");
+    byte[] c = ApiBridge.contextEncoding(context);
     ByteBuffer in = ciphertext.duplicate();
     byte[] start = new byte[Math.min(in.remaining(), PayloadHeader.MAX_LENGTH)];
     in.get(start);
-    PayloadHeader header = oneShotHeader(start, ciphertext.remaining());
-    in.position(ciphertext.position() + header.length());
     ByteBuffer plaintext;
-    try (DataKey dek = unwrap(header, context)) {
-      plaintext = OneShot.decrypt(jca, dek, header, in, context);
+    ReusedDek kept = kept(start, ciphertext.remaining(), c);
+    if (kept != null) {
+      try {
+        int h = keptHeaderLength(start);
+        in.position(ciphertext.position() + h);
+        plaintext = OneShot.decrypt(jca, kept.key(), kept.kek(), start, h, in, c);
+      } finally {
+        kept.release();
+      }
+    } else {
+      PayloadHeader header = oneShotHeader(start, ciphertext.remaining());
+      in.position(ciphertext.position() + header.length());
+      try (DataKey dek = unwrap(header, context)) {
+        plaintext =
+            dek.use(
+                key ->
+                    OneShot.decrypt(
+                        jca,
+                        key,
+                        header.wrappedKey().kek(),
+                        header.bytes(),
+                        header.length(),
+                        in,
+                        c));
+        remember(dek, header, c);
+      }
     }
     ciphertext.position(ciphertext.limit());
     return plaintext;
+  }
+
+  /**
+   * The kept DEK for the payload starting at {@code b} ({@code totalLength} bytes long), retained,
+   * if its header frames a wrapped DEK this cipher unwrapped under this context within the bounds;
+   * else null.
+   */
+  private ReusedDek kept(byte[] b, int totalLength, byte[] context) {
+    int h = PayloadHeader.oneShotLength(b, Math.min(b.length, totalLength));
+    if (h < 0) {
+      return null;
+    }
+    return reuse.decrypting(b, PayloadHeader.FIXED_LENGTH, h - PayloadHeader.NONCE_LENGTH, context);
+  }
+
+  private static int keptHeaderLength(byte[] b) {
+    return PayloadHeader.oneShotLength(b, b.length);
+  }
+
+  /** Keeps the DEK of a payload that decrypted, for later payloads carrying the same one. */
+  private void remember(DataKey dek, PayloadHeader header, byte[] context) {
+    if (reuse.remembers()) {
+      reuse.remember(
+          dek.use(byte[]::clone),
+          ApiBridge.liveness(dek),
+          header.wrappedKey().kek(),
+          context,
+          ApiBridge.wrappedKeys().encoding(header.wrappedKey()));
+    }
   }
 
   /**
