@@ -25,12 +25,12 @@ import java.time.Duration;
 import java.util.function.LongSupplier;
 
 /**
- * Encrypts payloads under one KEK with a fresh DEK each, and decrypts them: byte arrays and buffers
- * in one shot, files as streams or with random access. Built on the data path alone ({@link
- * DataKeyService}: a {@link dev.keymanager.KeyManager} or its {@link
- * dev.keymanager.KeyManager#dataPathOnly() dataPathOnly()} view, so a component that encrypts needs
- * no administration rights): a payload's header carries its wrapped DEK, so decrypting needs only
- * the bytes, the {@link KeyContext} and access to the KEK.
+ * Encrypts payloads under one KEK, and decrypts them: byte arrays and buffers in one shot, files as
+ * streams or with random access. Built on the data path alone ({@link DataKeyService}: a {@link
+ * dev.keymanager.KeyManager} or its {@link dev.keymanager.KeyManager#dataPathOnly() dataPathOnly()}
+ * view, so a component that encrypts needs no administration rights): a payload's header carries
+ * its wrapped DEK, so decrypting needs only the bytes, the {@link KeyContext} and access to the
+ * KEK.
  *
  * <pre>{@code
  * EnvelopeCipher orders = EnvelopeCipher.of(keys, "tenant-42");
@@ -95,18 +95,57 @@ import java.util.function.LongSupplier;
  * on another provider, install it ahead of the others ({@code Security.insertProviderAt(p, 1)}).
  * The DEK generation, wrap and unwrap behind both run on the key manager's provider.
  *
- * <p><b>Key material.</b> Every payload has its own DEK, from {@link DataKeyService#generateDek};
- * this class closes (overwrites) its {@link DataKey} as soon as the cipher is set up. One-shot
- * payloads lend the DEK to the JCE without a {@code SecretKeySpec} copy. Streaming payloads use
- * Tink's {@link AesGcmHkdfStreaming}, which keeps copies nobody outside Tink can overwrite: the DEK
- * itself ({@code ikm}, for the life of the stream), the HKDF pseudo-random key and the derived
- * AES-256 key of the payload (in {@code SecretKeySpec}s), and the JCE cipher's key schedule. The
- * streams and channels returned here drop their reference to Tink's state on {@code close()}, so
- * those copies become garbage then; they are freed, not overwritten. Close streams promptly.
+ * <p><b>DEK reuse (one-shot payloads).</b> A fresh DEK costs a random draw, a wrap under the KEK
+ * and an AES key expansion, several times the AES-GCM work of a small payload, so one-shot payloads
+ * share a DEK within bounds (as the AWS Encryption SDK's data-key cache does): a DEK encrypts the
+ * one-shot payloads of one context under one KEK version while all of these hold, and the next
+ * payload gets a new DEK as soon as one does not:
  *
- * <p><b>Bounds.</b> A DEK encrypts one payload, so there is no per-key message limit; one-shot
- * payloads are below 2 GiB (Java arrays), streaming payloads below 2^31 segments (128 TiB at 64
- * KiB).
+ * <ul>
+ *   <li>at most {@link Builder#maxPayloadsPerDek} payloads (default 2^20) and {@link
+ *       Builder#maxBytesPerDek} plaintext bytes in all (default 4 GiB; a DEK's first payload is
+ *       taken whatever its length);
+ *   <li>younger than {@link Builder#maxDekAge} (default one minute); past it the DEK is overwritten
+ *       by a timer whether or not it is used again;
+ *   <li>the same {@link KeyContext} (each context has its own DEK; up to 16 are kept);
+ *   <li>its KEK version is still the primary one, as far as the key manager knows: after {@code
+ *       rotateKek} the next payload is under the new version, as with {@code generateDek};
+ *   <li>its KEK version may still be used, checked before every payload exactly as every {@link
+ *       DataKey} checks it: a disabled or destroyed KEK version, a CMK the KMS denies, or a cached
+ *       KEK past its hard TTL stops the DEK at once; the payload then asks for a new DEK, which
+ *       fails with the usual exception ({@link KekStateException}, {@link
+ *       dev.keymanager.KeyAccessDeniedException}, ...). The DEK is never used again.
+ * </ul>
+ *
+ * Each payload still carries the wrapped DEK in its header, so the format and decryption are those
+ * of a DEK per payload. Nonces: the first payload of a DEK has a random 96-bit nonce, payload
+ * {@code i} that nonce XOR {@code i}, so the nonces of one DEK never repeat (a reservation counter,
+ * not chance) and payloads of different DEKs are independent. With random nonces NIST SP 800-38D
+ * allows 2^32 messages per key; the default bound is 4,096 times below it and 2^32 as the largest
+ * setting, and 4 GiB is 2^28 AES blocks, far below GCM's data limits. The cost of a bound is one
+ * DEK generation per 2^20 payloads, per minute or per 4 GiB, whichever comes first. What reuse
+ * trades: a leaked plaintext DEK exposes every payload it encrypted (up to the bound), not one.
+ *
+ * <p>Decryption keeps the unwrapped DEK of the last payloads it read (up to 16, each for {@link
+ * Builder#maxDekAge}), keyed by the exact wrapped-DEK bytes and the context, so payloads that carry
+ * the same wrapped DEK are unwrapped once; each use passes the same liveness check. A header whose
+ * bytes differ in any way is unwrapped and authenticated as before. {@code maxPayloadsPerDek(1)}
+ * turns all of this off: a DEK per payload, each decryption unwraps, and no DEK outlives a call.
+ * Streaming payloads always have a DEK of their own.
+ *
+ * <p><b>Key material.</b> A kept DEK is a copy owned by this cipher, overwritten when its bound or
+ * age is reached (the last payload in flight on it does it, so none runs on zeroed bytes); the
+ * {@link DataKey} it came from is closed at once. One-shot payloads lend the DEK to the JCE without
+ * a {@code SecretKeySpec} copy; the thread's cipher keeps the expanded key of its last payload
+ * until its next one. Streaming payloads use Tink's {@link AesGcmHkdfStreaming}, which keeps copies
+ * nobody outside Tink can overwrite: the DEK itself ({@code ikm}, for the life of the stream), the
+ * HKDF pseudo-random key and the derived AES-256 key of the payload (in {@code SecretKeySpec}s),
+ * and the JCE cipher's key schedule. The streams and channels returned here drop their reference to
+ * Tink's state on {@code close()}, so those copies become garbage then; they are freed, not
+ * overwritten. Close streams promptly.
+ *
+ * <p><b>Bounds.</b> One-shot payloads are below 2 GiB (Java arrays), streaming payloads below 2^31
+ * segments (128 TiB at 64 KiB).
  *
  * <p>The stream and channel factories take ownership of the stream or channel they are given:
  * closing the result closes it, and if the factory throws, it has closed it already.
