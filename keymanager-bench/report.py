@@ -45,6 +45,8 @@ ROWS = [
     ("PayloadBenchmark.encrypt", "keymanager one-shot encrypt", "payload", "keymanager", "PayloadBenchmark.jceEncrypt"),
     ("PayloadBenchmark.jceDecrypt", "raw JCE one-shot decrypt (floor)", "payload", "floor", None),
     ("PayloadBenchmark.decrypt", "keymanager one-shot decrypt", "payload", "keymanager", "PayloadBenchmark.jceDecrypt"),
+    ("PayloadBenchmark.encryptFreshDek", "keymanager one-shot encrypt, a DEK per payload", "payload", "keymanager", "PayloadBenchmark.jceEncrypt"),
+    ("PayloadBenchmark.decryptFreshDek", "keymanager one-shot decrypt, a DEK per payload", "payload", "keymanager", "PayloadBenchmark.jceDecrypt"),
     ("PayloadBenchmark.StreamingFloor.tinkEncryptStream", "Tink streaming encrypt (floor)", "payload", "floor", None),
     ("PayloadBenchmark.Streaming.encryptStream", "keymanager streaming encrypt", "payload", "keymanager", "PayloadBenchmark.StreamingFloor.tinkEncryptStream"),
     ("PayloadBenchmark.StreamingFloor.tinkDecryptStream", "Tink streaming decrypt (floor)", "payload", "floor", None),

@@ -100,6 +100,8 @@ class BenchmarksSmokeTest {
             "PayloadBenchmark.jceEncrypt",
             "PayloadBenchmark.encrypt",
             "PayloadBenchmark.decrypt",
+            "PayloadBenchmark.encryptFreshDek",
+            "PayloadBenchmark.decryptFreshDek",
             "StreamingFloor.tinkDecryptStream",
             "Streaming.encryptStream",
             "Streaming.decryptStream",

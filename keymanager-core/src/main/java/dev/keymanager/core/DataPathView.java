@@ -11,6 +11,7 @@ import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Jca;
+import dev.keymanager.core.internal.PrimaryVersions;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.concurrent.CompletionStage;
@@ -20,18 +21,25 @@ import java.util.concurrent.CompletionStage;
  * Delegates, rather than being the key manager cast to a narrower type, so a holder can neither
  * cast it back to reach administration nor close the key manager.
  */
-final class DataPathView implements DataKeyService, Jca.Source {
+final class DataPathView implements DataKeyService, Jca.Source, PrimaryVersions {
   private final DataKeyService keys;
   private final Jca jca;
+  private final PrimaryVersions primaries;
 
-  DataPathView(DataKeyService keys, Jca jca) {
+  DataPathView(DataKeyService keys, Jca jca, PrimaryVersions primaries) {
     this.keys = keys;
     this.jca = jca;
+    this.primaries = primaries;
   }
 
   @Override
   public Jca jca() {
     return jca;
+  }
+
+  @Override
+  public boolean mayStillBePrimary(dev.keymanager.KekRef ref) {
+    return primaries.mayStillBePrimary(ref);
   }
 
   @Override

@@ -24,6 +24,7 @@ import dev.keymanager.WarmUpReport;
 import dev.keymanager.WarmUpScope;
 import dev.keymanager.WrappedKey;
 import dev.keymanager.core.internal.Jca;
+import dev.keymanager.core.internal.PrimaryVersions;
 import dev.keymanager.core.internal.Randoms;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.AuditListener;
@@ -58,7 +59,7 @@ import org.slf4j.LoggerFactory;
  * announces them ({@link StoreChangeFollower}), and at the latest within the hard TTL, the same
  * bound as a CMK revocation.
  */
-final class DefaultKeyManager implements KeyManager, Jca.Source {
+final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions {
   private static final Logger log = LoggerFactory.getLogger(DefaultKeyManager.class);
 
   static final int KEK_LENGTH = 32;
@@ -126,7 +127,7 @@ final class DefaultKeyManager implements KeyManager, Jca.Source {
             primaries::invalidate);
     this.rewrapper = new Rewrapper(lifecycle, cache, audit, clock);
     this.admin = new DefaultKekAdmin(store, lifecycle, states, stats, this::checkOpen);
-    this.dataPath = new DataPathView(this, jca);
+    this.dataPath = new DataPathView(this, jca, this);
     this.warmer = new WarmUp(store, cache, primaries::put, settings.loadWait());
     StoreChangeFollower f = new StoreChangeFollower(cache, primaries);
     this.subscription = config.storeChangeNotices() ? store.subscribe(f).orElse(null) : null;
@@ -141,6 +142,11 @@ final class DefaultKeyManager implements KeyManager, Jca.Source {
   @Override
   public Jca jca() {
     return jca;
+  }
+
+  @Override
+  public boolean mayStillBePrimary(KekRef ref) {
+    return ref.equals(primaries.getIfPresent(ref.id()));
   }
 
   @Override

@@ -11,6 +11,7 @@ import dev.keymanager.KekRef;
 import dev.keymanager.KekStateException;
 import dev.keymanager.KeyContext;
 import dev.keymanager.core.internal.Jca;
+import dev.keymanager.core.internal.PrimaryVersions;
 import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.internal.KekLiveness;
 import java.io.IOException;
@@ -20,14 +21,16 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.util.function.LongSupplier;
 
 /**
- * Encrypts payloads under one KEK with a fresh DEK each, and decrypts them: byte arrays and buffers
- * in one shot, files as streams or with random access. Built on the data path alone ({@link
- * DataKeyService}: a {@link dev.keymanager.KeyManager} or its {@link
- * dev.keymanager.KeyManager#dataPathOnly() dataPathOnly()} view, so a component that encrypts needs
- * no administration rights): a payload's header carries its wrapped DEK, so decrypting needs only
- * the bytes, the {@link KeyContext} and access to the KEK.
+ * Encrypts payloads under one KEK, and decrypts them: byte arrays and buffers in one shot, files as
+ * streams or with random access. Built on the data path alone ({@link DataKeyService}: a {@link
+ * dev.keymanager.KeyManager} or its {@link dev.keymanager.KeyManager#dataPathOnly() dataPathOnly()}
+ * view, so a component that encrypts needs no administration rights): a payload's header carries
+ * its wrapped DEK, so decrypting needs only the bytes, the {@link KeyContext} and access to the
+ * KEK.
  *
  * <pre>{@code
  * EnvelopeCipher orders = EnvelopeCipher.of(keys, "tenant-42");
@@ -92,18 +95,57 @@ import java.security.GeneralSecurityException;
  * on another provider, install it ahead of the others ({@code Security.insertProviderAt(p, 1)}).
  * The DEK generation, wrap and unwrap behind both run on the key manager's provider.
  *
- * <p><b>Key material.</b> Every payload has its own DEK, from {@link DataKeyService#generateDek};
- * this class closes (overwrites) its {@link DataKey} as soon as the cipher is set up. One-shot
- * payloads lend the DEK to the JCE without a {@code SecretKeySpec} copy. Streaming payloads use
- * Tink's {@link AesGcmHkdfStreaming}, which keeps copies nobody outside Tink can overwrite: the DEK
- * itself ({@code ikm}, for the life of the stream), the HKDF pseudo-random key and the derived
- * AES-256 key of the payload (in {@code SecretKeySpec}s), and the JCE cipher's key schedule. The
- * streams and channels returned here drop their reference to Tink's state on {@code close()}, so
- * those copies become garbage then; they are freed, not overwritten. Close streams promptly.
+ * <p><b>DEK reuse (one-shot payloads).</b> A fresh DEK costs a random draw, a wrap under the KEK
+ * and an AES key expansion, several times the AES-GCM work of a small payload, so one-shot payloads
+ * share a DEK within bounds (as the AWS Encryption SDK's data-key cache does): a DEK encrypts the
+ * one-shot payloads of one context under one KEK version while all of these hold, and the next
+ * payload gets a new DEK as soon as one does not:
  *
- * <p><b>Bounds.</b> A DEK encrypts one payload, so there is no per-key message limit; one-shot
- * payloads are below 2 GiB (Java arrays), streaming payloads below 2^31 segments (128 TiB at 64
- * KiB).
+ * <ul>
+ *   <li>at most {@link Builder#maxPayloadsPerDek} payloads (default 2^20) and {@link
+ *       Builder#maxBytesPerDek} plaintext bytes in all (default 4 GiB; a DEK's first payload is
+ *       taken whatever its length);
+ *   <li>younger than {@link Builder#maxDekAge} (default one minute); past it the DEK is overwritten
+ *       by a timer whether or not it is used again;
+ *   <li>the same {@link KeyContext} (each context has its own DEK; up to 16 are kept);
+ *   <li>its KEK version is still the primary one, as far as the key manager knows: after {@code
+ *       rotateKek} the next payload is under the new version, as with {@code generateDek};
+ *   <li>its KEK version may still be used, checked before every payload exactly as every {@link
+ *       DataKey} checks it: a disabled or destroyed KEK version, a CMK the KMS denies, or a cached
+ *       KEK past its hard TTL stops the DEK at once; the payload then asks for a new DEK, which
+ *       fails with the usual exception ({@link KekStateException}, {@link
+ *       dev.keymanager.KeyAccessDeniedException}, ...). The DEK is never used again.
+ * </ul>
+ *
+ * Each payload still carries the wrapped DEK in its header, so the format and decryption are those
+ * of a DEK per payload. Nonces: the first payload of a DEK has a random 96-bit nonce, payload
+ * {@code i} that nonce XOR {@code i}, so the nonces of one DEK never repeat (a reservation counter,
+ * not chance) and payloads of different DEKs are independent. With random nonces NIST SP 800-38D
+ * allows 2^32 messages per key; the default bound is 4,096 times below it and 2^32 as the largest
+ * setting, and 4 GiB is 2^28 AES blocks, far below GCM's data limits. The cost of a bound is one
+ * DEK generation per 2^20 payloads, per minute or per 4 GiB, whichever comes first. What reuse
+ * trades: a leaked plaintext DEK exposes every payload it encrypted (up to the bound), not one.
+ *
+ * <p>Decryption keeps the unwrapped DEK of the last payloads it read (up to 16, each for {@link
+ * Builder#maxDekAge}), keyed by the exact wrapped-DEK bytes and the context, so payloads that carry
+ * the same wrapped DEK are unwrapped once; each use passes the same liveness check. A header whose
+ * bytes differ in any way is unwrapped and authenticated as before. {@code maxPayloadsPerDek(1)}
+ * turns all of this off: a DEK per payload, each decryption unwraps, and no DEK outlives a call.
+ * Streaming payloads always have a DEK of their own.
+ *
+ * <p><b>Key material.</b> A kept DEK is a copy owned by this cipher, overwritten when its bound or
+ * age is reached (the last payload in flight on it does it, so none runs on zeroed bytes); the
+ * {@link DataKey} it came from is closed at once. One-shot payloads lend the DEK to the JCE without
+ * a {@code SecretKeySpec} copy; the thread's cipher keeps the expanded key of its last payload
+ * until its next one. Streaming payloads use Tink's {@link AesGcmHkdfStreaming}, which keeps copies
+ * nobody outside Tink can overwrite: the DEK itself ({@code ikm}, for the life of the stream), the
+ * HKDF pseudo-random key and the derived AES-256 key of the payload (in {@code SecretKeySpec}s),
+ * and the JCE cipher's key schedule. The streams and channels returned here drop their reference to
+ * Tink's state on {@code close()}, so those copies become garbage then; they are freed, not
+ * overwritten. Close streams promptly.
+ *
+ * <p><b>Bounds.</b> One-shot payloads are below 2 GiB (Java arrays), streaming payloads below 2^31
+ * segments (128 TiB at 64 KiB).
  *
  * <p>The stream and channel factories take ownership of the stream or channel they are given:
  * closing the result closes it, and if the factory throws, it has closed it already.
@@ -120,17 +162,35 @@ public final class EnvelopeCipher {
   /** The largest segment size: 4 MiB. */
   public static final int MAX_SEGMENT_SIZE = 1 << PayloadHeader.MAX_SEGMENT_LOG2;
 
+  /** The default bound on one-shot payloads per DEK: 2^20. */
+  public static final long DEFAULT_MAX_PAYLOADS_PER_DEK = DekReuse.DEFAULT_MAX_PAYLOADS;
+
+  /** The default bound on one-shot plaintext bytes per DEK: 4 GiB. */
+  public static final long DEFAULT_MAX_BYTES_PER_DEK = DekReuse.DEFAULT_MAX_BYTES;
+
+  /** The default bound on how long a DEK is kept for reuse: one minute. */
+  public static final Duration DEFAULT_MAX_DEK_AGE =
+      Duration.ofNanos(DekReuse.DEFAULT_MAX_AGE_NANOS);
+
   private final DataKeyService keys;
   private final String kekId;
   private final int segmentLog2;
-
   private final Jca jca;
+  private final DekReuse reuse;
 
-  private EnvelopeCipher(DataKeyService keys, String kekId, int segmentLog2) {
-    this.keys = keys;
+  private EnvelopeCipher(Builder b) {
+    this.keys = b.keys;
     this.jca = Jca.usedBy(keys);
-    this.kekId = kekId;
-    this.segmentLog2 = segmentLog2;
+    this.kekId = b.kekId;
+    this.segmentLog2 = b.segmentLog2;
+    this.reuse =
+        new DekReuse(
+            b.maxPayloads,
+            b.maxBytes,
+            b.maxAge.toNanos(),
+            b.ticker,
+            b.scheduler,
+            PrimaryVersions.of(keys));
   }
 
   /**
@@ -157,6 +217,11 @@ public final class EnvelopeCipher {
     private final DataKeyService keys;
     private final String kekId;
     private int segmentLog2 = Integer.numberOfTrailingZeros(DEFAULT_SEGMENT_SIZE);
+    private long maxPayloads = DEFAULT_MAX_PAYLOADS_PER_DEK;
+    private long maxBytes = DEFAULT_MAX_BYTES_PER_DEK;
+    private Duration maxAge = DEFAULT_MAX_DEK_AGE;
+    private LongSupplier ticker = System::nanoTime;
+    private DekReuse.Scheduler scheduler = DekReuse.DELAYED;
 
     private Builder(DataKeyService keys, String kekId) {
       this.keys = keys;
@@ -184,8 +249,61 @@ public final class EnvelopeCipher {
       return this;
     }
 
+    /**
+     * How many one-shot payloads one DEK may encrypt; default {@link #DEFAULT_MAX_PAYLOADS_PER_DEK}
+     * (2^20). {@code 1} gives every payload its own DEK and keeps no DEK past a call, for
+     * encryption or decryption. See "DEK reuse" in the class comment.
+     *
+     * @throws IllegalArgumentException unless from 1 to 2^32
+     */
+    public Builder maxPayloadsPerDek(long payloads) {
+      if (payloads < 1 || payloads > 1L << 32) {
+        throw new IllegalArgumentException(
+            "payloads per DEK must be from 1 to 2^32 (the bound of random GCM nonces): "
+                + payloads);
+      }
+      this.maxPayloads = payloads;
+      return this;
+    }
+
+    /**
+     * How many one-shot plaintext bytes one DEK may encrypt in all; default {@link
+     * #DEFAULT_MAX_BYTES_PER_DEK} (4 GiB). A DEK's first payload is taken whatever its length.
+     *
+     * @throws IllegalArgumentException unless from 1 to 2^36
+     */
+    public Builder maxBytesPerDek(long bytes) {
+      if (bytes < 1 || bytes > 1L << 36) {
+        throw new IllegalArgumentException("bytes per DEK must be from 1 to 2^36: " + bytes);
+      }
+      this.maxBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How long a DEK is kept for reuse after it was generated or unwrapped; default {@link
+     * #DEFAULT_MAX_DEK_AGE} (one minute). Past it the DEK is overwritten, used or not.
+     *
+     * @throws IllegalArgumentException unless positive and at most one day
+     */
+    public Builder maxDekAge(Duration age) {
+      requireNonNull(age, "age");
+      if (age.isNegative() || age.isZero() || age.compareTo(Duration.ofDays(1)) > 0) {
+        throw new IllegalArgumentException("DEK age must be positive and at most a day: " + age);
+      }
+      this.maxAge = age;
+      return this;
+    }
+
+    /** Tests: the clock of the age bound and the timer of the sweep. */
+    Builder clock(LongSupplier ticker, DekReuse.Scheduler scheduler) {
+      this.ticker = requireNonNull(ticker, "ticker");
+      this.scheduler = requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
     public EnvelopeCipher build() {
-      return new EnvelopeCipher(keys, kekId, segmentLog2);
+      return new EnvelopeCipher(this);
     }
   }
 
@@ -214,18 +332,22 @@ public final class EnvelopeCipher {
   // ---- one-shot ----
 
   /**
-   * Encrypts {@code plaintext} under a new DEK wrapped by this cipher's KEK, bound to {@code
-   * context}. The result holds the header and the AES-256-GCM body: 135 bytes plus the KEK id's
-   * UTF-8 length longer than the plaintext.
+   * Encrypts {@code plaintext} under this cipher's KEK, bound to {@code context}: under the DEK the
+   * last payloads of this context used, while it is within its bounds, else under a new DEK (see
+   * "DEK reuse" above). The result holds the header and the AES-256-GCM body: 135 bytes plus the
+   * KEK id's UTF-8 length longer than the plaintext.
    *
    * @throws KekStateException if the KEK does not exist or its primary version is not enabled
    */
   public byte[] encrypt(byte[] plaintext, KeyContext context) {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
-    try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
-    }
+    byte[] c = ApiBridge.contextEncoding(context);
+    return reuse.encrypt(
+        c,
+        plaintext.length,
+        () -> newDek(context),
+        (key, header, n) -> OneShot.encrypt(jca, key, header, n, plaintext, c));
   }
 
   /**
@@ -237,8 +359,24 @@ public final class EnvelopeCipher {
   public ByteBuffer encrypt(ByteBuffer plaintext, KeyContext context) {
     requireNonNull(plaintext, "plaintext");
     requireNonNull(context, "context");
+    byte[] c = ApiBridge.contextEncoding(context);
+    return reuse.encrypt(
+        c,
+        plaintext.remaining(),
+        () -> newDek(context),
+        (key, header, n) -> OneShot.encrypt(jca, key, header, n, plaintext, c));
+  }
+
+  /** A new DEK for one-shot payloads: its own copy of the key, its header with a random nonce. */
+  private ReusedDek newDek(KeyContext context) {
     try (DataKey dek = keys.generateDek(kekId, context)) {
-      return OneShot.encrypt(jca, dek, PayloadHeader.oneShot(dek.wrappedKey()), plaintext, context);
+      byte[] header = PayloadHeader.oneShot(dek.wrappedKey()).bytes();
+      return reuse.newEncrypting(
+          dek.use(byte[]::clone),
+          ApiBridge.liveness(dek),
+          dek.wrappedKey().kek(),
+          ApiBridge.contextEncoding(context),
+          header);
     }
   }
 
@@ -252,16 +390,26 @@ public final class EnvelopeCipher {
   public byte[] decrypt(byte[] ciphertext, KeyContext context) {
     requireNonNull(ciphertext, "ciphertext");
     requireNonNull(context, "context");
-    PayloadHeader header = oneShotHeader(ciphertext, ciphertext.length);
+    byte[] c = ApiBridge.contextEncoding(context);
+    int end = ciphertext.length;
+    ReusedDek kept = kept(ciphertext, end, c);
+    if (kept != null) {
+      try {
+        return OneShot.decrypt(
+            jca, kept.key(), kept.kek(), ciphertext, keptHeaderLength(ciphertext), end, c);
+      } finally {
+        kept.release();
+      }
+    }
+    PayloadHeader header = oneShotHeader(ciphertext, end);
     try (DataKey dek = unwrap(header, context)) {
-      return OneShot.decrypt(
-          jca,
-          dek,
-          header,
-          ciphertext,
-          header.length(),
-          ciphertext.length - header.length(),
-          context);
+      byte[] plaintext =
+          dek.use(
+              key ->
+                  OneShot.decrypt(
+                      jca, key, header.wrappedKey().kek(), ciphertext, header.length(), end, c));
+      remember(dek, header, c);
+      return plaintext;
     }
   }
 
@@ -275,17 +423,69 @@ public final class EnvelopeCipher {
   public ByteBuffer decrypt(ByteBuffer ciphertext, KeyContext context) {
     requireNonNull(ciphertext, "ciphertext");
     requireNonNull(context, "context");
+    byte[] c = ApiBridge.contextEncoding(context);
     ByteBuffer in = ciphertext.duplicate();
     byte[] start = new byte[Math.min(in.remaining(), PayloadHeader.MAX_LENGTH)];
     in.get(start);
-    PayloadHeader header = oneShotHeader(start, ciphertext.remaining());
-    in.position(ciphertext.position() + header.length());
     ByteBuffer plaintext;
-    try (DataKey dek = unwrap(header, context)) {
-      plaintext = OneShot.decrypt(jca, dek, header, in, context);
+    ReusedDek kept = kept(start, ciphertext.remaining(), c);
+    if (kept != null) {
+      try {
+        int h = keptHeaderLength(start);
+        in.position(ciphertext.position() + h);
+        plaintext = OneShot.decrypt(jca, kept.key(), kept.kek(), start, h, in, c);
+      } finally {
+        kept.release();
+      }
+    } else {
+      PayloadHeader header = oneShotHeader(start, ciphertext.remaining());
+      in.position(ciphertext.position() + header.length());
+      try (DataKey dek = unwrap(header, context)) {
+        plaintext =
+            dek.use(
+                key ->
+                    OneShot.decrypt(
+                        jca,
+                        key,
+                        header.wrappedKey().kek(),
+                        header.bytes(),
+                        header.length(),
+                        in,
+                        c));
+        remember(dek, header, c);
+      }
     }
     ciphertext.position(ciphertext.limit());
     return plaintext;
+  }
+
+  /**
+   * The kept DEK for the payload starting at {@code b} ({@code totalLength} bytes long), retained,
+   * if its header frames a wrapped DEK this cipher unwrapped under this context within the bounds;
+   * else null.
+   */
+  private ReusedDek kept(byte[] b, int totalLength, byte[] context) {
+    int h = PayloadHeader.oneShotLength(b, Math.min(b.length, totalLength));
+    if (h < 0) {
+      return null;
+    }
+    return reuse.decrypting(b, PayloadHeader.FIXED_LENGTH, h - PayloadHeader.NONCE_LENGTH, context);
+  }
+
+  private static int keptHeaderLength(byte[] b) {
+    return PayloadHeader.oneShotLength(b, b.length);
+  }
+
+  /** Keeps the DEK of a payload that decrypted, for later payloads carrying the same one. */
+  private void remember(DataKey dek, PayloadHeader header, byte[] context) {
+    if (reuse.remembers()) {
+      reuse.remember(
+          dek.use(byte[]::clone),
+          ApiBridge.liveness(dek),
+          header.wrappedKey().kek(),
+          context,
+          ApiBridge.wrappedKeys().encoding(header.wrappedKey()));
+    }
   }
 
   /**

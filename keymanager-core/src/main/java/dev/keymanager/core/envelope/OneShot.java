@@ -1,11 +1,9 @@
 package dev.keymanager.core.envelope;
 
-import dev.keymanager.DataKey;
 import dev.keymanager.InvalidCiphertextException;
-import dev.keymanager.KeyContext;
+import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
-import dev.keymanager.internal.ApiBridge;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
@@ -24,107 +22,117 @@ final class OneShot {
 
   private OneShot() {}
 
+  /**
+   * Encrypts {@code plaintext} as payload {@code payload} of its DEK: {@code header} (a template,
+   * not modified) with the payload's nonce, then the body.
+   */
   static byte[] encrypt(
-      Jca jca, DataKey dek, PayloadHeader header, byte[] plaintext, KeyContext context) {
-    byte[] h = header.bytes();
-    byte[] out = Arrays.copyOf(h, h.length + plaintext.length + TAG_LENGTH);
-    dek.use(
-        key -> {
-          try {
-            init(jca, Cipher.ENCRYPT_MODE, key, header, context)
-                .doFinal(plaintext, 0, plaintext.length, out, h.length);
-            return null;
-          } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("AES-GCM encryption failed", e);
-          }
-        });
+      Jca jca, byte[] key, byte[] header, long payload, byte[] plaintext, byte[] context) {
+    int h = header.length;
+    byte[] out = Arrays.copyOf(header, h + plaintext.length + TAG_LENGTH);
+    nonce(out, h, payload);
+    try {
+      init(jca, Cipher.ENCRYPT_MODE, key, out, h, context)
+          .doFinal(plaintext, 0, plaintext.length, out, h);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES-GCM encryption failed", e);
+    }
     return out;
   }
 
   static ByteBuffer encrypt(
-      Jca jca, DataKey dek, PayloadHeader header, ByteBuffer plaintext, KeyContext context) {
-    byte[] h = header.bytes();
-    ByteBuffer out = ByteBuffer.allocate(h.length + plaintext.remaining() + TAG_LENGTH);
-    out.put(h);
-    dek.use(
-        key -> {
-          try {
-            return init(jca, Cipher.ENCRYPT_MODE, key, header, context).doFinal(plaintext, out);
-          } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("AES-GCM encryption failed", e);
-          }
-        });
-    return out.flip();
+      Jca jca, byte[] key, byte[] header, long payload, ByteBuffer plaintext, byte[] context) {
+    int h = header.length;
+    byte[] out = Arrays.copyOf(header, h + plaintext.remaining() + TAG_LENGTH);
+    nonce(out, h, payload);
+    ByteBuffer result = ByteBuffer.wrap(out);
+    result.position(h);
+    try {
+      init(jca, Cipher.ENCRYPT_MODE, key, out, h, context).doFinal(plaintext, result);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("AES-GCM encryption failed", e);
+    }
+    return result.flip();
   }
 
   /**
-   * Decrypts {@code body} (ciphertext and tag) into a fresh array; on failure nothing is returned
-   * and the partial output is overwritten.
+   * Payload {@code n}'s nonce: the header's random one XOR {@code n} in its low 64 bits, so the
+   * payloads of one DEK never share a nonce.
+   */
+  private static void nonce(byte[] out, int headerLength, long n) {
+    for (int i = 0; i < 8; i++) {
+      out[headerLength - 1 - i] ^= (byte) (n >>> (8 * i));
+    }
+  }
+
+  /**
+   * Decrypts the payload {@code b[start, end)} whose header is {@code headerLength} bytes into a
+   * fresh array; on failure nothing is returned and the partial output is overwritten.
    */
   static byte[] decrypt(
-      Jca jca,
-      DataKey dek,
-      PayloadHeader header,
-      byte[] b,
-      int offset,
-      int length,
-      KeyContext context) {
+      Jca jca, byte[] key, KekRef kek, byte[] b, int headerLength, int end, byte[] context) {
+    int length = end - headerLength;
     byte[] plaintext = new byte[length - TAG_LENGTH];
-    dek.use(
-        key -> {
-          try {
-            return init(jca, Cipher.DECRYPT_MODE, key, header, context)
-                .doFinal(b, offset, length, plaintext, 0);
-          } catch (AEADBadTagException e) {
-            Arrays.fill(plaintext, (byte) 0);
-            throw bodyFailed(header, e);
-          } catch (GeneralSecurityException e) {
-            Arrays.fill(plaintext, (byte) 0);
-            throw new InvalidCiphertextException(
-                "Invalid payload under KEK " + header.wrappedKey().kek() + ": " + e, e);
-          }
-        });
-    return plaintext;
+    try {
+      init(jca, Cipher.DECRYPT_MODE, key, b, headerLength, context)
+          .doFinal(b, headerLength, length, plaintext, 0);
+      return plaintext;
+    } catch (GeneralSecurityException e) {
+      Arrays.fill(plaintext, (byte) 0);
+      throw failed(kek, e);
+    }
   }
 
+  /** Decrypts {@code body}, whose header is {@code header[0, headerLength)}. */
   static ByteBuffer decrypt(
-      Jca jca, DataKey dek, PayloadHeader header, ByteBuffer body, KeyContext context) {
+      Jca jca,
+      byte[] key,
+      KekRef kek,
+      byte[] header,
+      int headerLength,
+      ByteBuffer body,
+      byte[] context) {
     ByteBuffer plaintext = ByteBuffer.allocate(body.remaining() - TAG_LENGTH);
-    dek.use(
-        key -> {
-          try {
-            return init(jca, Cipher.DECRYPT_MODE, key, header, context).doFinal(body, plaintext);
-          } catch (AEADBadTagException e) {
-            Arrays.fill(plaintext.array(), (byte) 0);
-            throw bodyFailed(header, e);
-          } catch (GeneralSecurityException e) {
-            Arrays.fill(plaintext.array(), (byte) 0);
-            throw new InvalidCiphertextException(
-                "Invalid payload under KEK " + header.wrappedKey().kek() + ": " + e, e);
-          }
-        });
-    return plaintext.flip();
+    try {
+      init(jca, Cipher.DECRYPT_MODE, key, header, headerLength, context).doFinal(body, plaintext);
+      return plaintext.flip();
+    } catch (GeneralSecurityException e) {
+      Arrays.fill(plaintext.array(), (byte) 0);
+      throw failed(kek, e);
+    }
   }
 
-  private static InvalidCiphertextException bodyFailed(PayloadHeader header, Exception cause) {
-    return new InvalidCiphertextException(
-        "Payload under KEK "
-            + header.wrappedKey().kek()
-            + " failed authentication: its body or nonce was altered, truncated or extended",
-        cause);
+  private static InvalidCiphertextException failed(KekRef kek, GeneralSecurityException e) {
+    if (e instanceof AEADBadTagException) {
+      return new InvalidCiphertextException(
+          "Payload under KEK "
+              + kek
+              + " failed authentication: its body or nonce was altered, truncated or extended",
+          e);
+    }
+    return new InvalidCiphertextException("Invalid payload under KEK " + kek + ": " + e, e);
   }
 
+  /**
+   * This thread's cipher keyed for the payload whose header is {@code b[0, headerLength)}: the
+   * nonce ends the header, and the associated data is the header then the context. The cipher
+   * expands the key only when it differs from the one it last had, so payloads under a reused DEK
+   * skip the key expansion.
+   */
   private static Cipher init(
-      Jca jca, int mode, byte[] key, PayloadHeader header, KeyContext context)
+      Jca jca, int mode, byte[] key, byte[] b, int headerLength, byte[] context)
       throws GeneralSecurityException {
     Cipher cipher = jca.threadAesGcm();
-    byte[] h = header.bytes();
     cipher.init(
         mode,
         LentKey.aes(key),
-        new GCMParameterSpec(TAG_LENGTH * 8, h, header.nonceOffset(), PayloadHeader.NONCE_LENGTH));
-    cipher.updateAAD(h);
-    cipher.updateAAD(ApiBridge.contextEncoding(context));
+        new GCMParameterSpec(
+            TAG_LENGTH * 8,
+            b,
+            headerLength - PayloadHeader.NONCE_LENGTH,
+            PayloadHeader.NONCE_LENGTH));
+    cipher.updateAAD(b, 0, headerLength);
+    cipher.updateAAD(context);
     return cipher;
   }
 }

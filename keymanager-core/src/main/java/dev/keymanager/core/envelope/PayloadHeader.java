@@ -166,6 +166,26 @@ final class PayloadHeader {
   }
 
   /**
+   * The length of the one-shot header at the start of {@code b[0, available)} if its fixed fields
+   * are well formed and a tag's worth of body follows it, else -1 (then {@link #parse} says what is
+   * wrong). Checks no more than that: the wrapped DEK it frames is not parsed.
+   */
+  static int oneShotLength(byte[] b, int available) {
+    if (available < FIXED_LENGTH
+        || b[0] != MAGIC_0
+        || b[1] != MAGIC_1
+        || b[2] != FORMAT_VERSION
+        || b[3] != Kind.ONE_SHOT.id) {
+      return -1;
+    }
+    int w = ((b[4] & 0xFF) << 8) | (b[5] & 0xFF);
+    int length = FIXED_LENGTH + w + NONCE_LENGTH;
+    return w == 0 || w > MAX_WRAPPED_LENGTH || available - length < OneShot.TAG_LENGTH
+        ? -1
+        : length;
+  }
+
+  /**
    * Parses the header at the start of {@code b[offset, offset + available)}.
    *
    * @throws InvalidCiphertextException if it is malformed or truncated

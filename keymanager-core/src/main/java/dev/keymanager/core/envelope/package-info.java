@@ -1,7 +1,7 @@
 /**
  * Payload envelope encryption: {@link dev.keymanager.core.envelope.EnvelopeCipher} encrypts byte
- * arrays, buffers and files under a fresh DEK each, on top of the public {@link
- * dev.keymanager.KeyManager} interface.
+ * arrays, buffers and files under DEKs it generates (one-shot payloads share one within bounds), on
+ * top of the public {@link dev.keymanager.KeyManager} interface.
  *
  * <h2>Formats</h2>
  *
@@ -19,7 +19,7 @@
  * <p><b>One-shot</b> (kind 1), for byte arrays and buffers:
  *
  * <pre>
- * 6+W     12    AES-GCM nonce (random)
+ * 6+W     12    AES-GCM nonce (unique per DEK: random for its first payload, then XOR the payload number)
  * 18+W    n     AES-256-GCM ciphertext of the n-byte plaintext under the DEK
  * 18+W+n  16    tag
  * associated data: bytes [0, 18+W) then the canonical KeyContext encoding

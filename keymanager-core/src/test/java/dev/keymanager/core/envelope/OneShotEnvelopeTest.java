@@ -37,7 +37,7 @@ class OneShotEnvelopeTest {
   }
 
   @Test
-  void byteArraysRoundTripWithAFreshDekEach() {
+  void byteArraysRoundTripAndNoTwoPayloadsMatch() {
     for (int length : new int[] {0, 1, 15, 16, 17, 4096, 100_000}) {
       byte[] plaintext = Fixture.pattern(length, length);
 
@@ -46,7 +46,7 @@ class OneShotEnvelopeTest {
 
       assertThat(cipher.decrypt(first, CONTEXT)).isEqualTo(plaintext);
       assertThat(cipher.decrypt(second, CONTEXT)).isEqualTo(plaintext);
-      // Different wrapped DEKs (their nonces differ) and different bodies.
+      // Different nonces (under a shared DEK) and so different bodies.
       assertThat(EnvelopeCipher.kekOf(first)).isEqualTo(EnvelopeCipher.kekOf(second));
       assertThat(Arrays.copyOfRange(first, 6, first.length))
           .isNotEqualTo(Arrays.copyOfRange(second, 6, second.length));
