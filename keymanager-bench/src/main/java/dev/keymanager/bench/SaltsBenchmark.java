@@ -28,9 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Issue 24, salts: DEKs of 100 cached KEKs, each KEK's DEKs written by {@code salts} writer
  * processes (one wrap salt each), unwrapped in random order by one reader; the target is 64 salts
- * at most 1.3 times the cost of 1. {@link #unwrapSubkeyMiss} makes every unwrap miss the subkey
- * cache (a reader bounded to one subkey, two salts in turn), so its cost minus {@code unwrap} at 1
- * salt is the cost of a miss: an HKDF, an AES-GCM key set-up and the scrub of the evicted subkey.
+ * at most 1.3 times the cost of 1. Every subkey is derived in the set-up, before the measurement,
+ * and the reader's subkey bound (20,000) holds all 6,400 of them, so no measured unwrap derives
+ * one; {@link SubkeyMissBenchmark} measures a miss.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -41,14 +41,12 @@ import org.openjdk.jmh.annotations.Warmup;
 public class SaltsBenchmark {
   static final int KEKS = 100;
 
-  @Param({"1", "17", "64"})
+  @Param({"1", "8", "16", "17", "32", "64"})
   public int salts;
 
   private Fixture fixture;
   private KeyManager reader;
-  private KeyManager missReader;
   private WrappedKey[] shuffled;
-  private WrappedKey[] twoSalts;
   private byte[][] blobs;
   private RawGcm.Layout[] layouts;
   private javax.crypto.spec.SecretKeySpec[] subkeys;
@@ -91,21 +89,6 @@ public class SaltsBenchmark {
     for (WrappedKey w : shuffled) {
       fixture.readerUnwrap(w); // loads every KEK and derives every subkey once
     }
-    twoSalts = new WrappedKey[2];
-    for (int i = 0; i < 2; i++) {
-      try (KeyManager writer = writer();
-          DataKey dek = writer.generateDek(Fixture.kekId(0), Fixture.CONTEXT)) {
-        twoSalts[i] = dek.wrappedKey();
-      }
-    }
-    missReader =
-        KeyManagers.builder()
-            .kekStore(fixture.store)
-            .kmsProvider(fixture.kms)
-            .discoverProviders(false)
-            .hardTtl(Duration.ofHours(1))
-            .maximumCachedSubkeys(1)
-            .build();
   }
 
   private KeyManager writer() {
@@ -118,7 +101,6 @@ public class SaltsBenchmark {
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    missReader.close();
     fixture.close();
   }
 
@@ -146,16 +128,5 @@ public class SaltsBenchmark {
     int i = t.next;
     t.next = i + 1 == shuffled.length ? 0 : i + 1;
     return RawGcm.decrypt(ciphers[i], subkeys[i], blobs[i], layouts[i], context);
-  }
-
-  @Benchmark
-  @Threads(1)
-  public int unwrapSubkeyMiss(PerThread t, CpuTime cpu) {
-    cpu.op();
-    int i = t.next ^ 1;
-    t.next = i;
-    try (DataKey dek = missReader.unwrapDek(twoSalts[i], Fixture.CONTEXT)) {
-      return dek.length();
-    }
   }
 }

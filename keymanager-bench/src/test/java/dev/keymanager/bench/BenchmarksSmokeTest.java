@@ -106,7 +106,10 @@ class BenchmarksSmokeTest {
             "Streaming.encryptStream",
             "Streaming.decryptStream",
             "SaltsBenchmark.unwrap",
-            "SaltsBenchmark.unwrapSubkeyMiss",
+            "SubkeyMissBenchmark.unwrapMiss",
+            "SubkeyMissBenchmark.unwrapHit",
+            "SubkeyMissBenchmark.hkdfFloor",
+            "SubkeyMissBenchmark.aesKeySetupFloor",
             "SaltsBenchmark.jceDecryptCipherPerKey",
             "WorkingSetBenchmark.unwrap",
             "WorkingSetBenchmark.jceDecryptCipherPerKey");
