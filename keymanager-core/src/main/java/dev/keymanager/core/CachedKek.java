@@ -43,7 +43,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * refresh, bounded across all KEKs by the key manager's {@link SubkeyCache}, and wiped when the
  * last entry holding them is.
  */
-final class CachedKek {
+final class CachedKek extends Lease {
   /** HKDF info for the DEK-wrapping subkey; changing it breaks every existing wrapped key. */
   static final byte[] SUBKEY_INFO =
       "keymanager/v1 dek-wrap AES256_GCM_HKDF_SHA256".getBytes(US_ASCII);
@@ -69,7 +69,6 @@ final class CachedKek {
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
   private volatile long nextRefreshAttempt; // ticker nanos; claimRefresh, deferRefresh
-  private final Lease lease = new Lease(this::wipe);
   private KekSubkeys subkeys; // set before the entry is published; see adoptSubkeys
   // The expiry timer's intake and wheel link entries through this (ExpiryTimer, TimerWheel).
   CachedKek timerNext;
@@ -140,7 +139,7 @@ final class CachedKek {
    * and its hard TTL has not passed. One volatile read.
    */
   boolean isLive(long now) {
-    return now - expiresAt < 0 && !lease.isDropped();
+    return now - expiresAt < 0 && !isDropped();
   }
 
   /**
@@ -193,37 +192,15 @@ final class CachedKek {
     nextRefreshAttempt = at;
   }
 
-  /** Adds an operation; {@code false} once the cache has dropped it (the caller looks again). */
-  boolean tryRetain() {
-    return lease.tryRetain();
-  }
-
-  /**
-   * Adds an operation even if the cache has dropped this entry: only for a caller that knows
-   * another reference is held meanwhile (a load's, for its waiters), so the bytes are not wiped.
-   */
-  void retainHeld() {
-    lease.retainHeld();
-  }
-
-  /** Ends an operation; the last one after the cache's drop overwrites the KEK and its subkeys. */
-  void release() {
-    lease.release();
-  }
-
   /** The cache lets go (eviction, expiry, invalidation, replacement, close). */
+  @Override
   void drop() {
     stale = true;
-    lease.drop();
-  }
-
-  /** Whether the cache has let go of it (the expiry timer then unlinks it): a volatile read. */
-  boolean isDropped() {
-    return lease.isDropped();
+    super.drop();
   }
 
   boolean isWiped() {
-    return lease.isEnded();
+    return isEnded();
   }
 
   /** Lends the KEK bytes, for re-wrapping under a CMK; the caller must hold a reference. */
@@ -295,7 +272,8 @@ final class CachedKek {
   }
 
   /** Runs once, when the last holder releases: no operation is in flight on this entry. */
-  private void wipe() {
+  @Override
+  void onEnd() {
     Arrays.fill(kek, (byte) 0);
     subkeys.release(); // the last entry holding them wipes them
   }
@@ -310,7 +288,7 @@ final class CachedKek {
    * like the KEK: its slot (or the wrap position) holds one reference and every operation on it
    * another; the last release scrubs the ciphers and overwrites the bytes.
    */
-  static class Subkey {
+  static class Subkey extends Lease {
     private static final java.lang.invoke.VarHandle LONGS =
         java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
             long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -319,14 +297,12 @@ final class CachedKek {
     final long prefix; // the salt's first 8 bytes, the index key
     private final byte[] bytes;
     private final SubkeyCiphers ciphers;
-    private final Lease lease;
 
     Subkey(byte[] salt, byte[] bytes, Jca jca) {
       this.salt = salt;
       this.prefix = (long) LONGS.get(salt, 0);
       this.bytes = bytes;
       this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca);
-      this.lease = new Lease(this::wipe);
     }
 
     SubkeyCiphers ciphers() {
@@ -337,21 +313,8 @@ final class CachedKek {
       return Arrays.equals(salt, 0, SALT_LENGTH, encoded, from, from + SALT_LENGTH);
     }
 
-    boolean tryRetain() {
-      return lease.tryRetain();
-    }
-
-    /** Ends an operation on this subkey. */
-    void release() {
-      lease.release();
-    }
-
-    /** Its slot (or the wrap position) lets go. */
-    void drop() {
-      lease.drop();
-    }
-
-    private void wipe() {
+    @Override
+    void onEnd() {
       ciphers.wipe();
       Arrays.fill(bytes, (byte) 0);
     }

@@ -2,6 +2,7 @@ package dev.keymanager.core;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Policy;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.keymanager.InvalidCiphertextException;
@@ -70,7 +71,10 @@ final class KekCache implements AutoCloseable {
   /** Completes a load future when the load raced with an invalidation: waiters look again. */
   private static final CachedKek STALE = null;
 
+  private static final int RECORD_ONE_IN = 16; // a power of two
+
   private final Cache<KekRef, CachedKek> entries;
+  private final Policy<KekRef, CachedKek> quietly; // entries' policy, for look-ups not recorded
   private final Cache<KekRef, KeyAccessDeniedException> denials;
   private final ConcurrentHashMap<KekRef, Load> inflight = new ConcurrentHashMap<>();
   private final Loader loader;
@@ -207,13 +211,10 @@ final class KekCache implements AutoCloseable {
     this.flagsStale = expiryTimer.keepsTickerTime();
     this.entries =
         Caffeine.newBuilder()
-            // Clean-up only: every use checks the KEK's own deadline (CachedKek.isExpired), which
-            // starts when its KMS call began, a little before this write. Fixed expiry, unlike a
-            // per-entry Expiry, writes nothing to the entry on a read, so hot readers on several
-            // cores share no written cache line here.
-            .expireAfterWrite(settings.hardTtl())
+            // No Caffeine expiry: the expiry timer removes each entry at its hard TTL, and every
+            // use checks the KEK's own deadline (CachedKek.isExpired), which starts when its KMS
+            // call began. So a look-up reads no clock and the node keeps no write time.
             .maximumSize(settings.maximumSize())
-            .ticker(ticker)
             // Release on the thread that removed the entry, so the bytes are overwritten now
             // rather than whenever a pool thread gets to it.
             .executor(Runnable::run)
@@ -227,6 +228,7 @@ final class KekCache implements AutoCloseable {
                   }
                 })
             .build();
+    this.quietly = entries.policy();
     this.denials =
         Caffeine.newBuilder()
             .maximumSize(settings.negativeTtl().isZero() ? 0 : settings.maximumSize())
@@ -378,9 +380,18 @@ final class KekCache implements AutoCloseable {
     }
   }
 
-  /** A retained, unexpired cached KEK, or null; drops an expired entry it finds. */
+  /**
+   * A retained, unexpired cached KEK, or null; drops an expired entry it finds. The look-up is
+   * quiet: only one in {@value #RECORD_ONE_IN} is reported to Caffeine's eviction policy (its
+   * frequency sketch and LRU order only need a sample), so a hit writes nothing shared most of the
+   * time, rather than an entry in Caffeine's read buffer whose drain, on the caller's thread,
+   * writes the policy's shared structures.
+   */
   private CachedKek cached(KekRef ref, boolean countHit) {
-    CachedKek kek = entries.getIfPresent(ref);
+    CachedKek kek = quietly.getIfPresentQuietly(ref);
+    if (kek != null && (ThreadLocalRandom.current().nextInt() & (RECORD_ONE_IN - 1)) == 0) {
+      var unused = entries.getIfPresent(ref); // records the access
+    }
     if (kek != null) {
       if (flagsStale && kek.isCurrent() && kek.tryRetain()) {
         // Not flagged by the timer: before its refresh time and hard TTL, no clock read needed.

@@ -1,40 +1,68 @@
 package dev.keymanager.core;
 
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
- * The reference count behind a cached KEK or subkey: an owner (the cache, or a subkey's slot) and
- * any number of operations in flight; when the owner has {@link #drop() dropped} it and the last
- * operation has {@link #release() released} it, {@code onEnd} runs once (the key is overwritten).
+ * The reference count behind a cached KEK or subkey, as a base class of the object it counts: an
+ * owner (the cache, or a subkey's slot) and any number of operations in flight; when the owner has
+ * {@link #drop() dropped} it and the last operation has {@link #release() released} it, {@link
+ * #onEnd()} runs once (the key is overwritten).
  *
- * <p>The count is striped over four cache lines by thread ({@link Probe}), so that threads on
- * different cores retaining and releasing one hot key do not bounce one line between them (a single
- * shared counter made two threads slower than one); a thread whose compare-and-set fails because
- * another is on its stripe moves on to the next stripe for that operation. The stripes are summed
- * only after the owner has dropped: a successful {@link #tryRetain()} happened before the drop and
- * is seen by every later sum, and whoever changes the count last after the drop (the owner, the
- * last releaser, or a retainer that backs out) sees a zero sum and ends it. Volatile accesses are
- * sequentially consistent, which is what this needs.
+ * <p>The count starts as one field of the object, changed by compare-and-set, as a {@link
+ * java.util.concurrent.atomic.LongAdder}'s base is: a key used by one thread at a time pays for no
+ * more than that field. The first time a compare-and-set on it fails (two threads changed it at the
+ * same moment), the count grows {@value #STRIPES} stripes, each on a cache line of its own (a
+ * padded array, 336 bytes, allocated once per contended key), and from then on every change goes to
+ * a stripe: threads on different cores retaining and releasing one hot key do not bounce one line
+ * between them, and nobody writes the base field or the owner's other fields again (a shared
+ * counter made two threads slower than one). A thread starts at the stripe its {@link Probe} picks
+ * and, if its compare-and-set fails there, moves on to the next one for that change.
+ *
+ * <p>The base and the stripes are summed only after the owner has dropped: a successful {@link
+ * #tryRetain()} happened before the drop and is seen by every later sum, and whoever changes the
+ * count last after the drop (the owner, the last releaser, or a retainer that backs out) sees a
+ * zero sum and ends it. Every access here is a volatile or compare-and-set access, so they are
+ * sequentially consistent, which is what this needs (the stripes array is published before any
+ * change to it, and read after the drop).
  */
-final class Lease {
+abstract class Lease {
   private static final int STRIPES = 4; // a power of two
   private static final int STRIDE = 8; // longs per 64-byte cache line
+  // Stripe k lives at index (k + 1) * STRIDE: the first line of the array (its header, and
+  // whatever was allocated just before it) and the last (whatever comes after) hold no stripe.
+  private static final int LENGTH = (STRIPES + 1) * STRIDE;
+  private static final int HELD = 0;
+  private static final int DROPPED = 1;
+  private static final int ENDED = 2;
+  private static final VarHandle BASE;
+  private static final VarHandle STRIPES_REF;
+  private static final VarHandle STATE;
+  private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
 
-  private final AtomicLongArray counts = new AtomicLongArray(STRIPES * STRIDE);
-  private final AtomicBoolean ended = new AtomicBoolean();
-  private final Runnable onEnd;
-  private volatile boolean dropped;
-
-  Lease(Runnable onEnd) {
-    this.onEnd = onEnd;
+  static {
+    try {
+      MethodHandles.Lookup lookup = MethodHandles.lookup();
+      BASE = lookup.findVarHandle(Lease.class, "base", long.class);
+      STRIPES_REF = lookup.findVarHandle(Lease.class, "stripes", long[].class);
+      STATE = lookup.findVarHandle(Lease.class, "state", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
+  private volatile long base; // the count until the first contention, then never changed
+  private volatile long[] stripes; // null until the first contention
+  private volatile int state; // HELD, then DROPPED, then ENDED
+
+  /** Runs once, when the owner has dropped and the last operation released. */
+  abstract void onEnd();
+
   /** Adds an operation; {@code false} once the owner has dropped (the caller looks again). */
-  boolean tryRetain() {
-    int i = add(1);
-    if (dropped) {
-      counts.getAndAdd(i, -1);
+  final boolean tryRetain() {
+    add(1);
+    if (state != HELD) {
+      add(-1);
       endIfIdle();
       return false;
     }
@@ -45,60 +73,92 @@ final class Lease {
    * Adds an operation whether or not the owner has dropped: for a caller that knows another
    * operation holds it until this returns, so it cannot have ended.
    */
-  void retainHeld() {
+  final void retainHeld() {
     add(1);
   }
 
-  /** Ends an operation; the last one after the owner's drop runs {@code onEnd}. */
-  void release() {
+  /** Ends an operation; the last one after the owner's drop runs {@link #onEnd()}. */
+  final void release() {
     add(-1);
-    if (dropped) {
+    if (state != HELD) {
       endIfIdle();
     }
   }
 
-  /** Drops the owner's hold; {@code onEnd} runs now if no operation is in flight. */
+  /** Drops the owner's hold; {@link #onEnd()} runs now if no operation is in flight. */
   void drop() {
-    dropped = true;
+    STATE.compareAndSet(this, HELD, DROPPED);
     endIfIdle();
   }
 
   /** Whether the owner has let go: a volatile read. */
-  boolean isDropped() {
-    return dropped;
+  final boolean isDropped() {
+    return state != HELD;
   }
 
-  boolean isEnded() {
-    return ended.get();
+  final boolean isEnded() {
+    return state == ENDED;
+  }
+
+  /** Whether two threads have changed the count at once (it has its padded stripes), for tests. */
+  @VisibleForTesting
+  final boolean isStriped() {
+    return stripes != null;
   }
 
   private void endIfIdle() {
-    long sum = 0;
-    for (int i = 0; i < STRIPES; i++) {
-      sum += counts.get(i * STRIDE);
+    long sum = base;
+    long[] s = stripes;
+    if (s != null) {
+      for (int i = 1; i <= STRIPES; i++) {
+        sum += (long) COUNTS.getVolatile(s, i * STRIDE);
+      }
     }
     if (sum < 0) {
       throw new IllegalStateException("released more often than retained");
     }
-    if (sum == 0 && ended.compareAndSet(false, true)) {
-      onEnd.run();
+    if (sum == 0 && STATE.compareAndSet(this, DROPPED, ENDED)) {
+      onEnd();
     }
   }
 
   /**
-   * Adds {@code delta} to this thread's stripe, or, if another thread changed that stripe at the
-   * same moment (a failed compare-and-set: two threads on one stripe), to the next one; returns the
-   * index changed. Only the sum of the stripes means anything, so a release may land on another
-   * stripe than its retain.
+   * Adds {@code delta} to the base while nobody else changes it at once, else to this thread's
+   * stripe or, if another thread changed that stripe at the same moment, the next one. Only the sum
+   * means anything, so a release may land elsewhere than its retain.
    */
-  private int add(long delta) {
-    int i = Probe.slot(STRIPES) * STRIDE;
-    for (; ; ) {
-      long c = counts.get(i);
-      if (counts.compareAndSet(i, c, c + delta)) {
-        return i;
+  private void add(long delta) {
+    long[] s = stripes;
+    if (s == null) {
+      long b = base;
+      if (BASE.compareAndSet(this, b, b + delta)) {
+        return;
       }
-      i = (i + STRIDE) & (STRIPES * STRIDE - 1);
+      s = grow();
     }
+    int k = Probe.slot(STRIPES);
+    for (; ; ) {
+      int i = (k + 1) * STRIDE;
+      long c = (long) COUNTS.getVolatile(s, i);
+      if (COUNTS.compareAndSet(s, i, c, c + delta)) {
+        return;
+      }
+      k = (k + 1) & (STRIPES - 1);
+    }
+  }
+
+  /** Grows the stripes as a first contention would, for tests. */
+  @VisibleForTesting
+  final void growStripes() {
+    grow();
+  }
+
+  private long[] grow() {
+    long[] s = stripes;
+    if (s == null) {
+      long[] fresh = new long[LENGTH];
+      s = STRIPES_REF.compareAndSet(this, null, fresh) ? fresh : stripes;
+    }
+    return s;
   }
 }

@@ -27,7 +27,7 @@ import javax.crypto.spec.GCMParameterSpec;
  * from the slot its {@link Probe} picks (threads with consecutive ids, as a pool's are, start at
  * different slots), moving on to the next slot when one is empty or another thread wins it, and
  * puts it back after the operation; with more threads than slots at once, the extra ones make a
- * cipher and scrub it afterwards. So the padding (a 64-slot array, 272 bytes) is only paid by
+ * cipher and scrub it afterwards. So the padding (an 80-slot array, 336 bytes) is only paid by
  * subkeys that are used concurrently, where it keeps threads on different cores off each other's
  * cache line. No allocation in the steady state, two atomic operations per use. Memory: a keyed
  * AES-GCM cipher is about 0.8 KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of them
@@ -35,9 +35,10 @@ import javax.crypto.spec.GCMParameterSpec;
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
-  // Slot i lives at index i * STRIDE, so that each slot has a cache line of its own: threads on
-  // different cores taking and giving back their ciphers do not invalidate each other's line.
-  private static final int STRIDE = 16;
+  // Slot i lives at index (i + 1) * STRIDE, so that each slot has a cache line of its own: threads
+  // on different cores taking and giving back their ciphers do not invalidate each other's line,
+  // nor the line of the array's header (read by every access) or of the objects beside it.
+  private static final int STRIDE = 16; // compressed references per 64-byte cache line
   private static final byte[] SCRUB_KEY = new byte[32];
 
   private final LentKey key;
@@ -80,7 +81,7 @@ final class SubkeyCiphers {
     if (striped != null) {
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
-        int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
+        int idx = (((start + i) & (SLOTS - 1)) + 1) * STRIDE;
         c = striped.get(idx);
         if (c != null && striped.compareAndSet(idx, c, null)) {
           return c;
@@ -105,7 +106,7 @@ final class SubkeyCiphers {
       }
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
-        int idx = ((start + i) & (SLOTS - 1)) * STRIDE;
+        int idx = (((start + i) & (SLOTS - 1)) + 1) * STRIDE;
         if (striped.get(idx) == null && striped.compareAndSet(idx, null, c)) {
           if (wiped && striped.compareAndSet(idx, c, null)) {
             break; // wipe() ran meanwhile and missed it: scrub it here
@@ -120,7 +121,7 @@ final class SubkeyCiphers {
   private synchronized AtomicReferenceArray<Cipher> grow() {
     AtomicReferenceArray<Cipher> striped = slots;
     if (striped == null) {
-      striped = new AtomicReferenceArray<>(SLOTS * STRIDE);
+      striped = new AtomicReferenceArray<>((SLOTS + 1) * STRIDE);
       slots = striped;
     }
     return striped;
@@ -139,7 +140,7 @@ final class SubkeyCiphers {
     AtomicReferenceArray<Cipher> striped = slots;
     if (striped != null) {
       for (int i = 0; i < SLOTS; i++) {
-        c = striped.getAndSet(i * STRIDE, null);
+        c = striped.getAndSet((i + 1) * STRIDE, null);
         if (c != null) {
           retire(c);
         }

@@ -11,10 +11,53 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class LeaseTest {
+  /** A lease whose end runs {@code onEnd}. */
+  private static final class TestLease extends Lease {
+    private final Runnable onEnd;
+
+    TestLease(Runnable onEnd) {
+      this.onEnd = onEnd;
+    }
+
+    @Override
+    void onEnd() {
+      onEnd.run();
+    }
+  }
+
+  @Test
+  void aLeaseUsedByOneThreadHasNoStripes() {
+    Lease lease = new TestLease(() -> {});
+    for (int i = 0; i < 1_000; i++) {
+      assertThat(lease.tryRetain()).isTrue();
+      lease.release();
+    }
+
+    assertThat(lease.isStriped()).isFalse();
+  }
+
+  @Test
+  void retainsCountedBeforeTheStripesGrewAreReleasedAfter() {
+    AtomicInteger ends = new AtomicInteger();
+    Lease lease = new TestLease(ends::incrementAndGet);
+    assertThat(lease.tryRetain()).isTrue(); // on the base
+    assertThat(lease.tryRetain()).isTrue();
+
+    lease.growStripes();
+    lease.release(); // on a stripe
+    lease.drop();
+    assertThat(ends).hasValue(0); // one operation still in flight
+    assertThat(lease.tryRetain()).isFalse();
+
+    lease.release();
+    assertThat(lease.isStriped()).isTrue();
+    assertThat(ends).hasValue(1);
+  }
+
   @Test
   void endsWhenTheOwnerDropsAndNothingIsInFlight() {
     AtomicInteger ends = new AtomicInteger();
-    Lease lease = new Lease(ends::incrementAndGet);
+    Lease lease = new TestLease(ends::incrementAndGet);
     assertThat(lease.tryRetain()).isTrue();
     lease.release();
     assertThat(ends).hasValue(0); // the owner still holds it
@@ -30,7 +73,7 @@ class LeaseTest {
   @Test
   void anOperationInFlightDelaysTheEndUntilItsRelease() {
     AtomicInteger ends = new AtomicInteger();
-    Lease lease = new Lease(ends::incrementAndGet);
+    Lease lease = new TestLease(ends::incrementAndGet);
     assertThat(lease.tryRetain()).isTrue();
 
     lease.drop();
@@ -43,7 +86,7 @@ class LeaseTest {
 
   @Test
   void releasingMoreThanRetainedIsABug() {
-    Lease lease = new Lease(() -> {});
+    Lease lease = new TestLease(() -> {});
     lease.drop();
 
     assertThatThrownBy(lease::release).isInstanceOf(IllegalStateException.class);
@@ -57,13 +100,16 @@ class LeaseTest {
       AtomicInteger ends = new AtomicInteger();
       AtomicBoolean endedUnderHolder = new AtomicBoolean();
       Lease lease =
-          new Lease(
+          new TestLease(
               () -> {
                 ends.incrementAndGet();
                 if (holders.get() != 0) {
                   endedUnderHolder.set(true);
                 }
               });
+      if (round % 2 == 1) {
+        lease.growStripes(); // half the rounds race on the stripes from the start
+      }
       int threads = 4;
       CyclicBarrier start = new CyclicBarrier(threads + 1);
       List<Thread> workers = new ArrayList<>();
