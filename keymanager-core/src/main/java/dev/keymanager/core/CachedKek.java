@@ -9,7 +9,6 @@ import dev.keymanager.internal.ApiBridge;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One plaintext KEK version in the cache, with the subkeys derived from it, reference counted so
@@ -28,14 +27,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * wrapped key. Nonces under one subkey are a 4-byte random prefix and a 64-bit counter, so within
  * the process they never repeat. The salt and counter are kept while the process keeps the KEK
  * version cached, refreshes included (a refresh unwraps the same KEK bytes again, so the subkey is
- * the same; {@link #adoptSubkeys}); after {@value #MAX_WRAPS_PER_SUBKEY} wraps (2^32) it moves to a
- * new salt. A salt is dropped with the KEK's subkeys (eviction, expiry, a lifecycle change, a
- * denial) and never used again: the next load picks a new one. So each (salt, counter) pair is used
- * once per subkey, and two processes (or two cache lifetimes of one) share a subkey only if their
- * random salts collide: with 2^64 salts drawn fleet-wide for one KEK version that is below 2^-128.
- * One KEK version can thus wrap far more than 2^32 DEKs across a fleet with no coordination, and
- * the hot path stays one AES-GCM operation (no per-wrap key derivation). Salts per KEK version grow
- * with writer processes and cache lifetimes, not with refreshes.
+ * the same; {@link #adoptSubkeys}); after at most {@value #MAX_WRAPS_PER_SUBKEY} wraps (2^32; the
+ * counters come from disjoint ranges, see {@link WrapSubkey}) it moves to a new salt. A salt is
+ * dropped with the KEK's subkeys (eviction, expiry, a lifecycle change, a denial) and never used
+ * again: the next load picks a new one. So each (salt, counter) pair is used once per subkey, and
+ * two processes (or two cache lifetimes of one) share a subkey only if their random salts collide:
+ * with 2^64 salts drawn fleet-wide for one KEK version that is below 2^-128. One KEK version can
+ * thus wrap far more than 2^32 DEKs across a fleet with no coordination, and the hot path stays one
+ * AES-GCM operation (no per-wrap key derivation). Salts per KEK version grow with writer processes
+ * and cache lifetimes, not with refreshes.
  *
  * <h2>Subkeys</h2>
  *
@@ -64,7 +64,7 @@ final class CachedKek extends Lease {
   }
 
   private final KekRef ref;
-  private final byte[] wrapHeader; // the wrapped-key header for this KEK version; not secret
+  private volatile byte[] wrapHeader; // the wrapped-key header, made on the first wrap; not secret
   private final byte[] kek; // owned
   private final long expiresAt; // ticker nanos; never used at or after this
   private final long refreshAt; // ticker nanos; a use at or after this starts a refresh
@@ -112,7 +112,6 @@ final class CachedKek extends Lease {
       SubkeyCache subkeyCache) {
     this.subkeys = new KekSubkeys(jca, subkeyCache);
     this.ref = ref;
-    this.wrapHeader = ApiBridge.wrappedKeys().header(DekCipher.ALGORITHM, ref);
     this.kek = kekBytes;
     this.expiresAt = expiresAt;
     this.refreshAt = refreshAt;
@@ -125,7 +124,12 @@ final class CachedKek extends Lease {
 
   /** The header every DEK wrapped under this KEK version starts with; read only. */
   byte[] wrapHeader() {
-    return wrapHeader;
+    byte[] header = wrapHeader;
+    if (header == null) {
+      header = ApiBridge.wrappedKeys().header(DekCipher.ALGORITHM, ref);
+      wrapHeader = header; // a race makes two equal arrays; either will do
+    }
+    return header;
   }
 
   /** Whether the hard TTL has passed at ticker time {@code now}. */
@@ -219,8 +223,8 @@ final class CachedKek extends Lease {
       if (!current.tryRetain()) {
         continue; // rolled over and released meanwhile
       }
-      long n = current.counter.getAndIncrement();
-      if (n >= MAX_WRAPS_PER_SUBKEY) {
+      long n = current.nextCounter();
+      if (n < 0) {
         current.release();
         continue; // exhausted: the next pass rolls over to a new salt
       }
@@ -325,18 +329,85 @@ final class CachedKek extends Lease {
     }
   }
 
-  /** The subkey a process wraps under, with its nonce prefix and counter. */
+  /**
+   * The subkey a process wraps under, with its nonce prefix and counters. The {@value
+   * #MAX_WRAPS_PER_SUBKEY} counters of its salt are split into eight regions of 2^29, each handed
+   * out in order by a counter of its own: region 0 by a field of this object while one thread wraps
+   * at a time, regions 1 to 4 by four counters on cache lines of their own once two threads have
+   * wrapped at once (a failed compare-and-set on the field) or region 0 is used up; a thread takes
+   * from the region its {@link Probe} picks, moving on to the next when it is used up. Regions are
+   * disjoint, so no counter is handed out twice; once every region in use is used up (at most 5 ×
+   * 2^29 wraps, below 2^32) the subkey is exhausted and the next wrap rolls over to a new salt.
+   * Regions 5 to 7 are never used.
+   */
   static final class WrapSubkey extends Subkey {
+    private static final int STRIPES = 4; // a power of two
+    private static final int STRIDE = 8; // longs per 64-byte cache line
+    private static final VarHandle BASE;
+    private static final VarHandle STRIPED;
+    private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    static {
+      try {
+        MethodHandles.Lookup lookup = MethodHandles.lookup();
+        BASE = lookup.findVarHandle(WrapSubkey.class, "base", long.class);
+        STRIPED = lookup.findVarHandle(WrapSubkey.class, "striped", long[].class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     final byte[] prefix;
-    final AtomicLong counter = new AtomicLong();
+    private final long region; // counters per region: MAX_WRAPS_PER_SUBKEY / 8, less in tests
+    private volatile long base; // region 0's next counter
+    // Region k + 1's next counter at index (k + 1) * STRIDE (no counter on the first or last line).
+    private volatile long[] striped;
+    private volatile boolean exhausted;
 
     WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix) {
+      this(salt, bytes, jca, prefix, MAX_WRAPS_PER_SUBKEY / 8);
+    }
+
+    /** With {@code region} counters per region, for tests of exhaustion. */
+    @VisibleForTesting
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix, long region) {
       super(salt, bytes, jca);
       this.prefix = prefix;
+      this.region = region;
+    }
+
+    /** Reserves a nonce counter no other wrap under this salt gets; -1 once exhausted. */
+    long nextCounter() {
+      long[] s = striped;
+      if (s == null) {
+        long b = base;
+        if (b < region && BASE.compareAndSet(this, b, b + 1)) {
+          return b;
+        }
+        s = grow(); // two threads at once, or region 0 used up
+      }
+      int k = Probe.slot(STRIPES);
+      for (int tried = 0; tried < STRIPES; tried++, k = (k + 1) & (STRIPES - 1)) {
+        long c = (long) COUNTS.getAndAdd(s, (k + 1) * STRIDE, 1L);
+        if (c < region) {
+          return (k + 1) * region + c;
+        }
+      }
+      exhausted = true;
+      return -1;
     }
 
     boolean exhausted() {
-      return counter.get() >= MAX_WRAPS_PER_SUBKEY;
+      return exhausted;
+    }
+
+    private long[] grow() {
+      long[] s = striped;
+      if (s == null) {
+        long[] fresh = new long[(STRIPES + 1) * STRIDE];
+        s = STRIPED.compareAndSet(this, null, fresh) ? fresh : striped;
+      }
+      return s;
     }
   }
 }

@@ -8,7 +8,6 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The subkeys derived from one KEK version: the one this process wraps under (its salt, nonce
@@ -28,10 +27,19 @@ final class KekSubkeys {
   private static final VarHandle LONGS =
       MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
   private static final CachedKek.Subkey[] EMPTY = new CachedKek.Subkey[0];
+  private static final VarHandle HOLDERS;
+
+  static {
+    try {
+      HOLDERS = MethodHandles.lookup().findVarHandle(KekSubkeys.class, "holders", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final Jca jca;
   private final SubkeyCache cache;
-  private final AtomicInteger holders = new AtomicInteger(1);
+  private volatile int holders = 1; // entries holding these; HOLDERS
   private volatile CachedKek.WrapSubkey wrap; // created on first wrap
   private volatile CachedKek.Subkey[] table = EMPTY; // replaced, never written, under this
   private int count; // guarded by this
@@ -44,12 +52,17 @@ final class KekSubkeys {
 
   /** Adds a holder (a refreshed entry adopting these); false once they are wiped. */
   boolean tryRetain() {
-    return holders.getAndUpdate(n -> n == 0 ? 0 : n + 1) != 0;
+    for (int n = holders; n != 0; n = holders) {
+      if (HOLDERS.compareAndSet(this, n, n + 1)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Ends a holder's hold; the last one wipes every subkey (none is in use by then). */
   void release() {
-    int left = holders.decrementAndGet();
+    int left = (int) HOLDERS.getAndAdd(this, -1) - 1;
     if (left < 0) {
       throw new IllegalStateException("released more often than retained");
     }
@@ -59,7 +72,7 @@ final class KekSubkeys {
   }
 
   boolean isWiped() {
-    return holders.get() == 0;
+    return holders == 0;
   }
 
   /** This process's current wrap subkey, rolling to a new salt when {@code seen} is exhausted. */
