@@ -302,11 +302,16 @@ final class CachedKek extends Lease {
     private final byte[] bytes;
     private final SubkeyCiphers ciphers;
 
+    /** An unwrap subkey: its ciphers only ever decrypt. */
     Subkey(byte[] salt, byte[] bytes, Jca jca) {
+      this(salt, bytes, jca, false);
+    }
+
+    Subkey(byte[] salt, byte[] bytes, Jca jca, boolean encrypts) {
       this.salt = salt;
       this.prefix = (long) LONGS.get(salt, 0);
       this.bytes = bytes;
-      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca);
+      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca, encrypts);
     }
 
     SubkeyCiphers ciphers() {
@@ -332,19 +337,20 @@ final class CachedKek extends Lease {
   /**
    * The subkey a process wraps under, with its nonce prefix and counters. The {@value
    * #MAX_WRAPS_PER_SUBKEY} counters of its salt are split into eight regions of 2^29, each handed
-   * out in order by a counter of its own: region 0 by a field of this object while one thread wraps
-   * at a time, regions 1 to 4 by four counters on cache lines of their own once two threads have
-   * wrapped at once (a failed compare-and-set on the field) or region 0 is used up; a thread takes
-   * from the region its {@link Probe} picks, moving on to the next when it is used up. Regions are
-   * disjoint, so no counter is handed out twice; once every region in use is used up (at most 5 ×
-   * 2^29 wraps, below 2^32) the subkey is exhausted and the next wrap rolls over to a new salt.
-   * Regions 5 to 7 are never used.
+   * out in order by a counter of its own: region 0 by a field of this object while one thread
+   * wraps, regions 1 to 4 by four counters on cache lines of their own once a second thread wraps
+   * (or two threads at once fail a compare-and-set on the field) or region 0 is used up; a thread
+   * takes from the region its {@link Probe} picks, moving on to the next when it is used up.
+   * Regions are disjoint, so no counter is handed out twice; once every region in use is used up
+   * (at most 5 × 2^29 wraps, below 2^32) the subkey is exhausted and the next wrap rolls over to a
+   * new salt. Regions 5 to 7 are never used.
    */
   static final class WrapSubkey extends Subkey {
     private static final int STRIPES = 4; // a power of two
     private static final int STRIDE = 8; // longs per 64-byte cache line
     private static final VarHandle BASE;
     private static final VarHandle STRIPED;
+    private static final VarHandle FIRST_THREAD;
     private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
@@ -352,6 +358,7 @@ final class CachedKek extends Lease {
         MethodHandles.Lookup lookup = MethodHandles.lookup();
         BASE = lookup.findVarHandle(WrapSubkey.class, "base", long.class);
         STRIPED = lookup.findVarHandle(WrapSubkey.class, "striped", long[].class);
+        FIRST_THREAD = lookup.findVarHandle(WrapSubkey.class, "firstThread", long.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -360,6 +367,7 @@ final class CachedKek extends Lease {
     final byte[] prefix;
     private final long region; // counters per region: MAX_WRAPS_PER_SUBKEY / 8, less in tests
     private volatile long base; // region 0's next counter
+    private volatile long firstThread; // the id of the first thread that wrapped; 0 before
     // Region k + 1's next counter at index (k + 1) * STRIDE (no counter on the first or last line).
     private volatile long[] striped;
     private volatile boolean exhausted;
@@ -371,7 +379,7 @@ final class CachedKek extends Lease {
     /** With {@code region} counters per region, for tests of exhaustion. */
     @VisibleForTesting
     WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix, long region) {
-      super(salt, bytes, jca);
+      super(salt, bytes, jca, true);
       this.prefix = prefix;
       this.region = region;
     }
@@ -380,11 +388,15 @@ final class CachedKek extends Lease {
     long nextCounter() {
       long[] s = striped;
       if (s == null) {
+        long me = Probe.thread();
+        long first = firstThread;
         long b = base;
-        if (b < region && BASE.compareAndSet(this, b, b + 1)) {
+        if ((first == me || (first == 0 && FIRST_THREAD.compareAndSet(this, 0L, me)))
+            && b < region
+            && BASE.compareAndSet(this, b, b + 1)) {
           return b;
         }
-        s = grow(); // two threads at once, or region 0 used up
+        s = grow(); // a second thread, two threads at once, or region 0 used up
       }
       int k = Probe.slot(STRIPES);
       for (int tried = 0; tried < STRIPES; tried++, k = (k + 1) & (STRIPES - 1)) {

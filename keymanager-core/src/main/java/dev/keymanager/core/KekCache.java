@@ -535,7 +535,7 @@ final class KekCache implements AutoCloseable {
               });
       CachedKek kek =
           new CachedKek(ref, plaintext, start + ttlNanos, refreshAt(start), jca, subkeys);
-      kek.tryRetain(); // the load's reference for its waiters (Load.settle); new, so never dropped
+      kek.retainHeld(); // the load's reference for its waiters (Load.settle); new, so never dropped
       result = install(kek, generation, refresh ? stats.refreshes : stats.loads);
       if (result == STALE) {
         kek.release(); // dropped by install: wiped now

@@ -10,14 +10,19 @@ import java.lang.invoke.VarHandle;
  * #onEnd()} runs once (the key is overwritten).
  *
  * <p>The count starts as one field of the object, changed by compare-and-set, as a {@link
- * java.util.concurrent.atomic.LongAdder}'s base is: a key used by one thread at a time pays for no
- * more than that field. The first time a compare-and-set on it fails (two threads changed it at the
- * same moment), the count grows {@value #STRIPES} stripes, each on a cache line of its own (a
- * padded array, 336 bytes, allocated once per contended key), and from then on every change goes to
- * a stripe: threads on different cores retaining and releasing one hot key do not bounce one line
- * between them, and nobody writes the base field or the owner's other fields again (a shared
- * counter made two threads slower than one). A thread starts at the stripe its {@link Probe} picks
- * and, if its compare-and-set fails there, moves on to the next one for that change.
+ * java.util.concurrent.atomic.LongAdder}'s base is: a key used by one thread pays for no more than
+ * that field and the id of that thread. The first time a second thread {@linkplain #tryRetain()
+ * retains} it, or a compare-and-set on the base fails (two threads changed it at the same moment),
+ * the count grows {@value #STRIPES} stripes, each on a cache line of its own (a padded array, 336
+ * bytes, once per key that several threads use), and from then on every change goes to a stripe:
+ * threads on different cores retaining and releasing one key do not bounce one line between them,
+ * and nobody writes the base field or the object's other fields again (a shared counter made two
+ * threads slower than one). Waiting for a failed compare-and-set alone, as a {@code LongAdder}
+ * does, is not enough here: threads using several keys in turn rarely change one at the same
+ * moment, yet bounce its line on every use. A thread starts at the stripe its {@link Probe} picks
+ * and, if its compare-and-set fails there, moves on to the next one for that change. {@link
+ * #retainHeld()} and {@link #release()} never grow the stripes: a load hands its KEK to its waiters
+ * that way, once.
  *
  * <p>The base and the stripes are summed only after the owner has dropped: a successful {@link
  * #tryRetain()} happened before the drop and is seen by every later sum, and whoever changes the
@@ -38,6 +43,7 @@ abstract class Lease {
   private static final VarHandle BASE;
   private static final VarHandle STRIPES_REF;
   private static final VarHandle STATE;
+  private static final VarHandle FIRST_THREAD;
   private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
 
   static {
@@ -46,12 +52,14 @@ abstract class Lease {
       BASE = lookup.findVarHandle(Lease.class, "base", long.class);
       STRIPES_REF = lookup.findVarHandle(Lease.class, "stripes", long[].class);
       STATE = lookup.findVarHandle(Lease.class, "state", int.class);
+      FIRST_THREAD = lookup.findVarHandle(Lease.class, "firstThread", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
-  private volatile long base; // the count until the first contention, then never changed
+  private volatile long base; // the count until a second thread retains, then never changed
+  private volatile long firstThread; // the id of the first thread that retained; 0 before
   private volatile long[] stripes; // null until the first contention
   private volatile int state; // HELD, then DROPPED, then ENDED
 
@@ -60,6 +68,13 @@ abstract class Lease {
 
   /** Adds an operation; {@code false} once the owner has dropped (the caller looks again). */
   final boolean tryRetain() {
+    if (stripes == null) {
+      long me = Probe.thread();
+      long first = firstThread;
+      if (first != me && (first != 0 || !FIRST_THREAD.compareAndSet(this, 0L, me))) {
+        grow(); // a second thread: from now on each changes a stripe of its own
+      }
+    }
     add(1);
     if (state != HELD) {
       add(-1);

@@ -21,17 +21,17 @@ import javax.crypto.spec.GCMParameterSpec;
  * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
  * one.
  *
- * <p>A subkey used by one thread at a time keeps one cipher in a single field. The first time a
- * second cipher is given back while that field is taken (two threads used the subkey at once), the
- * pool grows into {@value #SLOTS} padded slots, and from then on a thread takes a cipher starting
- * from the slot its {@link Probe} picks (threads with consecutive ids, as a pool's are, start at
- * different slots), moving on to the next slot when one is empty or another thread wins it, and
- * puts it back after the operation; with more threads than slots at once, the extra ones make a
- * cipher and scrub it afterwards. So the padding (an 80-slot array, 336 bytes) is only paid by
- * subkeys that are used concurrently, where it keeps threads on different cores off each other's
- * cache line. No allocation in the steady state, two atomic operations per use. Memory: a keyed
- * AES-GCM cipher is about 0.8 KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of them
- * (plus one), and only as many as threads have used it at once.
+ * <p>A subkey used by one thread keeps one cipher in a single field. The first time a second thread
+ * takes a cipher, or a second cipher is given back while that field is taken (two threads used the
+ * subkey at once), the pool grows into {@value #SLOTS} padded slots, and from then on a thread
+ * takes a cipher starting from the slot its {@link Probe} picks (threads with consecutive ids, as a
+ * pool's are, start at different slots), moving on to the next slot when one is empty or another
+ * thread wins it, and puts it back after the operation; with more threads than slots at once, the
+ * extra ones make a cipher and scrub it afterwards. So the padding (an 80-slot array, 336 bytes) is
+ * only paid by subkeys that several threads use, where it keeps threads on different cores off each
+ * other's cache line. No allocation in the steady state, two atomic operations per use. Memory: a
+ * keyed AES-GCM cipher is about 0.8 KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of
+ * them (plus one), and only as many as threads have used it at once.
  */
 final class SubkeyCiphers {
   private static final int SLOTS = 4; // a power of two
@@ -40,20 +40,28 @@ final class SubkeyCiphers {
   // nor the line of the array's header (read by every access) or of the objects beside it.
   private static final int STRIDE = 16; // compressed references per 64-byte cache line
   private static final byte[] SCRUB_KEY = new byte[32];
+  private static final LentKey SCRUB = LentKey.aes(SCRUB_KEY);
+  private static final GCMParameterSpec SCRUB_IV =
+      new GCMParameterSpec(128, new byte[CachedKek.NONCE_LENGTH]);
 
   private final LentKey key;
   private final Jca jca;
+  private final boolean encrypts;
   private static final VarHandle SINGLE;
+  private static final VarHandle FIRST_THREAD;
 
   static {
     try {
       SINGLE = MethodHandles.lookup().findVarHandle(SubkeyCiphers.class, "single", Cipher.class);
+      FIRST_THREAD =
+          MethodHandles.lookup().findVarHandle(SubkeyCiphers.class, "firstThread", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
-  private volatile Cipher single; // the pool until two threads use the subkey at once
+  private volatile Cipher single; // the pool until a second thread uses the subkey
+  private volatile long firstThread; // the id of the first thread that took a cipher; 0 before
   private volatile AtomicReferenceArray<Cipher> slots; // null until then
   private volatile boolean wiped;
 
@@ -62,8 +70,17 @@ final class SubkeyCiphers {
   }
 
   SubkeyCiphers(LentKey key, Jca jca) {
+    this(key, jca, true);
+  }
+
+  /**
+   * @param encrypts whether these ciphers may encrypt (a wrap subkey's); if not, only decryption
+   *     ever keys them with {@code key}, and their scrub is the cheaper {@link #scrubDecryptOnly}
+   */
+  SubkeyCiphers(LentKey key, Jca jca, boolean encrypts) {
     this.jca = jca;
     this.key = key;
+    this.encrypts = encrypts;
   }
 
   /** The key these ciphers use; lent, owned by the subkey. */
@@ -73,6 +90,13 @@ final class SubkeyCiphers {
 
   /** A cipher for this subkey, to be {@link #give given} back after one operation. */
   Cipher take() {
+    if (slots == null) {
+      long me = Probe.thread();
+      long first = firstThread;
+      if (first != me && (first != 0 || !FIRST_THREAD.compareAndSet(this, 0L, me))) {
+        grow(); // a second thread: from now on each gives its cipher back to a slot of its own
+      }
+    }
     Cipher c = single; // after growing, only drained: a read of a line nobody writes
     if (c != null && SINGLE.compareAndSet(this, c, null)) {
       return c;
@@ -164,7 +188,11 @@ final class SubkeyCiphers {
 
   /** Scrubs {@code c} and hands it back to the {@link Jca} for the next subkey's pool. */
   private void retire(Cipher c) {
-    scrub(c);
+    if (encrypts) {
+      scrub(c);
+    } else {
+      scrubDecryptOnly(c);
+    }
     jca.recycle(c);
   }
 
@@ -173,6 +201,20 @@ final class SubkeyCiphers {
    * keeps: the AES key and schedule, and GCM's last encryption key. A fresh random IV each time, so
    * GCM's IV-reuse check never refuses.
    */
+  /**
+   * Re-keys {@code c} with an all-zero key for decryption, under a fixed IV: replaces the AES key
+   * and schedule, and leaves GCM's last encryption key as it was, which for a cipher that only
+   * decrypted under this subkey is not this subkey (a scrubbed pool cipher's all-zero key, or
+   * none). No random IV: GCM refuses a repeated IV only for encryption.
+   */
+  static void scrubDecryptOnly(Cipher c) {
+    try {
+      c.init(Cipher.DECRYPT_MODE, SCRUB, SCRUB_IV);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("could not scrub an AES-GCM cipher", e);
+    }
+  }
+
   static void scrub(Cipher c) {
     try {
       c.init(

@@ -37,6 +37,35 @@ class LeaseTest {
   }
 
   @Test
+  void aSecondThreadsRetainGrowsTheStripes() throws Exception {
+    AtomicInteger ends = new AtomicInteger();
+    Lease lease = new TestLease(ends::incrementAndGet);
+    assertThat(lease.tryRetain()).isTrue();
+    lease.release();
+    assertThat(lease.isStriped()).isFalse();
+
+    Thread other = new Thread(() -> lease.release()); // a release alone never grows them
+    assertThat(lease.tryRetain()).isTrue();
+    other.start();
+    other.join();
+    assertThat(lease.isStriped()).isFalse();
+
+    Thread second =
+        new Thread(
+            () -> {
+              if (lease.tryRetain()) {
+                lease.release();
+              }
+            });
+    second.start();
+    second.join();
+
+    assertThat(lease.isStriped()).isTrue();
+    lease.drop();
+    assertThat(ends).hasValue(1);
+  }
+
+  @Test
   void retainsCountedBeforeTheStripesGrewAreReleasedAfter() {
     AtomicInteger ends = new AtomicInteger();
     Lease lease = new TestLease(ends::incrementAndGet);

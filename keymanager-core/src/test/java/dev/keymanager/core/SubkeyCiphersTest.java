@@ -64,6 +64,56 @@ class SubkeyCiphersTest {
   }
 
   @Test
+  void aSecondThreadGrowsThePaddedSlotsAndTakesTheSameCipher() throws Exception {
+    Cipher first = ciphers.take();
+    ciphers.give(first);
+    Cipher[] seen = new Cipher[1];
+    Thread second =
+        new Thread(
+            () -> {
+              seen[0] = ciphers.take();
+              ciphers.give(seen[0]);
+            });
+    second.start();
+    second.join();
+
+    assertThat(ciphers.isStriped()).isTrue();
+    assertThat(seen[0]).isSameAs(first); // no second cipher: one user at a time
+    assertThat(ciphers.take()).isSameAs(first);
+  }
+
+  @Test
+  void aDecryptOnlyScrubHandsTheProviderAWorkingZeroKeyedCipher() throws Exception {
+    Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
+    byte[] key = new byte[32];
+    java.util.Arrays.fill(key, (byte) 7);
+    SubkeyCiphers own = new SubkeyCiphers(LentKey.aes(key), jca, false);
+    Cipher c = own.take();
+    c.init(
+        Cipher.DECRYPT_MODE, own.key(), new javax.crypto.spec.GCMParameterSpec(128, new byte[12]));
+    own.give(c);
+
+    own.wipe();
+
+    // Re-keyed with zeros: it now decrypts what an all-zero key encrypted, not what key 7 did.
+    Cipher zero = Cipher.getInstance("AES/GCM/NoPadding");
+    byte[] iv = new byte[12];
+    iv[0] = 1;
+    zero.init(
+        Cipher.ENCRYPT_MODE,
+        new javax.crypto.spec.SecretKeySpec(new byte[32], "AES"),
+        new javax.crypto.spec.GCMParameterSpec(128, iv));
+    byte[] sealed = zero.doFinal(new byte[16]);
+    Cipher back = jca.aesGcm();
+    assertThat(back).isSameAs(c);
+    back.init(
+        Cipher.DECRYPT_MODE,
+        LentKey.aes(new byte[32]),
+        new javax.crypto.spec.GCMParameterSpec(128, iv));
+    assertThat(back.doFinal(sealed)).containsOnly(0);
+  }
+
+  @Test
   void twoUsersAtOnceGrowThePaddedSlotsAndKeepBothCiphers() {
     Cipher a = ciphers.take();
     Cipher b = ciphers.take(); // a second operation while the first runs
