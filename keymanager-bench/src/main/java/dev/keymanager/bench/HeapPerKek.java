@@ -19,7 +19,9 @@ import javax.management.ObjectName;
  * DEK under each of {@code N} KEKs, one after it also unwrapped a DEK of a second writer (another
  * salt) under each, one after it also wrapped a DEK under each. The differences divided by {@code
  * N} are the bytes a cached KEK costs used for unwrap only, what a second salt adds, and the cost
- * used for wrap and unwrap; the classes that grew most are printed beside them.
+ * used for wrap and unwrap; a last histogram after a second thread unwrapped and wrapped under each
+ * (after the first, not at the same moment) gives what keys shared by several threads add. The
+ * classes that grew most are printed beside them.
  *
  * <pre>{@code
  * ./mvnw -q -pl keymanager-bench -am -DskipTests package
@@ -77,6 +79,23 @@ public final class HeapPerKek {
         }
       }
       Map<String, long[]> both = histogram();
+      // The same KEKs used by a second thread, after the first (never at the same moment): what
+      // the padded counters and cipher slots of keys shared by a pool of threads add.
+      Thread other =
+          new Thread(
+              () -> {
+                for (int i = 0; i < n; i++) {
+                  try (DataKey dek = reader.unwrapDek(wrapped.get(i), Fixture.CONTEXT)) {
+                    dek.length();
+                  }
+                  try (DataKey dek = reader.generateDek(Fixture.kekId(i), Fixture.CONTEXT)) {
+                    dek.length();
+                  }
+                }
+              });
+      other.start();
+      other.join();
+      Map<String, long[]> shared = histogram();
       if (reader.stats().misses() != n || reader.stats().evictions() != 0) {
         throw new IllegalStateException("expected " + n + " cached KEKs: " + reader.stats());
       }
@@ -84,6 +103,7 @@ public final class HeapPerKek {
       report("a second salt (unwrap subkey) per KEK", unwrapped, twoSalts, n);
       report("wrap + unwrap (and the second salt)", empty, both, n);
       report("wrap added", twoSalts, both, n);
+      report("a second thread using the KEK (wrap and one salt), one at a time", both, shared, n);
     }
   }
 

@@ -338,27 +338,21 @@ final class CachedKek extends Lease {
    * The subkey a process wraps under, with its nonce prefix and counters. The {@value
    * #MAX_WRAPS_PER_SUBKEY} counters of its salt are split into eight regions of 2^29, each handed
    * out in order by a counter of its own: region 0 by a field of this object while one thread
-   * wraps, regions 1 to 4 by four counters on cache lines of their own once a second thread wraps
-   * (or two threads at once fail a compare-and-set on the field) or region 0 is used up; a thread
-   * takes from the region its {@link Probe} picks, moving on to the next when it is used up.
-   * Regions are disjoint, so no counter is handed out twice; once every region in use is used up
-   * (at most 5 × 2^29 wraps, below 2^32) the subkey is exhausted and the next wrap rolls over to a
-   * new salt. Regions 5 to 7 are never used.
+   * wraps, regions 1 to 4 by four counters once the subkey's {@link Lease} has grown its stripes (a
+   * second thread retained it, or two threads at once failed a compare-and-set) or region 0 is used
+   * up, each counter on the cache line of one stripe, beside its count; a thread takes from the
+   * region its {@link Probe} picks, moving on to the next when it is used up. Regions are disjoint,
+   * so no counter is handed out twice; once every region in use is used up (at most 5 × 2^29 wraps,
+   * below 2^32) the subkey is exhausted and the next wrap rolls over to a new salt. Regions 5 to 7
+   * are never used.
    */
   static final class WrapSubkey extends Subkey {
-    private static final int STRIPES = 4; // a power of two
-    private static final int STRIDE = 8; // longs per 64-byte cache line
     private static final VarHandle BASE;
-    private static final VarHandle STRIPED;
-    private static final VarHandle FIRST_THREAD;
     private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
       try {
-        MethodHandles.Lookup lookup = MethodHandles.lookup();
-        BASE = lookup.findVarHandle(WrapSubkey.class, "base", long.class);
-        STRIPED = lookup.findVarHandle(WrapSubkey.class, "striped", long[].class);
-        FIRST_THREAD = lookup.findVarHandle(WrapSubkey.class, "firstThread", long.class);
+        BASE = MethodHandles.lookup().findVarHandle(WrapSubkey.class, "base", long.class);
       } catch (ReflectiveOperationException e) {
         throw new ExceptionInInitializerError(e);
       }
@@ -367,9 +361,6 @@ final class CachedKek extends Lease {
     final byte[] prefix;
     private final long region; // counters per region: MAX_WRAPS_PER_SUBKEY / 8, less in tests
     private volatile long base; // region 0's next counter
-    private volatile long firstThread; // the id of the first thread that wrapped; 0 before
-    // Region k + 1's next counter at index (k + 1) * STRIDE (no counter on the first or last line).
-    private volatile long[] striped;
     private volatile boolean exhausted;
 
     WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix) {
@@ -386,21 +377,19 @@ final class CachedKek extends Lease {
 
     /** Reserves a nonce counter no other wrap under this salt gets; -1 once exhausted. */
     long nextCounter() {
-      long[] s = striped;
+      // The caller has retained this subkey, so its lease has stripes once a second thread has.
+      long[] s = stripes();
       if (s == null) {
-        long me = Probe.thread();
-        long first = firstThread;
         long b = base;
-        if ((first == me || (first == 0 && FIRST_THREAD.compareAndSet(this, 0L, me)))
-            && b < region
-            && BASE.compareAndSet(this, b, b + 1)) {
+        if (b < region && BASE.compareAndSet(this, b, b + 1)) {
           return b;
         }
-        s = grow(); // a second thread, two threads at once, or region 0 used up
+        s = grownStripes(); // two threads at once, or region 0 used up
       }
-      int k = Probe.slot(STRIPES);
-      for (int tried = 0; tried < STRIPES; tried++, k = (k + 1) & (STRIPES - 1)) {
-        long c = (long) COUNTS.getAndAdd(s, (k + 1) * STRIDE, 1L);
+      int k = Probe.slot(Lease.STRIPES);
+      for (int tried = 0; tried < Lease.STRIPES; tried++, k = (k + 1) & (Lease.STRIPES - 1)) {
+        // Region k + 1's counter sits on the line of the lease's stripe k, beside its count.
+        long c = (long) COUNTS.getAndAdd(s, (k + 1) * Lease.STRIDE + 1, 1L);
         if (c < region) {
           return (k + 1) * region + c;
         }
@@ -411,15 +400,6 @@ final class CachedKek extends Lease {
 
     boolean exhausted() {
       return exhausted;
-    }
-
-    private long[] grow() {
-      long[] s = striped;
-      if (s == null) {
-        long[] fresh = new long[(STRIPES + 1) * STRIDE];
-        s = STRIPED.compareAndSet(this, null, fresh) ? fresh : striped;
-      }
-      return s;
     }
   }
 }

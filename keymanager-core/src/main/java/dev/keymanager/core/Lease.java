@@ -32,8 +32,8 @@ import java.lang.invoke.VarHandle;
  * change to it, and read after the drop).
  */
 abstract class Lease {
-  private static final int STRIPES = 4; // a power of two
-  private static final int STRIDE = 8; // longs per 64-byte cache line
+  static final int STRIPES = 4; // a power of two
+  static final int STRIDE = 8; // longs per 64-byte cache line
   // Stripe k lives at index (k + 1) * STRIDE: the first line of the array (its header, and
   // whatever was allocated just before it) and the last (whatever comes after) hold no stripe.
   private static final int LENGTH = (STRIPES + 1) * STRIDE;
@@ -166,6 +166,20 @@ abstract class Lease {
   @VisibleForTesting
   final void growStripes() {
     grow();
+  }
+
+  /**
+   * The padded stripes, or null while one thread has retained this. Stripe k's count is at index
+   * {@code (k + 1) * STRIDE}; the rest of its line, indexes {@code (k + 1) * STRIDE + 1} to {@code
+   * + 7}, is the subclass's own, for per-stripe state written by the threads of that stripe.
+   */
+  final long[] stripes() {
+    return stripes;
+  }
+
+  /** The padded stripes, grown now if they were not yet. */
+  final long[] grownStripes() {
+    return grow();
   }
 
   private long[] grow() {
