@@ -367,11 +367,12 @@ public final class KeyManagers {
      * #DEFAULT_MAXIMUM_CACHED_KEKS}. Past it the least useful are evicted and overwritten.
      *
      * <p>Memory, measured on JDK 17 (compressed pointers) with class histograms of live objects
-     * over 10,000 cached KEKs: about 2.0 KiB (2,081 bytes) per cached KEK used for unwrap only (one
-     * unwrap subkey), about 3.6 KiB (3,700 bytes) used for wrap and unwrap; each further unwrap
-     * subkey (another writer's salt, bounded by {@link #maximumCachedSubkeys(long)}) about 1.4 KiB
-     * (1,421 bytes); a subkey used by several threads at once keeps one more keyed AES-GCM cipher
-     * (about 0.9 KiB) per concurrent thread, at most 4 more. The command: {@code ./mvnw -B -ntp -q
+     * over 10,000 cached KEKs: about 1.3 KiB (1,352 bytes) per cached KEK used for unwrap only
+     * (one unwrap subkey), about 2.6 KiB (2,675 bytes) used for wrap and unwrap; each further
+     * unwrap subkey (another writer's salt, bounded by {@link #maximumCachedSubkeys(long)}) about
+     * 1.1 KiB (1,093 bytes); a KEK used by a second thread too grows padded reference counts and
+     * cipher slots once (1,727 bytes more with wrap and one salt); a subkey used by several
+     * threads at the same moment keeps one more keyed AES-GCM cipher (about 0.9 KiB) per concurrent thread, at most 4 more. The command: {@code ./mvnw -B -ntp -q
      * -pl keymanager-bench -am -DskipTests -Djacoco.skip=true package && java -Xmx2g -cp
      * keymanager-bench/target/benchmarks.jar dev.keymanager.bench.HeapPerKek 10000}. Sizing for
      * many tenants (maximumCachedKeks, maximumCachedSubkeys and {@code -Xmx} for 100,000): {@code
@@ -397,8 +398,8 @@ public final class KeyManagers {
      * outlive their KEK: eviction, expiry, a lifecycle change or a denial wipes them with it. The
      * wrap subkey each KEK uses for its own wraps is not counted here.
      *
-     * <p>Memory: each unwrap subkey about 1.4 KiB (1,421 bytes, measured as for {@link
-     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 2.0 KiB.
+     * <p>Memory: each unwrap subkey about 1.1 KiB (1,093 bytes, measured as for {@link
+     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.3 KiB.
      *
      * @throws IllegalArgumentException if below 1
      */
