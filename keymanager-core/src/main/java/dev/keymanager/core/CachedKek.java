@@ -228,12 +228,8 @@ final class CachedKek extends Lease {
         current.release();
         continue; // exhausted: the next pass rolls over to a new salt
       }
-      System.arraycopy(current.salt, 0, out, saltOffset, SALT_LENGTH);
-      int nonce = saltOffset + SALT_LENGTH;
-      System.arraycopy(current.prefix, 0, out, nonce, 4);
-      for (int i = 0; i < 8; i++) {
-        out[nonce + 4 + i] = (byte) (n >>> (56 - 8 * i));
-      }
+      current.writeSalt(out, saltOffset);
+      current.writeNonce(out, saltOffset + SALT_LENGTH, n);
       return current;
     }
   }
@@ -288,44 +284,62 @@ final class CachedKek extends Lease {
   }
 
   /**
-   * A subkey derived from this KEK for one salt, with the ciphers keyed with it. Reference counted
-   * like the KEK: its slot (or the wrap position) holds one reference and every operation on it
-   * another; the last release scrubs the ciphers and overwrites the bytes.
+   * A subkey derived from this KEK for one salt, with the ciphers keyed with it (its {@link
+   * SubkeyCiphers} base) and its salt held inline. Reference counted like the KEK: its index slot
+   * (or the wrap position) holds one reference and every operation on it another; the last release
+   * scrubs the ciphers and overwrites the bytes.
    */
-  static class Subkey extends Lease {
-    private static final java.lang.invoke.VarHandle LONGS =
-        java.lang.invoke.MethodHandles.byteArrayViewVarHandle(
-            long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+  static class Subkey extends SubkeyCiphers {
+    private static final VarHandle LONGS =
+        MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
 
-    final byte[] salt;
     final long prefix; // the salt's first 8 bytes, the index key
-    private final byte[] bytes;
-    private final SubkeyCiphers ciphers;
+    private final long salt1; // the salt's other 24 bytes
+    private final long salt2;
+    private final long salt3;
+    // The SubkeyCache's bookkeeping: this subkey's place in its ring (guarded by the cache), and
+    // the bit a hit sets and the cache's clock hand clears (racy by design: a lost update only
+    // changes which subkey is evicted next).
+    int ringIndex = -1;
+    boolean referenced;
 
-    /** An unwrap subkey: its ciphers only ever decrypt. */
-    Subkey(byte[] salt, byte[] bytes, Jca jca) {
-      this(salt, bytes, jca, false);
-    }
-
-    Subkey(byte[] salt, byte[] bytes, Jca jca, boolean encrypts) {
-      this.salt = salt;
-      this.prefix = (long) LONGS.get(salt, 0);
-      this.bytes = bytes;
-      this.ciphers = new SubkeyCiphers(LentKey.aes(bytes), jca, encrypts);
-    }
-
-    SubkeyCiphers ciphers() {
-      return ciphers;
-    }
-
-    boolean matches(byte[] encoded, int from) {
-      return Arrays.equals(salt, 0, SALT_LENGTH, encoded, from, from + SALT_LENGTH);
+    /**
+     * An unwrap subkey for the salt at {@code saltOffset} of {@code saltFrom}, over {@code bytes}
+     * (owned: overwritten when it ends); its ciphers only ever decrypt.
+     */
+    Subkey(byte[] saltFrom, int saltOffset, byte[] bytes, Jca jca) {
+      super(LentKey.aes(bytes), jca);
+      this.prefix = (long) LONGS.get(saltFrom, saltOffset);
+      this.salt1 = (long) LONGS.get(saltFrom, saltOffset + 8);
+      this.salt2 = (long) LONGS.get(saltFrom, saltOffset + 16);
+      this.salt3 = (long) LONGS.get(saltFrom, saltOffset + 24);
     }
 
     @Override
-    void onEnd() {
-      ciphers.wipe();
-      Arrays.fill(bytes, (byte) 0);
+    boolean encrypts() {
+      return false;
+    }
+
+    /** Whether the {@value #SALT_LENGTH} bytes at {@code from} of {@code encoded} are this salt. */
+    final boolean matches(byte[] encoded, int from) {
+      return (long) LONGS.get(encoded, from) == prefix
+          && (long) LONGS.get(encoded, from + 8) == salt1
+          && (long) LONGS.get(encoded, from + 16) == salt2
+          && (long) LONGS.get(encoded, from + 24) == salt3;
+    }
+
+    /** Writes the salt into {@code out} at {@code at}. */
+    final void writeSalt(byte[] out, int at) {
+      LONGS.set(out, at, prefix);
+      LONGS.set(out, at + 8, salt1);
+      LONGS.set(out, at + 16, salt2);
+      LONGS.set(out, at + 24, salt3);
+    }
+
+    @Override
+    final void onEnd() {
+      wipeCiphers();
+      key().wipe();
     }
 
     @Override
@@ -358,21 +372,38 @@ final class CachedKek extends Lease {
       }
     }
 
-    final byte[] prefix;
+    private final int noncePrefix; // the nonce's first 4 bytes, random
     private final long region; // counters per region: MAX_WRAPS_PER_SUBKEY / 8, less in tests
     private volatile long base; // region 0's next counter
     private volatile boolean exhausted;
 
-    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix) {
-      this(salt, bytes, jca, prefix, MAX_WRAPS_PER_SUBKEY / 8);
+    /** The wrap subkey for {@code salt}, over {@code bytes} (owned), with a nonce prefix. */
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix) {
+      this(salt, bytes, jca, noncePrefix, MAX_WRAPS_PER_SUBKEY / 8);
     }
 
     /** With {@code region} counters per region, for tests of exhaustion. */
     @VisibleForTesting
-    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, byte[] prefix, long region) {
-      super(salt, bytes, jca, true);
-      this.prefix = prefix;
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix, long region) {
+      super(salt, 0, bytes, jca);
+      this.noncePrefix = noncePrefix;
       this.region = region;
+    }
+
+    @Override
+    boolean encrypts() {
+      return true;
+    }
+
+    /** Writes the nonce for counter {@code n} into {@code out} at {@code at}. */
+    void writeNonce(byte[] out, int at, long n) {
+      out[at] = (byte) (noncePrefix >>> 24);
+      out[at + 1] = (byte) (noncePrefix >>> 16);
+      out[at + 2] = (byte) (noncePrefix >>> 8);
+      out[at + 3] = (byte) noncePrefix;
+      for (int i = 0; i < 8; i++) {
+        out[at + 4 + i] = (byte) (n >>> (56 - 8 * i));
+      }
     }
 
     /** Reserves a nonce counter no other wrap under this salt gets; -1 once exhausted. */

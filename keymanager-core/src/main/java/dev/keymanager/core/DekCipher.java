@@ -34,14 +34,14 @@ final class DekCipher {
     byte[] out = new byte[ciphertextOffset + dek.length + TAG_LENGTH];
     System.arraycopy(header, 0, out, 0, header.length);
     CachedKek.Subkey subkey = kek.nextWrap(out, saltOffset);
-    Cipher cipher = subkey.ciphers().take();
+    Cipher cipher = subkey.take();
     try {
       init(cipher, Cipher.ENCRYPT_MODE, subkey, out, saltOffset, ciphertextOffset, context);
       cipher.doFinal(dek, 0, dek.length, out, ciphertextOffset);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("AES-GCM wrap failed for KEK " + kek.ref(), e);
     } finally {
-      subkey.ciphers().give(cipher);
+      subkey.give(cipher);
       subkey.release();
     }
     return ApiBridge.wrappedKeys().adopt(out, ALGORITHM, kek.ref());
@@ -59,7 +59,7 @@ final class DekCipher {
     int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
     int ciphertextLength = in.length - ciphertextOffset;
     CachedKek.Subkey subkey = kek.unwrapKey(in, saltOffset);
-    Cipher cipher = subkey.ciphers().take();
+    Cipher cipher = subkey.take();
     byte[] dek = new byte[ciphertextLength - TAG_LENGTH];
     try {
       init(cipher, Cipher.DECRYPT_MODE, subkey, in, saltOffset, ciphertextOffset, context);
@@ -78,7 +78,7 @@ final class DekCipher {
       throw new InvalidCiphertextException(
           "Wrapped DEK under KEK " + wrapped.kek() + " could not be decrypted", e);
     } finally {
-      subkey.ciphers().give(cipher);
+      subkey.give(cipher);
       subkey.release();
     }
   }
@@ -99,7 +99,7 @@ final class DekCipher {
       throws GeneralSecurityException {
     cipher.init(
         mode,
-        subkey.ciphers().key(),
+        subkey.key(),
         new GCMParameterSpec(
             TAG_BITS, encoding, saltOffset + CachedKek.SALT_LENGTH, CachedKek.NONCE_LENGTH));
     cipher.updateAAD(encoding, 0, ciphertextOffset);

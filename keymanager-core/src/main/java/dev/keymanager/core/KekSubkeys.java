@@ -26,6 +26,8 @@ import java.util.List;
 final class KekSubkeys {
   private static final VarHandle LONGS =
       MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final VarHandle INTS =
+      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
   private static final CachedKek.Subkey[] EMPTY = new CachedKek.Subkey[0];
   private static final VarHandle HOLDERS;
 
@@ -90,8 +92,10 @@ final class KekSubkeys {
       throw new IllegalStateException("subkeys used after their KEK was wiped");
     }
     byte[] salt = Randoms.bytes(CachedKek.SALT_LENGTH);
+    byte[] prefix = Randoms.bytes(4);
     CachedKek.WrapSubkey next =
-        new CachedKek.WrapSubkey(salt, derive(kek, salt), jca, Randoms.bytes(4));
+        new CachedKek.WrapSubkey(
+            salt, derive(kek, salt), jca, (int) INTS.get(prefix, 0)); // not secret
     wrap = next;
     if (current != null) {
       current.drop(); // the wrap position's hold; wraps in flight finish first
@@ -142,7 +146,7 @@ final class KekSubkeys {
 
   private CachedKek.Subkey install(byte[] kek, byte[] encoded, int saltOffset, long prefix) {
     byte[] salt = Arrays.copyOfRange(encoded, saltOffset, saltOffset + CachedKek.SALT_LENGTH);
-    CachedKek.Subkey derived = new CachedKek.Subkey(salt, derive(kek, salt), jca);
+    CachedKek.Subkey derived = new CachedKek.Subkey(salt, 0, derive(kek, salt), jca);
     derived.tryRetain(); // the caller's; a new subkey is never dropped yet
     synchronized (this) {
       if (wiped) {
@@ -214,12 +218,12 @@ final class KekSubkeys {
     return all;
   }
 
-  /** A table at most half full, so probes stay short. */
+  /** A table at most half full, so probes stay short (two slots for one subkey). */
   private static CachedKek.Subkey[] build(List<CachedKek.Subkey> all) {
     if (all.isEmpty()) {
       return EMPTY;
     }
-    CachedKek.Subkey[] t = new CachedKek.Subkey[Integer.highestOneBit(all.size()) << 2];
+    CachedKek.Subkey[] t = new CachedKek.Subkey[Integer.highestOneBit(2 * all.size() - 1) << 1];
     int mask = t.length - 1;
     for (CachedKek.Subkey s : all) {
       int i = slot(s.prefix, mask);

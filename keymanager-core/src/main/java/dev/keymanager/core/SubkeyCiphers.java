@@ -6,34 +6,36 @@ import dev.keymanager.core.internal.Randoms;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.security.GeneralSecurityException;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
 
 /**
- * A few AES-GCM {@link Cipher}s keyed with one subkey, lent to one operation at a time.
+ * A few AES-GCM {@link Cipher}s keyed with one subkey, lent to one operation at a time: the base
+ * class of {@link CachedKek.Subkey}, so a subkey, its reference count and its ciphers are one
+ * object.
  *
  * <p>Why not one cipher per thread: a JCE cipher keeps copies of the last key it was given (the
  * JDK's AES keeps the raw key and its expanded schedule; GCM keeps the last encryption key to
  * refuse IV reuse) until it is keyed again, and nobody can reach another thread's cipher to scrub
- * it. Ciphers that belong to a subkey can be scrubbed when the subkey is wiped ({@link #wipe()}),
- * and a cipher that stays keyed with one subkey skips the key expansion on every init (about 1 µs
- * on the machines we measured), which is what makes a working set of several hot KEKs as cheap as
- * one.
+ * it. Ciphers that belong to a subkey can be scrubbed when the subkey is wiped ({@link
+ * #wipeCiphers()}), and a cipher that stays keyed with one subkey skips the key expansion on every
+ * init (about 1 µs on the machines we measured), which is what makes a working set of several hot
+ * KEKs as cheap as one.
  *
- * <p>A subkey used by one thread keeps one cipher in a single field. The first time a second thread
- * takes a cipher, or a second cipher is given back while that field is taken (two threads used the
- * subkey at once), the pool grows into {@value #SLOTS} padded slots, and from then on a thread
- * takes a cipher starting from the slot its {@link Probe} picks (threads with consecutive ids, as a
- * pool's are, start at different slots), moving on to the next slot when one is empty or another
- * thread wins it, and puts it back after the operation; with more threads than slots at once, the
- * extra ones make a cipher and scrub it afterwards. So the padding (an 80-slot array, 336 bytes) is
- * only paid by subkeys that several threads use, where it keeps threads on different cores off each
- * other's cache line. No allocation in the steady state, two atomic operations per use. Memory: a
- * keyed AES-GCM cipher is about 0.8 KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of
- * them (plus one), and only as many as threads have used it at once.
+ * <p>A subkey used by one thread keeps one cipher in a single field. Once a second thread has
+ * retained the subkey (its {@link Lease} has grown its stripes), or a second cipher is given back
+ * while that field is taken (two threads used the subkey at once), the pool grows into {@value
+ * #SLOTS} padded slots, and from then on a thread takes a cipher starting from the slot its {@link
+ * Probe} picks (threads with consecutive ids, as a pool's are, start at different slots), moving on
+ * to the next slot when one is empty or another thread wins it, and puts it back after the
+ * operation; with more threads than slots at once, the extra ones make a cipher and scrub it
+ * afterwards. So the padding (an 80-slot array, 336 bytes) is only paid by subkeys that several
+ * threads use, where it keeps threads on different cores off each other's cache line. No allocation
+ * in the steady state, two atomic operations per use. Memory: a keyed AES-GCM cipher is about 0.8
+ * KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of them (plus one), and only as many as
+ * threads have used it at once.
  */
-final class SubkeyCiphers {
+abstract class SubkeyCiphers extends Lease {
   private static final int SLOTS = 4; // a power of two
   // Slot i lives at index (i + 1) * STRIDE, so that each slot has a cache line of its own: threads
   // on different cores taking and giving back their ciphers do not invalidate each other's line,
@@ -43,71 +45,58 @@ final class SubkeyCiphers {
   private static final LentKey SCRUB = LentKey.aes(SCRUB_KEY);
   private static final GCMParameterSpec SCRUB_IV =
       new GCMParameterSpec(128, new byte[CachedKek.NONCE_LENGTH]);
-
-  private final LentKey key;
-  private final Jca jca;
-  private final boolean encrypts;
   private static final VarHandle SINGLE;
-  private static final VarHandle FIRST_THREAD;
+  private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Cipher[].class);
 
   static {
     try {
       SINGLE = MethodHandles.lookup().findVarHandle(SubkeyCiphers.class, "single", Cipher.class);
-      FIRST_THREAD =
-          MethodHandles.lookup().findVarHandle(SubkeyCiphers.class, "firstThread", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
   }
 
+  private final LentKey key;
+  private final Jca jca;
   private volatile Cipher single; // the pool until a second thread uses the subkey
-  private volatile long firstThread; // the id of the first thread that took a cipher; 0 before
-  private volatile AtomicReferenceArray<Cipher> slots; // null until then
-  private volatile boolean wiped;
+  private volatile Cipher[] slots; // null until then
 
-  SubkeyCiphers(LentKey key) {
-    this(key, Jca.DEFAULT);
-  }
-
+  /** Ciphers keyed with {@code key} (lent: the subclass owns and wipes it), made by {@code jca}. */
   SubkeyCiphers(LentKey key, Jca jca) {
-    this(key, jca, true);
+    this.jca = jca;
+    this.key = key;
   }
 
   /**
-   * @param encrypts whether these ciphers may encrypt (a wrap subkey's); if not, only decryption
-   *     ever keys them with {@code key}, and their scrub is the cheaper {@link #scrubDecryptOnly}
+   * Whether these ciphers may encrypt (a wrap subkey's); if not, only decryption ever keys them
+   * with {@link #key()}, and their scrub is the cheaper {@link #scrubDecryptOnly}.
    */
-  SubkeyCiphers(LentKey key, Jca jca, boolean encrypts) {
-    this.jca = jca;
-    this.key = key;
-    this.encrypts = encrypts;
-  }
+  abstract boolean encrypts();
 
   /** The key these ciphers use; lent, owned by the subkey. */
-  LentKey key() {
+  final LentKey key() {
     return key;
   }
 
-  /** A cipher for this subkey, to be {@link #give given} back after one operation. */
-  Cipher take() {
-    if (slots == null) {
-      long me = Probe.thread();
-      long first = firstThread;
-      if (first != me && (first != 0 || !FIRST_THREAD.compareAndSet(this, 0L, me))) {
-        grow(); // a second thread: from now on each gives its cipher back to a slot of its own
-      }
+  /**
+   * A cipher for this subkey, to be {@link #give given} back after one operation; the caller has
+   * retained this subkey.
+   */
+  final Cipher take() {
+    if (slots == null && stripes() != null) {
+      grow(); // a second thread: from now on each gives its cipher back to a slot of its own
     }
     Cipher c = single; // after growing, only drained: a read of a line nobody writes
     if (c != null && SINGLE.compareAndSet(this, c, null)) {
       return c;
     }
-    AtomicReferenceArray<Cipher> striped = slots;
+    Cipher[] striped = slots;
     if (striped != null) {
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
         int idx = (((start + i) & (SLOTS - 1)) + 1) * STRIDE;
-        c = striped.get(idx);
-        if (c != null && striped.compareAndSet(idx, c, null)) {
+        c = (Cipher) SLOT.getVolatile(striped, idx);
+        if (c != null && SLOT.compareAndSet(striped, idx, c, null)) {
           return c;
         }
       }
@@ -116,13 +105,13 @@ final class SubkeyCiphers {
   }
 
   /** Returns {@code c} to the pool, or scrubs it if there is no room or the subkey is wiped. */
-  void give(Cipher c) {
-    if (!wiped) {
-      AtomicReferenceArray<Cipher> striped = slots;
+  final void give(Cipher c) {
+    if (!isEnded()) {
+      Cipher[] striped = slots;
       if (striped == null) {
         if (SINGLE.compareAndSet(this, null, c)) {
-          if (wiped && SINGLE.compareAndSet(this, c, null)) {
-            retire(c); // wipe() ran meanwhile and missed it
+          if (isEnded() && SINGLE.compareAndSet(this, c, null)) {
+            retire(c); // wipeCiphers() ran meanwhile and missed it
           }
           return;
         }
@@ -131,9 +120,9 @@ final class SubkeyCiphers {
       int start = slot();
       for (int i = 0; i < SLOTS; i++) {
         int idx = (((start + i) & (SLOTS - 1)) + 1) * STRIDE;
-        if (striped.get(idx) == null && striped.compareAndSet(idx, null, c)) {
-          if (wiped && striped.compareAndSet(idx, c, null)) {
-            break; // wipe() ran meanwhile and missed it: scrub it here
+        if (SLOT.getVolatile(striped, idx) == null && SLOT.compareAndSet(striped, idx, null, c)) {
+          if (isEnded() && SLOT.compareAndSet(striped, idx, c, null)) {
+            break; // wipeCiphers() ran meanwhile and missed it: scrub it here
           }
           return;
         }
@@ -142,10 +131,34 @@ final class SubkeyCiphers {
     retire(c);
   }
 
-  private synchronized AtomicReferenceArray<Cipher> grow() {
-    AtomicReferenceArray<Cipher> striped = slots;
+  /**
+   * Takes over an idle cipher of {@code evicted}, a decrypt-only subkey that is about to be
+   * dropped, re-keying it with this one's key for decryption: that init overwrites the evicted
+   * key's schedule as its scrub would, and leaves this subkey a cipher already keyed, so a subkey
+   * that replaces another pays for one AES key set-up, not two. Nothing if {@code evicted} has no
+   * idle cipher.
+   */
+  final void adoptCipherOf(SubkeyCiphers evicted) {
+    if (encrypts() || evicted.encrypts()) {
+      return;
+    }
+    Cipher c = evicted.single;
+    if (c == null || !SINGLE.compareAndSet(evicted, c, null)) {
+      return;
+    }
+    try {
+      c.init(Cipher.DECRYPT_MODE, key, SCRUB_IV);
+    } catch (GeneralSecurityException e) {
+      evicted.retire(c);
+      return;
+    }
+    give(c);
+  }
+
+  private synchronized Cipher[] grow() {
+    Cipher[] striped = slots;
     if (striped == null) {
-      striped = new AtomicReferenceArray<>((SLOTS + 1) * STRIDE);
+      striped = new Cipher[(SLOTS + 1) * STRIDE];
       slots = striped;
     }
     return striped;
@@ -155,16 +168,15 @@ final class SubkeyCiphers {
    * Scrubs every pooled cipher. Called when the subkey's last holder releases it, so no operation
    * has a cipher out.
    */
-  void wipe() {
-    wiped = true;
+  final void wipeCiphers() {
     Cipher c = (Cipher) SINGLE.getAndSet(this, (Cipher) null);
     if (c != null) {
       retire(c);
     }
-    AtomicReferenceArray<Cipher> striped = slots;
+    Cipher[] striped = slots;
     if (striped != null) {
       for (int i = 0; i < SLOTS; i++) {
-        c = striped.getAndSet((i + 1) * STRIDE, null);
+        c = (Cipher) SLOT.getAndSet(striped, (i + 1) * STRIDE, (Cipher) null);
         if (c != null) {
           retire(c);
         }
@@ -174,7 +186,7 @@ final class SubkeyCiphers {
 
   /** Whether two threads have used this subkey at once (the pool has its padded slots). */
   @VisibleForTesting
-  boolean isStriped() {
+  final boolean hasCipherSlots() {
     return slots != null;
   }
 
@@ -188,7 +200,7 @@ final class SubkeyCiphers {
 
   /** Scrubs {@code c} and hands it back to the {@link Jca} for the next subkey's pool. */
   private void retire(Cipher c) {
-    if (encrypts) {
+    if (encrypts()) {
       scrub(c);
     } else {
       scrubDecryptOnly(c);
@@ -196,11 +208,6 @@ final class SubkeyCiphers {
     jca.recycle(c);
   }
 
-  /**
-   * Re-keys {@code c} with an all-zero key for encryption, which replaces both copies a JDK cipher
-   * keeps: the AES key and schedule, and GCM's last encryption key. A fresh random IV each time, so
-   * GCM's IV-reuse check never refuses.
-   */
   /**
    * Re-keys {@code c} with an all-zero key for decryption, under a fixed IV: replaces the AES key
    * and schedule, and leaves GCM's last encryption key as it was, which for a cipher that only
@@ -215,6 +222,11 @@ final class SubkeyCiphers {
     }
   }
 
+  /**
+   * Re-keys {@code c} with an all-zero key for encryption, which replaces both copies a JDK cipher
+   * keeps: the AES key and schedule, and GCM's last encryption key. A fresh random IV each time, so
+   * GCM's IV-reuse check never refuses.
+   */
   static void scrub(Cipher c) {
     try {
       c.init(

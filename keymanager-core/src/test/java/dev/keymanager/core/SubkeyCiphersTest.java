@@ -8,7 +8,31 @@ import javax.crypto.Cipher;
 import org.junit.jupiter.api.Test;
 
 class SubkeyCiphersTest {
-  private final SubkeyCiphers ciphers = new SubkeyCiphers(LentKey.aes(new byte[32]));
+  /** A pool with no subkey around it; {@link #drop()} ends it at once, as a last release would. */
+  private static final class Pool extends SubkeyCiphers {
+    private final boolean encrypts;
+
+    Pool(LentKey key, Jca jca, boolean encrypts) {
+      super(key, jca);
+      this.encrypts = encrypts;
+    }
+
+    Pool(LentKey key, Jca jca) {
+      this(key, jca, true);
+    }
+
+    @Override
+    boolean encrypts() {
+      return encrypts;
+    }
+
+    @Override
+    void onEnd() {
+      wipeCiphers();
+    }
+  }
+
+  private final Pool ciphers = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT);
 
   @Test
   void aCipherGivenBackIsLentAgain() {
@@ -36,12 +60,12 @@ class SubkeyCiphersTest {
   @Test
   void afterWipeNothingIsPooledAndTheScrubbedCiphersGoBackToTheProvider() {
     Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
-    SubkeyCiphers own = new SubkeyCiphers(LentKey.aes(new byte[32]), jca);
+    Pool own = new Pool(LentKey.aes(new byte[32]), jca);
     Cipher kept = own.take();
     Cipher pooled = own.take();
     own.give(pooled);
 
-    own.wipe();
+    own.drop(); // no holder: wipes now
     own.give(kept); // scrubbed, not pooled
 
     // Both were re-keyed with zeros and handed to the Jca, which lends them to the next subkey.
@@ -60,24 +84,28 @@ class SubkeyCiphersTest {
       ciphers.give(c);
     }
 
-    assertThat(ciphers.isStriped()).isFalse();
+    assertThat(ciphers.hasCipherSlots()).isFalse();
   }
 
   @Test
   void aSecondThreadGrowsThePaddedSlotsAndTakesTheSameCipher() throws Exception {
+    assertThat(ciphers.tryRetain()).isTrue(); // each operation retains the subkey first
     Cipher first = ciphers.take();
     ciphers.give(first);
+    ciphers.release();
     Cipher[] seen = new Cipher[1];
     Thread second =
         new Thread(
             () -> {
+              assertThat(ciphers.tryRetain()).isTrue(); // a second thread: grows the stripes
               seen[0] = ciphers.take();
               ciphers.give(seen[0]);
+              ciphers.release();
             });
     second.start();
     second.join();
 
-    assertThat(ciphers.isStriped()).isTrue();
+    assertThat(ciphers.hasCipherSlots()).isTrue();
     assertThat(seen[0]).isSameAs(first); // no second cipher: one user at a time
     assertThat(ciphers.take()).isSameAs(first);
   }
@@ -87,13 +115,13 @@ class SubkeyCiphersTest {
     Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
     byte[] key = new byte[32];
     java.util.Arrays.fill(key, (byte) 7);
-    SubkeyCiphers own = new SubkeyCiphers(LentKey.aes(key), jca, false);
+    Pool own = new Pool(LentKey.aes(key), jca, false);
     Cipher c = own.take();
     c.init(
         Cipher.DECRYPT_MODE, own.key(), new javax.crypto.spec.GCMParameterSpec(128, new byte[12]));
     own.give(c);
 
-    own.wipe();
+    own.drop(); // no holder: wipes now
 
     // Re-keyed with zeros: it now decrypts what an all-zero key encrypted, not what key 7 did.
     Cipher zero = Cipher.getInstance("AES/GCM/NoPadding");
@@ -120,7 +148,51 @@ class SubkeyCiphersTest {
     ciphers.give(a);
     ciphers.give(b);
 
-    assertThat(ciphers.isStriped()).isTrue();
+    assertThat(ciphers.hasCipherSlots()).isTrue();
     assertThat(java.util.List.of(ciphers.take(), ciphers.take())).containsExactlyInAnyOrder(a, b);
+  }
+
+  @Test
+  void aSubkeyReplacingAnEvictedOneTakesItsIdleCipherRekeyedWithItsOwnKey() throws Exception {
+    Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
+    byte[] oldKey = new byte[32];
+    java.util.Arrays.fill(oldKey, (byte) 7);
+    byte[] newKey = new byte[32];
+    java.util.Arrays.fill(newKey, (byte) 9);
+    Pool evicted = new Pool(LentKey.aes(oldKey), jca, false);
+    Pool replacing = new Pool(LentKey.aes(newKey), jca, false);
+    Cipher c = evicted.take();
+    evicted.give(c);
+
+    replacing.adoptCipherOf(evicted);
+    evicted.drop();
+
+    assertThat(replacing.take()).isSameAs(c);
+    // Keyed for decryption under the new key: it opens what key 9 sealed.
+    byte[] iv = new byte[12];
+    byte[] underNew = seal(newKey, iv);
+    c.init(Cipher.DECRYPT_MODE, replacing.key(), new javax.crypto.spec.GCMParameterSpec(128, iv));
+    assertThat(c.doFinal(underNew)).containsOnly(0);
+  }
+
+  @Test
+  void aWrapSubkeysCipherIsNeverHandedOn() {
+    Pool wrap = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT, true);
+    Pool replacing = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT, false);
+    Cipher c = wrap.take();
+    wrap.give(c);
+
+    replacing.adoptCipherOf(wrap);
+
+    assertThat(wrap.take()).isSameAs(c); // still the wrap subkey's: it may hold GCM's encrypt key
+  }
+
+  private static byte[] seal(byte[] key, byte[] iv) throws Exception {
+    Cipher gcm = Cipher.getInstance("AES/GCM/NoPadding");
+    gcm.init(
+        Cipher.ENCRYPT_MODE,
+        new javax.crypto.spec.SecretKeySpec(key, "AES"),
+        new javax.crypto.spec.GCMParameterSpec(128, iv));
+    return gcm.doFinal(new byte[16]);
   }
 }

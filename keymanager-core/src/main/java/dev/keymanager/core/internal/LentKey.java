@@ -10,7 +10,8 @@ import javax.crypto.SecretKey;
  * return a copy (the JCE contract); the JDK's AES-GCM and HMAC implementations overwrite that copy
  * once they have expanded it.
  *
- * <p>The owner wipes the bytes; after that this key holds zeros. Never serialised.
+ * <p>The owner wipes the bytes (directly, or through {@link #wipe()}); after that this key holds
+ * zeros. Never serialised.
  */
 public final class LentKey implements SecretKey {
   private static final long serialVersionUID = 1L;
@@ -42,6 +43,11 @@ public final class LentKey implements SecretKey {
   @Override
   public byte[] getEncoded() {
     return bytes.clone();
+  }
+
+  /** Overwrites the lent bytes with zeros, for an owner that keeps only this key. */
+  public void wipe() {
+    java.util.Arrays.fill(bytes, (byte) 0);
   }
 
   @Override
