@@ -14,10 +14,11 @@ package dev.keymanager.core;
  * nonce counter region of its {@link Probe} (each on a cache line of its own, none on the line of
  * an array header or of another object), unless two threads start from the same stripe (thread ids
  * equal modulo 4). Besides these: the {@code hits} {@link java.util.concurrent.atomic.LongAdder}
- * (itself striped by contention), and one KEK look-up in 16 and one subkey look-up in 8 reported to
- * Caffeine's eviction policy (its striped read buffer, whose drain writes the policy's frequency
- * sketch and LRU order); the thread-local random generator that picks those samples writes the
- * thread's own fields.
+ * (itself striped by contention), one KEK look-up in 16 reported to Caffeine's eviction policy (its
+ * striped read buffer, whose drain writes the policy's frequency sketch and LRU order; the
+ * thread-local random generator that picks those samples writes the thread's own fields), and a
+ * subkey's CLOCK bit for the {@link SubkeyCache}, written only when it was clear (once per sweep of
+ * the clock's hand, which only a subkey miss past the bound moves).
  */
 final class Probe {
   private Probe() {}

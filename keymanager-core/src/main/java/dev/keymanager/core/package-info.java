@@ -17,8 +17,9 @@
  *       (the DEK wrap format), {@code Rewrapper} (rewrap, bulk rewrap), {@code WarmUp}</td></tr>
  *   <tr><td>the KEK cache</td><td>{@code KekCache} (hard TTL, refresh-ahead, single flight,
  *       negative cache, blocking and asynchronous acquire), {@code CachedKek} and {@code Lease}
- *       (reference-counted plaintext, wiped by the last holder), {@code SubkeyCiphers} and {@code
- *       Hkdf} (per-salt subkeys and their ciphers), {@code Stats}</td></tr>
+ *       (reference-counted plaintext, wiped by the last holder), {@code KekSubkeys}, {@code
+ *       SubkeyCiphers} and {@code Hkdf} (per-salt subkeys and their ciphers), {@code SubkeyCache}
+ *       (the bound on subkeys across KEKs), {@code Stats}</td></tr>
  *   <tr><td>administration</td><td>{@code DefaultKekAdmin} (the {@code KekAdmin} served by
  *       {@code KeyManager.admin()}), {@code KekLifecycle} (create, import, rotate, change CMK),
  *       {@code KekStateChanges} (disable, enable, minimum version, destruction)</td></tr>
