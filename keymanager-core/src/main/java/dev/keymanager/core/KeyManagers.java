@@ -399,7 +399,7 @@ public final class KeyManagers {
      * outlive their KEK: eviction, expiry, a lifecycle change or a denial wipes them with it. The
      * wrap subkey each KEK uses for its own wraps is not counted here.
      *
-     * <p>Memory: each unwrap subkey about 1.1 KiB (1,093 bytes, measured as for {@link
+     * <p>Memory: each unwrap subkey about 0.9 KiB (962 bytes, measured as for {@link
      * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.3 KiB.
      *
      * @throws IllegalArgumentException if below 1
