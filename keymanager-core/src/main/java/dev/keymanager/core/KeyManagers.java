@@ -400,7 +400,7 @@ public final class KeyManagers {
      * wrap subkey each KEK uses for its own wraps is not counted here.
      *
      * <p>Memory: each unwrap subkey about 0.9 KiB (962 bytes, measured as for {@link
-     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.3 KiB.
+     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.2 KiB.
      *
      * @throws IllegalArgumentException if below 1
      */
