@@ -245,6 +245,23 @@ final class CachedKek extends Lease {
   }
 
   /**
+   * As {@link #unwrapKey} for a caller that holds <em>no</em> reference to this entry: the subkey
+   * for the salt, retained, if one is derived already and this entry is still {@linkplain
+   * #isCurrent() current} once it is retained; otherwise null, with nothing retained (the caller
+   * takes the entry's lease and calls {@link #unwrapKey}). The subkey's own lease keeps its key for
+   * the operation, and the check after the retain orders the operation before any drop of this
+   * entry: the cache flags an entry before it drops it, and its subkeys are wiped after.
+   */
+  Subkey derivedUnwrapKey(byte[] encoded, int saltOffset) {
+    Subkey found = subkeys.derivedSubkey(encoded, saltOffset);
+    if (found != null && !isCurrent()) {
+      found.release();
+      return null;
+    }
+    return found;
+  }
+
+  /**
    * Takes over the subkeys (wrap salt and counter included) of {@code previous}, the entry this one
    * replaces by refresh, if it is still live and holds the same KEK bytes (a refresh unwraps the
    * same wrapped KEK, so it does; the check keeps a different key from ever meeting another's

@@ -228,6 +228,10 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
     requireNonNull(wrappedKey, "wrappedKey");
     requireNonNull(context, "context");
     checkOpen();
+    DataKey hit = unwrapWithDerivedSubkey(wrappedKey, context);
+    if (hit != null) {
+      return hit;
+    }
     CachedKek kek = acquireNamed(wrappedKey);
     try {
       return ApiBridge.newDataKey(
@@ -235,6 +239,26 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
     } finally {
       kek.release();
     }
+  }
+
+  /**
+   * The hit path of an unwrap: if the KEK is cached and current and its subkey for this salt is
+   * derived already, unwraps with that subkey's lease alone, not the entry's as well (one lease
+   * taken and released per unwrap, not two); else null, with nothing done, and the caller takes the
+   * entry.
+   */
+  private DataKey unwrapWithDerivedSubkey(WrappedKey wrappedKey, KeyContext context) {
+    CachedKek kek = cache.peekCurrent(wrappedKey.kek());
+    if (kek == null) {
+      return null;
+    }
+    CachedKek.Subkey subkey = DekCipher.derivedSubkey(kek, wrappedKey);
+    if (subkey == null) {
+      return null;
+    }
+    cache.countHit();
+    return ApiBridge.newDataKey(
+        DekCipher.unwrap(subkey, wrappedKey, context), wrappedKey, new HandleLiveness(cache, kek));
   }
 
   /**
@@ -268,6 +292,14 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
     requireNonNull(context, "context");
     if (closed.get()) {
       return CompletableFuture.failedFuture(new IllegalStateException("key manager is closed"));
+    }
+    try {
+      DataKey hit = unwrapWithDerivedSubkey(wrappedKey, context);
+      if (hit != null) {
+        return CompletableFuture.completedFuture(hit);
+      }
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
     }
     CompletableFuture<CachedKek> acquired =
         cache

@@ -54,12 +54,43 @@ final class DekCipher {
    * @throws InvalidCiphertextException if authentication fails
    */
   static byte[] unwrap(CachedKek kek, WrappedKey wrapped, KeyContext context) {
+    return unwrap(
+        kek.unwrapKey(
+            ApiBridge.wrappedKeys().encoding(wrapped),
+            ApiBridge.wrappedKeys().parametersOffset(wrapped)),
+        wrapped,
+        context);
+  }
+
+  /**
+   * The subkey that unwraps {@code wrapped}, retained, if {@code kek} (which the caller need not
+   * hold) has derived it already and is still current: {@link CachedKek#derivedUnwrapKey}. Null
+   * otherwise.
+   */
+  static CachedKek.Subkey derivedSubkey(CachedKek kek, WrappedKey wrapped) {
+    return kek.derivedUnwrapKey(
+        ApiBridge.wrappedKeys().encoding(wrapped),
+        ApiBridge.wrappedKeys().parametersOffset(wrapped));
+  }
+
+  /**
+   * Unwraps {@code wrapped} with {@code subkey}, which the caller has retained; releases it. The
+   * caller owns the returned bytes.
+   *
+   * @throws InvalidCiphertextException if authentication fails
+   */
+  static byte[] unwrap(CachedKek.Subkey subkey, WrappedKey wrapped, KeyContext context) {
     byte[] in = ApiBridge.wrappedKeys().encoding(wrapped);
     int saltOffset = ApiBridge.wrappedKeys().parametersOffset(wrapped);
     int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
     int ciphertextLength = in.length - ciphertextOffset;
-    CachedKek.Subkey subkey = kek.unwrapKey(in, saltOffset);
-    Cipher cipher = subkey.take();
+    Cipher cipher;
+    try {
+      cipher = subkey.take();
+    } catch (RuntimeException e) {
+      subkey.release();
+      throw e;
+    }
     byte[] dek = new byte[ciphertextLength - TAG_LENGTH];
     try {
       init(cipher, Cipher.DECRYPT_MODE, subkey, in, saltOffset, ciphertextOffset, context);

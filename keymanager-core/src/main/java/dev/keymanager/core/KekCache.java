@@ -388,10 +388,7 @@ final class KekCache implements AutoCloseable {
    * writes the policy's shared structures.
    */
   private CachedKek cached(KekRef ref, boolean countHit) {
-    CachedKek kek = quietly.getIfPresentQuietly(ref);
-    if (kek != null && (ThreadLocalRandom.current().nextInt() & (RECORD_ONE_IN - 1)) == 0) {
-      var unused = entries.getIfPresent(ref); // records the access
-    }
+    CachedKek kek = lookUp(ref);
     if (kek != null) {
       if (flagsStale && kek.isCurrent() && kek.tryRetain()) {
         // Not flagged by the timer: before its refresh time and hard TTL, no clock read needed.
@@ -412,6 +409,35 @@ final class KekCache implements AutoCloseable {
       entries.asMap().remove(ref, kek);
     }
     return null;
+  }
+
+  /** The entry for {@code ref}, unretained, reporting one look-up in {@value #RECORD_ONE_IN}. */
+  private CachedKek lookUp(KekRef ref) {
+    CachedKek kek = quietly.getIfPresentQuietly(ref);
+    if (kek != null && (ThreadLocalRandom.current().nextInt() & (RECORD_ONE_IN - 1)) == 0) {
+      var unused = entries.getIfPresent(ref); // records the access
+    }
+    return kek;
+  }
+
+  /**
+   * The entry for {@code ref} if the expiry timer has not flagged it, <em>not</em> retained, or
+   * null (also with an injected clock, whose time no timer follows): for an unwrap that finds its
+   * subkey already derived, which retains the subkey alone and then checks {@link
+   * CachedKek#isCurrent()} again (one lease taken instead of two). The caller counts the hit with
+   * {@link #countHit()} once it has its subkey; on null it calls {@link #acquire}.
+   */
+  CachedKek peekCurrent(KekRef ref) {
+    if (!flagsStale) {
+      return null;
+    }
+    CachedKek kek = lookUp(ref);
+    return kek != null && kek.isCurrent() ? kek : null;
+  }
+
+  /** Counts a hit found by {@link #peekCurrent}. */
+  void countHit() {
+    stats.hits.increment();
   }
 
   private static KeyAccessDeniedException deniedAgain(KekRef ref, KeyAccessDeniedException denied) {

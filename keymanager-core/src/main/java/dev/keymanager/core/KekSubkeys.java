@@ -122,6 +122,15 @@ final class KekSubkeys {
     }
   }
 
+  /**
+   * The subkey for the salt at {@code saltOffset}, retained, if it is this process's wrap subkey or
+   * an indexed one; null otherwise (never derives). Null once these are wiped.
+   */
+  CachedKek.Subkey derivedSubkey(byte[] encoded, int saltOffset) {
+    CachedKek.Subkey found = find(encoded, saltOffset, (long) LONGS.get(encoded, saltOffset));
+    return found != null && found.tryRetain() ? found : null;
+  }
+
   private CachedKek.Subkey find(byte[] encoded, int saltOffset, long prefix) {
     CachedKek.WrapSubkey own = wrap;
     if (own != null && own.matches(encoded, saltOffset)) {

@@ -14,7 +14,12 @@ import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -118,5 +123,63 @@ class SystemClockLivenessTest {
     assertThat(dek.<Integer>use(b -> b.length)).isEqualTo(32);
     keys.admin().disableKek("dropped");
     assertThatThrownBy(() -> dek.use(b -> b.length)).isInstanceOf(KekStateException.class);
+  }
+
+  /**
+   * An unwrap whose subkey is derived already retains that subkey alone, not its KEK's cache entry
+   * (the entry's lease never sees the worker threads); a disable that returned still fails every
+   * unwrap that starts after it, on that path too, while two threads unwrap in a loop.
+   */
+  @Test
+  void aDisableThatReturnedFailsEveryLaterUnwrapOnTheSubkeyHitPath() throws Exception {
+    WrappedKey wrapped = wrappedUnder("hit-path");
+    reader =
+        KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
+    KeyManager keys = reader;
+    keys.unwrapDek(wrapped, CONTEXT).close(); // loads the KEK and derives the subkey
+    CachedKek entry = ((DefaultKeyManager) keys).cache().peekCurrent(wrapped.kek());
+    assertThat(entry).isNotNull();
+    long hits = keys.stats().hits();
+
+    AtomicBoolean disabled = new AtomicBoolean();
+    AtomicLong before = new AtomicLong();
+    AtomicLong lateSuccesses = new AtomicLong();
+    AtomicReference<Throwable> unexpected = new AtomicReference<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      Thread thread =
+          new Thread(
+              () -> {
+                int failedAfter = 0;
+                while (failedAfter < 1_000) {
+                  boolean after = disabled.get();
+                  try (DataKey dek = keys.unwrapDek(wrapped, CONTEXT)) {
+                    (after ? lateSuccesses : before).incrementAndGet();
+                  } catch (KekStateException e) {
+                    failedAfter += after ? 1 : 0;
+                  } catch (Throwable e) {
+                    unexpected.compareAndSet(null, e);
+                    return;
+                  }
+                }
+              });
+      thread.start();
+      threads.add(thread);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (before.get() < 20_000 && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(entry.isStriped()).isFalse(); // two threads, yet no lease taken on the entry
+    keys.admin().disableKek("hit-path");
+    disabled.set(true);
+    for (Thread thread : threads) {
+      thread.join(TimeUnit.SECONDS.toMillis(30));
+    }
+    assertThat(unexpected.get()).isNull();
+    assertThat(before.get()).isGreaterThanOrEqualTo(20_000);
+    assertThat(lateSuccesses.get()).isZero();
+    assertThat(keys.stats().hits()).isGreaterThanOrEqualTo(hits + before.get());
+    assertThat(entry.isCurrent()).isFalse();
   }
 }
