@@ -245,20 +245,13 @@ final class CachedKek extends Lease {
   }
 
   /**
-   * As {@link #unwrapKey} for a caller that holds <em>no</em> reference to this entry: the subkey
-   * for the salt, retained, if one is derived already and this entry is still {@linkplain
-   * #isCurrent() current} once it is retained; otherwise null, with nothing retained (the caller
-   * takes the entry's lease and calls {@link #unwrapKey}). The subkey's own lease keeps its key for
-   * the operation, and the check after the retain orders the operation before any drop of this
-   * entry: the cache flags an entry before it drops it, and its subkeys are wiped after.
+   * The subkey already derived for the salt at {@code saltOffset} of {@code encoded}, this
+   * process's wrap subkey included, <em>not</em> retained, or null; never derives one. For the
+   * unwrap hit path ({@link DekCipher#unwrapIfDerived}), which may be handed a subkey that is being
+   * wiped, and tells.
    */
   Subkey derivedUnwrapKey(byte[] encoded, int saltOffset) {
-    Subkey found = subkeys.derivedSubkey(encoded, saltOffset);
-    if (found != null && !isCurrent()) {
-      found.release();
-      return null;
-    }
-    return found;
+    return subkeys.derivedSubkey(encoded, saltOffset);
   }
 
   /**

@@ -243,8 +243,8 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
 
   /**
    * The hit path of an unwrap: if the KEK is cached and current and its subkey for this salt is
-   * derived already, unwraps with that subkey's lease alone, not the entry's as well (one lease
-   * taken and released per unwrap, not two); else null, with nothing done, and the caller takes the
+   * derived already, unwraps with a cipher from that subkey's pool, taking no reference count
+   * ({@link DekCipher#unwrapIfDerived}); else null, with nothing done, and the caller takes the
    * entry.
    */
   private DataKey unwrapWithDerivedSubkey(WrappedKey wrappedKey, KeyContext context) {
@@ -252,13 +252,18 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
     if (kek == null) {
       return null;
     }
-    CachedKek.Subkey subkey = DekCipher.derivedSubkey(kek, wrappedKey);
-    if (subkey == null) {
+    byte[] dek;
+    try {
+      dek = DekCipher.unwrapIfDerived(kek, wrappedKey, context);
+    } catch (InvalidCiphertextException e) {
+      cache.countHit();
+      throw e;
+    }
+    if (dek == null) {
       return null;
     }
     cache.countHit();
-    return ApiBridge.newDataKey(
-        DekCipher.unwrap(subkey, wrappedKey, context), wrappedKey, new HandleLiveness(cache, kek));
+    return ApiBridge.newDataKey(dek, wrappedKey, new HandleLiveness(cache, kek));
   }
 
   /**

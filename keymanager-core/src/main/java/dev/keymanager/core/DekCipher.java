@@ -54,64 +54,86 @@ final class DekCipher {
    * @throws InvalidCiphertextException if authentication fails
    */
   static byte[] unwrap(CachedKek kek, WrappedKey wrapped, KeyContext context) {
-    return unwrap(
-        kek.unwrapKey(
-            ApiBridge.wrappedKeys().encoding(wrapped),
-            ApiBridge.wrappedKeys().parametersOffset(wrapped)),
-        wrapped,
-        context);
-  }
-
-  /**
-   * The subkey that unwraps {@code wrapped}, retained, if {@code kek} (which the caller need not
-   * hold) has derived it already and is still current: {@link CachedKek#derivedUnwrapKey}. Null
-   * otherwise.
-   */
-  static CachedKek.Subkey derivedSubkey(CachedKek kek, WrappedKey wrapped) {
-    return kek.derivedUnwrapKey(
-        ApiBridge.wrappedKeys().encoding(wrapped),
-        ApiBridge.wrappedKeys().parametersOffset(wrapped));
-  }
-
-  /**
-   * Unwraps {@code wrapped} with {@code subkey}, which the caller has retained; releases it. The
-   * caller owns the returned bytes.
-   *
-   * @throws InvalidCiphertextException if authentication fails
-   */
-  static byte[] unwrap(CachedKek.Subkey subkey, WrappedKey wrapped, KeyContext context) {
     byte[] in = ApiBridge.wrappedKeys().encoding(wrapped);
     int saltOffset = ApiBridge.wrappedKeys().parametersOffset(wrapped);
     int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
     int ciphertextLength = in.length - ciphertextOffset;
-    Cipher cipher;
-    try {
-      cipher = subkey.take();
-    } catch (RuntimeException e) {
-      subkey.release();
-      throw e;
-    }
+    CachedKek.Subkey subkey = kek.unwrapKey(in, saltOffset);
+    Cipher cipher = subkey.take();
     byte[] dek = new byte[ciphertextLength - TAG_LENGTH];
     try {
       init(cipher, Cipher.DECRYPT_MODE, subkey, in, saltOffset, ciphertextOffset, context);
       cipher.doFinal(in, ciphertextOffset, ciphertextLength, dek, 0);
       return dek;
-    } catch (AEADBadTagException e) {
+    } catch (GeneralSecurityException e) {
       Arrays.fill(dek, (byte) 0);
-      throw new InvalidCiphertextException(
+      throw failed(wrapped, e);
+    } finally {
+      subkey.give(cipher);
+      subkey.release();
+    }
+  }
+
+  /**
+   * The hit path of an unwrap: as {@link #unwrap}, for a {@code kek} the caller holds no reference
+   * to, if it has derived the subkey for this salt already; null otherwise, and null too if the
+   * entry is no longer {@linkplain CachedKek#isCurrent() current} or the subkey was wiped under the
+   * operation (the caller then retains the entry and calls {@link #unwrap}).
+   *
+   * <p>Neither the entry's nor the subkey's count is taken: the cipher taken from the subkey's pool
+   * is this operation's alone until it is given back. The entry's current flag is read after the
+   * take, which orders the operation before any drop of the entry (the cache flags an entry before
+   * it drops it). The subkey may end meanwhile (evicted, or its KEK wiped): its wipe skips a cipher
+   * that is out, and the give-back scrubs it; if the wipe overwrote the subkey's bytes before the
+   * cipher read them, the cipher was keyed with other bytes and authentication failed, which {@link
+   * Lease#isEnded()} (set before the wipe) tells from tampering, so no wiped key ever yields a
+   * result or a false tamper report.
+   *
+   * @throws InvalidCiphertextException if authentication fails under the intact subkey
+   */
+  static byte[] unwrapIfDerived(CachedKek kek, WrappedKey wrapped, KeyContext context) {
+    byte[] in = ApiBridge.wrappedKeys().encoding(wrapped);
+    int saltOffset = ApiBridge.wrappedKeys().parametersOffset(wrapped);
+    CachedKek.Subkey subkey = kek.derivedUnwrapKey(in, saltOffset);
+    if (subkey == null) {
+      return null;
+    }
+    int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
+    int ciphertextLength = in.length - ciphertextOffset;
+    Cipher cipher = subkey.take();
+    byte[] dek = null;
+    try {
+      if (!kek.isCurrent() || subkey.isEnded()) {
+        return null;
+      }
+      dek = new byte[ciphertextLength - TAG_LENGTH];
+      init(cipher, Cipher.DECRYPT_MODE, subkey, in, saltOffset, ciphertextOffset, context);
+      cipher.doFinal(in, ciphertextOffset, ciphertextLength, dek, 0);
+      return dek;
+    } catch (GeneralSecurityException e) {
+      if (dek != null) {
+        Arrays.fill(dek, (byte) 0);
+      }
+      if (subkey.isEnded()) {
+        return null; // wiped under the operation: not the caller's bytes' fault
+      }
+      throw failed(wrapped, e);
+    } finally {
+      subkey.give(cipher);
+    }
+  }
+
+  private static InvalidCiphertextException failed(WrappedKey wrapped, GeneralSecurityException e) {
+    if (e instanceof AEADBadTagException) {
+      return new InvalidCiphertextException(
           "Wrapped DEK under KEK "
               + wrapped.kek()
               + " failed authentication: the key context differs from the one it was wrapped"
               + " with, or the bytes were altered",
           e);
-    } catch (GeneralSecurityException e) {
-      Arrays.fill(dek, (byte) 0);
-      throw new InvalidCiphertextException(
-          "Wrapped DEK under KEK " + wrapped.kek() + " could not be decrypted", e);
-    } finally {
-      subkey.give(cipher);
-      subkey.release();
     }
+    return new InvalidCiphertextException(
+        "Wrapped DEK under KEK " + wrapped.kek() + " could not be decrypted", e);
   }
 
   /**

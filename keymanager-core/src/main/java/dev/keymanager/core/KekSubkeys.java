@@ -123,12 +123,11 @@ final class KekSubkeys {
   }
 
   /**
-   * The subkey for the salt at {@code saltOffset}, retained, if it is this process's wrap subkey or
-   * an indexed one; null otherwise (never derives). Null once these are wiped.
+   * The subkey for the salt at {@code saltOffset}, not retained, if it is this process's wrap
+   * subkey or an indexed one; null otherwise (never derives), and null once these are wiped.
    */
   CachedKek.Subkey derivedSubkey(byte[] encoded, int saltOffset) {
-    CachedKek.Subkey found = find(encoded, saltOffset, (long) LONGS.get(encoded, saltOffset));
-    return found != null && found.tryRetain() ? found : null;
+    return find(encoded, saltOffset, (long) LONGS.get(encoded, saltOffset));
   }
 
   private CachedKek.Subkey find(byte[] encoded, int saltOffset, long prefix) {

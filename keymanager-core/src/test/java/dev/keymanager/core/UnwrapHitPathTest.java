@@ -1,0 +1,149 @@
+package dev.keymanager.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.keymanager.DataKey;
+import dev.keymanager.InvalidCiphertextException;
+import dev.keymanager.KeyContext;
+import dev.keymanager.KeyManager;
+import dev.keymanager.WrappedKey;
+import dev.keymanager.core.store.KekStores;
+import dev.keymanager.internal.ApiBridge;
+import dev.keymanager.spi.KekStore;
+import dev.keymanager.testkit.FakeKms;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The unwrap hit path on the system clock ({@link DekCipher#unwrapIfDerived}): a KEK cached and
+ * current whose subkey for the salt is derived already is used with a cipher from that subkey's
+ * pool and no reference count, the entry's nor the subkey's; an entry no longer current or a subkey
+ * wiped under the operation hands the unwrap to the path that retains the entry, and a tampered
+ * wrapped key fails there as it does on the slow path.
+ */
+class UnwrapHitPathTest {
+  private static final URI CMK = FakeKms.cmk("hit-path");
+  private static final KeyContext CONTEXT = KeyContext.of("table", "hit-path");
+
+  private final FakeKms kms = new FakeKms();
+  private final KekStore store = KekStores.inMemory();
+  private final KeyManager writer =
+      KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
+  private final KeyManager reader =
+      KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
+  private WrappedKey wrapped;
+  private byte[] bytes;
+
+  @AfterEach
+  void close() {
+    reader.close();
+    writer.close();
+  }
+
+  /** A DEK wrapped by the writer, unwrapped once by the reader (which derives its subkey). */
+  private CachedKek cachedEntry() {
+    writer.admin().createKek("orders", CMK);
+    try (DataKey dek = writer.generateDek("orders", CONTEXT)) {
+      wrapped = dek.wrappedKey();
+      bytes = dek.use(byte[]::clone);
+    }
+    assertThat(unwrapped()).isEqualTo(bytes);
+    CachedKek entry = ((DefaultKeyManager) reader).cache().peekCurrent(wrapped.kek());
+    assertThat(entry).isNotNull();
+    return entry;
+  }
+
+  private byte[] unwrapped() {
+    try (DataKey dek = reader.unwrapDek(wrapped, CONTEXT)) {
+      return dek.use(byte[]::clone);
+    }
+  }
+
+  private CachedKek.Subkey subkeyOf(CachedKek entry) {
+    CachedKek.Subkey subkey =
+        entry.derivedUnwrapKey(
+            ApiBridge.wrappedKeys().encoding(wrapped),
+            ApiBridge.wrappedKeys().parametersOffset(wrapped));
+    assertThat(subkey).isNotNull();
+    return subkey;
+  }
+
+  @Test
+  void twoThreadsUnwrappingTakeNoCountOnTheEntryOrTheSubkey() throws Exception {
+    CachedKek entry = cachedEntry();
+    CachedKek.Subkey subkey = subkeyOf(entry);
+    long hits = reader.stats().hits();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  for (int i = 0; i < 20_000; i++) {
+                    if (!Arrays.equals(unwrapped(), bytes)) {
+                      throw new AssertionError("unwrap returned other bytes");
+                    }
+                  }
+                } catch (Throwable e) {
+                  failure.compareAndSet(null, e);
+                }
+              });
+      thread.start();
+      threads.add(thread);
+    }
+    for (Thread thread : threads) {
+      thread.join();
+    }
+    assertThat(failure.get()).isNull();
+    assertThat(reader.stats().hits()).isEqualTo(hits + 40_000);
+    assertThat(reader.stats().loads()).isEqualTo(1);
+    // A count taken by a second thread grows a lease's stripes; neither lease saw one.
+    assertThat(entry.isStriped()).isFalse();
+    assertThat(subkey.isStriped()).isFalse();
+    assertThat(subkeyOf(entry)).isSameAs(subkey); // no new derivation
+  }
+
+  @Test
+  void anEntryNoLongerCurrentGoesToThePathThatRetainsIt() {
+    CachedKek entry = cachedEntry();
+    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isEqualTo(bytes);
+    entry.markStale(); // as the expiry timer does near the refresh time or the hard TTL
+    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isNull();
+    assertThat(unwrapped()).isEqualTo(bytes); // the entry is retained and used: not expired yet
+  }
+
+  @Test
+  void aSubkeyWipedUnderTheOperationIsNotReportedAsTampering() {
+    CachedKek entry = cachedEntry();
+    CachedKek.Subkey subkey = subkeyOf(entry);
+    // The subkey's bytes overwritten while it is still live would be a wrong key: authentication
+    // fails, and since the subkey has not ended that is reported (it cannot happen: the bytes are
+    // only overwritten once the subkey has ended).
+    subkey.key().wipe();
+    assertThatThrownBy(() -> DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT))
+        .isInstanceOf(InvalidCiphertextException.class);
+    // Once it has ended (its wipe sets that before it overwrites anything), the hit path hands the
+    // unwrap on instead, whether it sees the end before keying the cipher or after a failure.
+    subkey.drop();
+    assertThat(subkey.isEnded()).isTrue();
+    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isNull();
+  }
+
+  @Test
+  void aTamperedWrappedKeyFailsOnTheHitPathAndCountsAsAHit() {
+    cachedEntry();
+    long hits = reader.stats().hits();
+    assertThatThrownBy(() -> reader.unwrapDek(wrapped, KeyContext.of("table", "other")))
+        .isInstanceOf(InvalidCiphertextException.class)
+        .hasMessageContaining("failed authentication");
+    assertThat(reader.stats().hits()).isEqualTo(hits + 1);
+    assertThat(unwrapped()).isEqualTo(bytes);
+  }
+}
