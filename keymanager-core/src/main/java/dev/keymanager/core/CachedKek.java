@@ -281,7 +281,9 @@ final class CachedKek extends Lease {
     return subkeys;
   }
 
-  /** Runs once, when the last holder releases: no operation is in flight on this entry. */
+  /**
+   * Runs once, when the last holder releases: no operation that retained this entry is in flight.
+   */
   @Override
   void onEnd() {
     Arrays.fill(kek, (byte) 0);
@@ -296,8 +298,10 @@ final class CachedKek extends Lease {
   /**
    * A subkey derived from this KEK for one salt, with the ciphers keyed with it (its {@link
    * SubkeyCiphers} base) and its salt held inline. Reference counted like the KEK: its index slot
-   * (or the wrap position) holds one reference and every operation on it another; the last release
-   * scrubs the ciphers and overwrites the bytes.
+   * (or the wrap position) holds one reference and every operation on it another, except an unwrap
+   * hit, whose hold is the cipher it takes ({@link DekCipher#unwrapIfDerived}); the last release
+   * scrubs the idle ciphers and overwrites the bytes, and a cipher out at that moment is scrubbed
+   * when it is given back.
    */
   static class Subkey extends SubkeyCiphers {
     private static final VarHandle LONGS =

@@ -423,9 +423,9 @@ final class KekCache implements AutoCloseable {
   /**
    * The entry for {@code ref} if the expiry timer has not flagged it, <em>not</em> retained, or
    * null (also with an injected clock, whose time no timer follows): for an unwrap that finds its
-   * subkey already derived, which retains the subkey alone and then checks {@link
-   * CachedKek#isCurrent()} again (one lease taken instead of two). The caller counts the hit with
-   * {@link #countHit()} once it has its subkey; on null it calls {@link #acquire}.
+   * subkey already derived, which takes no reference count and checks {@link CachedKek#isCurrent()}
+   * again once it has its cipher ({@link DekCipher#unwrapIfDerived}). The caller counts the hit
+   * with {@link #countHit()} once it has its subkey; on null it calls {@link #acquire}.
    */
   CachedKek peekCurrent(KekRef ref) {
     if (!flagsStale) {

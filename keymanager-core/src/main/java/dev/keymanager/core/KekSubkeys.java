@@ -62,7 +62,10 @@ final class KekSubkeys {
     return false;
   }
 
-  /** Ends a holder's hold; the last one wipes every subkey (none is in use by then). */
+  /**
+   * Ends a holder's hold; the last one wipes every subkey (none is retained by then; an unwrap hit
+   * that has a cipher out scrubs it as it gives it back).
+   */
   void release() {
     int left = (int) HOLDERS.getAndAdd(this, -1) - 1;
     if (left < 0) {

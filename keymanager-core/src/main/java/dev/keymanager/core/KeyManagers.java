@@ -370,14 +370,15 @@ public final class KeyManagers {
      * over 10,000 cached KEKs: about 1.2 KiB (1,197 bytes) per cached KEK used for unwrap only (one
      * unwrap subkey), about 2.4 KiB (2,440 bytes) used for wrap and unwrap; each further unwrap
      * subkey (another writer's salt, bounded by {@link #maximumCachedSubkeys(long)}) about 0.9 KiB
-     * (962 bytes); a KEK used by a second thread too grows padded reference counts and cipher slots
-     * once (1,696 bytes more with wrap and one salt); a subkey used by several threads at the same
-     * moment keeps one more keyed AES-GCM cipher (about 0.8 KiB) per concurrent thread, at most 4
-     * more. The command: {@code ./mvnw -B -ntp -q -pl keymanager-bench -am -DskipTests
-     * -Djacoco.skip=true package && java -Xmx2g -cp keymanager-bench/target/benchmarks.jar
-     * dev.keymanager.bench.HeapPerKek 10000}. Sizing for many tenants (maximumCachedKeks,
-     * maximumCachedSubkeys and {@code -Xmx} for 100,000): {@code docs/concepts-and-cache.md},
-     * "Sizing the cache".
+     * (962 bytes); a KEK that a second thread wraps under too grows padded reference counts and
+     * cipher slots once (1,024 bytes more with wrap and one salt; unwraps take no reference count,
+     * so reading threads add nothing); a subkey used by several threads at the same moment grows
+     * its cipher slots (336 bytes) and keeps one more keyed AES-GCM cipher (about 0.8 KiB) per
+     * concurrent thread, at most 4 more. The command: {@code ./mvnw -B -ntp -q -pl keymanager-bench
+     * -am -DskipTests -Djacoco.skip=true package && java -Xmx2g -cp
+     * keymanager-bench/target/benchmarks.jar dev.keymanager.bench.HeapPerKek 10000}. Sizing for
+     * many tenants (maximumCachedKeks, maximumCachedSubkeys and {@code -Xmx} for 100,000): {@code
+     * docs/concepts-and-cache.md}, "Sizing the cache".
      *
      * @throws IllegalArgumentException if below 1
      */

@@ -8,9 +8,10 @@ package dev.keymanager.core;
  * stripe move on to the next one when their compare-and-set fails. No thread-local state.
  *
  * <p>Shared memory the hot path writes, for the record. An unwrap whose subkey is derived already
- * writes nothing of its KEK's cache entry, only the subkey's; a wrap, a subkey derivation and the
- * slow path of a liveness check also take the entry's {@link Lease}. A subkey or KEK entry used by
- * one thread at a time: its own count field, its cipher field, and for a wrap the subkey's nonce
+ * takes no count ({@link DekCipher#unwrapIfDerived}): it writes only the subkey's cipher field (or
+ * slot) and nothing of its KEK's cache entry. A wrap, a subkey derivation and the slow path of a
+ * liveness check take the entry's and the subkey's {@link Lease}. A subkey or KEK entry used by one
+ * thread at a time: its own count field, its cipher field, and for a wrap the subkey's nonce
  * counter field, all on lines only that thread writes then. Once two threads have used one at once,
  * each writes only the padded stripe, cipher slot and nonce counter region of its {@link Probe}
  * (each on a cache line of its own, none on the line of an array header or of another object),

@@ -80,7 +80,9 @@ abstract class SubkeyCiphers extends Lease {
 
   /**
    * A cipher for this subkey, to be {@link #give given} back after one operation; the caller has
-   * retained this subkey.
+   * retained this subkey, or (the unwrap hit path, {@link DekCipher#unwrapIfDerived}) holds the
+   * cipher alone and checks {@link #isEnded()} around the operation, since the subkey may then end
+   * and overwrite its key while the cipher is out.
    */
   final Cipher take() {
     if (slots == null && stripes() != null) {
@@ -165,8 +167,9 @@ abstract class SubkeyCiphers extends Lease {
   }
 
   /**
-   * Scrubs every pooled cipher. Called when the subkey's last holder releases it, so no operation
-   * has a cipher out.
+   * Scrubs every pooled cipher. Called when the subkey's last holder releases it; an unwrap hit,
+   * which holds a cipher and no count, may still have one out: {@link #give} scrubs that one, since
+   * the subkey has ended by then.
    */
   final void wipeCiphers() {
     Cipher c = (Cipher) SINGLE.getAndSet(this, (Cipher) null);
