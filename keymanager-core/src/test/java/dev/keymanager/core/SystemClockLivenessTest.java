@@ -14,12 +14,9 @@ import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -144,28 +141,20 @@ class SystemClockLivenessTest {
     AtomicBoolean disabled = new AtomicBoolean();
     AtomicLong before = new AtomicLong();
     AtomicLong lateSuccesses = new AtomicLong();
-    AtomicReference<Throwable> unexpected = new AtomicReference<>();
-    List<Thread> threads = new ArrayList<>();
-    for (int t = 0; t < 2; t++) {
-      Thread thread =
-          new Thread(
-              () -> {
-                int failedAfter = 0;
-                while (failedAfter < 1_000) {
-                  boolean after = disabled.get();
-                  try (DataKey dek = keys.unwrapDek(wrapped, CONTEXT)) {
-                    (after ? lateSuccesses : before).incrementAndGet();
-                  } catch (KekStateException e) {
-                    failedAfter += after ? 1 : 0;
-                  } catch (Throwable e) {
-                    unexpected.compareAndSet(null, e);
-                    return;
-                  }
+    TestThreads threads =
+        TestThreads.start(
+            2,
+            () -> {
+              int failedAfter = 0;
+              while (failedAfter < 1_000) {
+                boolean after = disabled.get();
+                try (DataKey dek = keys.unwrapDek(wrapped, CONTEXT)) {
+                  (after ? lateSuccesses : before).incrementAndGet();
+                } catch (KekStateException e) {
+                  failedAfter += after ? 1 : 0;
                 }
-              });
-      thread.start();
-      threads.add(thread);
-    }
+              }
+            });
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (before.get() < 20_000 && System.nanoTime() < deadline) {
       Thread.onSpinWait();
@@ -173,10 +162,7 @@ class SystemClockLivenessTest {
     assertThat(entry.isStriped()).isFalse(); // two threads, yet no lease taken on the entry
     keys.admin().disableKek("hit-path");
     disabled.set(true);
-    for (Thread thread : threads) {
-      thread.join(TimeUnit.SECONDS.toMillis(30));
-    }
-    assertThat(unexpected.get()).isNull();
+    threads.join();
     assertThat(before.get()).isGreaterThanOrEqualTo(20_000);
     assertThat(lateSuccesses.get()).isZero();
     assertThat(keys.stats().hits()).isGreaterThanOrEqualTo(hits + before.get());

@@ -13,10 +13,7 @@ import dev.keymanager.internal.ApiBridge;
 import dev.keymanager.spi.KekStore;
 import dev.keymanager.testkit.FakeKms;
 import java.net.URI;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -79,29 +76,16 @@ class UnwrapHitPathTest {
     CachedKek entry = cachedEntry();
     CachedKek.Subkey subkey = subkeyOf(entry);
     long hits = reader.stats().hits();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    List<Thread> threads = new ArrayList<>();
-    for (int t = 0; t < 2; t++) {
-      Thread thread =
-          new Thread(
-              () -> {
-                try {
-                  for (int i = 0; i < 20_000; i++) {
-                    if (!Arrays.equals(unwrapped(), bytes)) {
-                      throw new AssertionError("unwrap returned other bytes");
-                    }
-                  }
-                } catch (Throwable e) {
-                  failure.compareAndSet(null, e);
+    TestThreads.start(
+            2,
+            () -> {
+              for (int i = 0; i < 20_000; i++) {
+                if (!Arrays.equals(unwrapped(), bytes)) {
+                  throw new AssertionError("unwrap returned other bytes");
                 }
-              });
-      thread.start();
-      threads.add(thread);
-    }
-    for (Thread thread : threads) {
-      thread.join();
-    }
-    assertThat(failure.get()).isNull();
+              }
+            })
+        .join();
     assertThat(reader.stats().hits()).isEqualTo(hits + 40_000);
     assertThat(reader.stats().loads()).isEqualTo(1);
     // A count taken by a second thread grows a lease's stripes; neither lease saw one.

@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.spec.GCMParameterSpec;
@@ -47,7 +46,6 @@ class ZeroizationRaceTest {
     List<byte[]> created = new java.util.concurrent.CopyOnWriteArrayList<>();
     KekStore store = KekStores.inMemory();
     Map<WrappedKey, byte[]> made = new ConcurrentHashMap<>();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
     AtomicLong wraps = new AtomicLong();
     AtomicLong unwraps = new AtomicLong();
     AtomicLong busy = new AtomicLong(); // bounded waits that timed out: clean failures
@@ -63,46 +61,35 @@ class ZeroizationRaceTest {
         keys.admin().createKek("race-" + k, CMK); // records the KEK's bytes, as created.get(k)
       }
       long end = System.nanoTime() + RUN.toNanos();
-      List<Thread> threads = new ArrayList<>();
-      for (int t = 0; t < THREADS; t++) {
-        Thread thread =
-            new Thread(
-                () -> {
-                  List<WrappedKey> mine = new ArrayList<>();
+      TestThreads.start(
+              THREADS,
+              () -> {
+                List<WrappedKey> mine = new ArrayList<>();
+                while (System.nanoTime() < end) {
+                  ThreadLocalRandom random = ThreadLocalRandom.current();
                   try {
-                    while (System.nanoTime() < end) {
-                      ThreadLocalRandom random = ThreadLocalRandom.current();
-                      try {
-                        if (mine.isEmpty() || random.nextBoolean()) {
-                          byte[] dek = new byte[32];
-                          random.nextBytes(dek);
-                          WrappedKey w = keys.wrapDek("race-" + random.nextInt(2), dek, CONTEXT);
-                          made.put(w, dek);
-                          mine.add(w);
-                          wraps.incrementAndGet();
-                        } else {
-                          WrappedKey w = mine.get(random.nextInt(mine.size()));
-                          try (DataKey dek = keys.unwrapDek(w, CONTEXT)) {
-                            if (!dek.use(b -> Arrays.equals(b, made.get(w)))) {
-                              throw new AssertionError("unwrap returned other bytes");
-                            }
-                          }
-                          unwraps.incrementAndGet();
+                    if (mine.isEmpty() || random.nextBoolean()) {
+                      byte[] dek = new byte[32];
+                      random.nextBytes(dek);
+                      WrappedKey w = keys.wrapDek("race-" + random.nextInt(2), dek, CONTEXT);
+                      made.put(w, dek);
+                      mine.add(w);
+                      wraps.incrementAndGet();
+                    } else {
+                      WrappedKey w = mine.get(random.nextInt(mine.size()));
+                      try (DataKey dek = keys.unwrapDek(w, CONTEXT)) {
+                        if (!dek.use(b -> Arrays.equals(b, made.get(w)))) {
+                          throw new AssertionError("unwrap returned other bytes");
                         }
-                      } catch (KmsUnavailableException e) {
-                        busy.incrementAndGet(); // a load outlived the bounded wait: clean
                       }
+                      unwraps.incrementAndGet();
                     }
-                  } catch (Throwable e) {
-                    failure.compareAndSet(null, e);
+                  } catch (KmsUnavailableException e) {
+                    busy.incrementAndGet(); // a load outlived the bounded wait: clean
                   }
-                });
-        thread.start();
-        threads.add(thread);
-      }
-      for (Thread thread : threads) {
-        thread.join();
-      }
+                }
+              })
+          .join();
       System.out.printf(
           "zeroization race: %d wraps, %d unwraps, %d KMS loads, %d evictions, %d timeouts%n",
           wraps.get(),
@@ -112,7 +99,6 @@ class ZeroizationRaceTest {
           busy.get());
       assertThat(keys.stats().evictions()).isGreaterThan(50); // the race really happened
     }
-    assertThat(failure.get()).isNull();
     assertThat(wraps.get()).isGreaterThan(100);
     assertThat(unwraps.get()).isGreaterThan(100);
 
