@@ -4,7 +4,6 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 
 import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.Jca;
-import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.internal.ApiBridge;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -319,10 +318,10 @@ final class CachedKek extends Lease {
 
     /**
      * An unwrap subkey for the salt at {@code saltOffset} of {@code saltFrom}, over {@code bytes}
-     * (owned: overwritten when it ends); its ciphers only ever decrypt.
+     * (copied in, then overwritten); its ciphers only ever decrypt.
      */
     Subkey(byte[] saltFrom, int saltOffset, byte[] bytes, Jca jca) {
-      super(LentKey.aes(bytes), jca);
+      super(bytes, jca);
       this.prefix = (long) LONGS.get(saltFrom, saltOffset);
       this.salt1 = (long) LONGS.get(saltFrom, saltOffset + 8);
       this.salt2 = (long) LONGS.get(saltFrom, saltOffset + 16);
@@ -353,7 +352,7 @@ final class CachedKek extends Lease {
     @Override
     final void onEnd() {
       wipeCiphers();
-      key().wipe();
+      wipeKey();
     }
 
     @Override
@@ -391,7 +390,10 @@ final class CachedKek extends Lease {
     private volatile long base; // region 0's next counter
     private volatile boolean exhausted;
 
-    /** The wrap subkey for {@code salt}, over {@code bytes} (owned), with a nonce prefix. */
+    /**
+     * The wrap subkey for {@code salt}, over {@code bytes} (copied in, then overwritten), with a
+     * nonce prefix.
+     */
     WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix) {
       this(salt, bytes, jca, noncePrefix, MAX_WRAPS_PER_SUBKEY / 8);
     }

@@ -152,7 +152,7 @@ final class DekCipher {
       throws GeneralSecurityException {
     cipher.init(
         mode,
-        subkey.key(),
+        subkey,
         new GCMParameterSpec(
             TAG_BITS, encoding, saltOffset + CachedKek.SALT_LENGTH, CachedKek.NONCE_LENGTH));
     cipher.updateAAD(encoding, 0, ciphertextOffset);

@@ -3,16 +3,22 @@ package dev.keymanager.core;
 import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.LentKey;
 import dev.keymanager.core.internal.Randoms;
+import java.io.NotSerializableException;
+import java.io.ObjectOutputStream;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
+import java.util.Arrays;
 import javax.crypto.Cipher;
+import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 
 /**
  * A few AES-GCM {@link Cipher}s keyed with one subkey, lent to one operation at a time: the base
- * class of {@link CachedKek.Subkey}, so a subkey, its reference count and its ciphers are one
- * object.
+ * class of {@link CachedKek.Subkey}, so a subkey, its bytes, its reference count and its ciphers
+ * are one object, and that object is the {@link SecretKey} its ciphers are keyed with (an unwrap
+ * reads no key object or key array beside it). It is never serialised.
  *
  * <p>Why not one cipher per thread: a JCE cipher keeps copies of the last key it was given (the
  * JDK's AES keeps the raw key and its expanded schedule; GCM keeps the last encryption key to
@@ -35,18 +41,24 @@ import javax.crypto.spec.GCMParameterSpec;
  * KiB on JDK 17, so a subkey holds at most {@value #SLOTS} of them (plus one), and only as many as
  * threads have used it at once.
  */
-abstract class SubkeyCiphers extends Lease {
+abstract class SubkeyCiphers extends Lease implements SecretKey {
+  private static final long serialVersionUID = 1L;
   private static final int SLOTS = 4; // a power of two
   // Slot i lives at index (i + 1) * STRIDE, so that each slot has a cache line of its own: threads
   // on different cores taking and giving back their ciphers do not invalidate each other's line,
   // nor the line of the array's header (read by every access) or of the objects beside it.
   private static final int STRIDE = 16; // compressed references per 64-byte cache line
+  private static final int KEY_LENGTH = 32;
   private static final byte[] SCRUB_KEY = new byte[32];
   private static final LentKey SCRUB = LentKey.aes(SCRUB_KEY);
   private static final GCMParameterSpec SCRUB_IV =
       new GCMParameterSpec(128, new byte[CachedKek.NONCE_LENGTH]);
   private static final VarHandle SINGLE;
   private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Cipher[].class);
+  // Big-endian, so that a heap dump (HPROF writes a long big-endian) shows the key's bytes in their
+  // order, and a scan for them finds a subkey that was not wiped.
+  private static final VarHandle KEY_WORDS =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   static {
     try {
@@ -56,26 +68,73 @@ abstract class SubkeyCiphers extends Lease {
     }
   }
 
-  private final LentKey key;
-  private final Jca jca;
-  private volatile Cipher single; // the pool until a second thread uses the subkey
-  private volatile Cipher[] slots; // null until then
+  private final transient Jca jca;
+  private transient volatile Cipher single; // the pool until a second thread uses the subkey
+  private transient volatile Cipher[] slots; // null until then
+  // The subkey itself, held in the words of this object rather than in an array beside it: one
+  // cache line fewer per use. Overwritten by wipeKey().
+  private transient long key0;
+  private transient long key1;
+  private transient long key2;
+  private transient long key3;
 
-  /** Ciphers keyed with {@code key} (lent: the subclass owns and wipes it), made by {@code jca}. */
-  SubkeyCiphers(LentKey key, Jca jca) {
+  /**
+   * Ciphers keyed with the AES-256 key {@code key}, made by {@code jca}; {@code key} is copied in
+   * and then overwritten with zeros.
+   */
+  SubkeyCiphers(byte[] key, Jca jca) {
+    if (key.length != KEY_LENGTH) {
+      throw new IllegalArgumentException("a subkey is " + KEY_LENGTH + " bytes");
+    }
     this.jca = jca;
-    this.key = key;
+    this.key0 = (long) KEY_WORDS.get(key, 0);
+    this.key1 = (long) KEY_WORDS.get(key, 8);
+    this.key2 = (long) KEY_WORDS.get(key, 16);
+    this.key3 = (long) KEY_WORDS.get(key, 24);
+    Arrays.fill(key, (byte) 0);
   }
 
   /**
    * Whether these ciphers may encrypt (a wrap subkey's); if not, only decryption ever keys them
-   * with {@link #key()}, and their scrub is the cheaper {@link #scrubDecryptOnly}.
+   * with this key, and their scrub is the cheaper {@link #scrubDecryptOnly}.
    */
   abstract boolean encrypts();
 
-  /** The key these ciphers use; lent, owned by the subkey. */
-  final LentKey key() {
-    return key;
+  /** {@code "AES"}: this object is the key its ciphers are keyed with. */
+  @Override
+  public final String getAlgorithm() {
+    return "AES";
+  }
+
+  @Override
+  public final String getFormat() {
+    return "RAW";
+  }
+
+  /**
+   * A copy of the subkey's bytes, for the JCE provider keying a cipher; the provider owns the copy
+   * (the JDK's overwrites it, or keeps it as the cipher's last key until the cipher is scrubbed).
+   */
+  @Override
+  public final byte[] getEncoded() {
+    byte[] copy = new byte[KEY_LENGTH];
+    KEY_WORDS.set(copy, 0, key0);
+    KEY_WORDS.set(copy, 8, key1);
+    KEY_WORDS.set(copy, 16, key2);
+    KEY_WORDS.set(copy, 24, key3);
+    return copy;
+  }
+
+  /** Overwrites the subkey's bytes; called once the subkey has ended. */
+  final void wipeKey() {
+    key0 = 0;
+    key1 = 0;
+    key2 = 0;
+    key3 = 0;
+  }
+
+  private void writeObject(ObjectOutputStream out) throws NotSerializableException {
+    throw new NotSerializableException("key material is never serialised");
   }
 
   /**
@@ -149,7 +208,7 @@ abstract class SubkeyCiphers extends Lease {
       return;
     }
     try {
-      c.init(Cipher.DECRYPT_MODE, key, SCRUB_IV);
+      c.init(Cipher.DECRYPT_MODE, this, SCRUB_IV);
     } catch (GeneralSecurityException e) {
       evicted.retire(c);
       return;

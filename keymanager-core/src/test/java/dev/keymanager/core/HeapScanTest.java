@@ -71,6 +71,37 @@ class HeapScanTest {
     }
   }
 
+  /**
+   * The positive control for subkeys, which a subkey keeps in the words of its own object rather
+   * than in an array: the scan finds one that is live and not wiped, by its bytes (HPROF writes a
+   * long big-endian, the order the subkey stores them in; see {@link #addNeedles} for the order of
+   * the words), and no longer once it is wiped.
+   */
+  @Test
+  void theScanFindsALiveSubkeyUntilItIsWiped() throws Exception {
+    byte[] secret = Randoms.bytes(32);
+    Masked masked = Masked.of(secret);
+    CachedKek.Subkey live =
+        new CachedKek.Subkey(new byte[32], 0, secret, dev.keymanager.core.internal.Jca.DEFAULT);
+    assertThat(secret).as("copied into the subkey, then overwritten").containsOnly(0);
+    Path before = dir.resolve("before.hprof");
+    dumpLiveHeap(before);
+    live.wipeKey();
+    Path after = dir.resolve("after.hprof");
+    dumpLiveHeap(after);
+    java.lang.ref.Reference.reachabilityFence(live);
+
+    Map<String, byte[]> needles = new LinkedHashMap<>();
+    addNeedles(needles, "subkey", masked.unmask());
+    assertThat(java.util.Set.copyOf(scan(before, needles)))
+        .as("the whole subkey and both halves, in one of the two orders of its words")
+        .isIn(
+            java.util.Set.of("subkey", "subkey first half", "subkey second half"),
+            java.util.Set.of(
+                "subkey as words", "subkey as words, first half", "subkey as words, second half"));
+    assertThat(scan(after, needles)).isEmpty();
+  }
+
   @Test
   void noKekSubkeyOrClosedDekSurvivesInTheHeap() throws Exception {
     List<String> found = scanAfterUse(null);
@@ -210,11 +241,24 @@ class HeapScanTest {
         .build();
   }
 
-  /** Each secret whole and by 16-byte half. */
+  /**
+   * Each secret whole and by 16-byte half, as bytes and as the four {@code long} fields a subkey
+   * keeps it in: HPROF writes each long big-endian, and HotSpot writes an object's fields in their
+   * declared order (JDK 25) or the reverse (JDK 17), so the words appear in order or last first.
+   */
   static void addNeedles(Map<String, byte[]> needles, String name, byte[] secret) {
     needles.put(name, secret);
     needles.put(name + " first half", Arrays.copyOf(secret, 16));
     needles.put(name + " second half", Arrays.copyOfRange(secret, 16, 32));
+    if (secret.length == 32) {
+      byte[] words = new byte[32];
+      for (int w = 0; w < 4; w++) {
+        System.arraycopy(secret, 8 * w, words, 8 * (3 - w), 8);
+      }
+      needles.put(name + " as words", words);
+      needles.put(name + " as words, first half", Arrays.copyOf(words, 16));
+      needles.put(name + " as words, second half", Arrays.copyOfRange(words, 16, 32));
+    }
   }
 
   /** The names of the needles found anywhere in the file. */

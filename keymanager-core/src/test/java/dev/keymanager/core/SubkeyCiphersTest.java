@@ -1,9 +1,9 @@
 package dev.keymanager.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.keymanager.core.internal.Jca;
-import dev.keymanager.core.internal.LentKey;
 import javax.crypto.Cipher;
 import org.junit.jupiter.api.Test;
 
@@ -12,12 +12,12 @@ class SubkeyCiphersTest {
   private static final class Pool extends SubkeyCiphers {
     private final boolean encrypts;
 
-    Pool(LentKey key, Jca jca, boolean encrypts) {
+    Pool(byte[] key, Jca jca, boolean encrypts) {
       super(key, jca);
       this.encrypts = encrypts;
     }
 
-    Pool(LentKey key, Jca jca) {
+    Pool(byte[] key, Jca jca) {
       this(key, jca, true);
     }
 
@@ -32,7 +32,7 @@ class SubkeyCiphersTest {
     }
   }
 
-  private final Pool ciphers = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT);
+  private final Pool ciphers = new Pool(new byte[32], Jca.DEFAULT);
 
   @Test
   void aCipherGivenBackIsLentAgain() {
@@ -60,7 +60,7 @@ class SubkeyCiphersTest {
   @Test
   void afterWipeNothingIsPooledAndTheScrubbedCiphersGoBackToTheProvider() {
     Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
-    Pool own = new Pool(LentKey.aes(new byte[32]), jca);
+    Pool own = new Pool(new byte[32], jca);
     Cipher kept = own.take();
     Cipher pooled = own.take();
     own.give(pooled);
@@ -115,10 +115,9 @@ class SubkeyCiphersTest {
     Jca jca = Jca.of(java.security.Security.getProvider("SunJCE"));
     byte[] key = new byte[32];
     java.util.Arrays.fill(key, (byte) 7);
-    Pool own = new Pool(LentKey.aes(key), jca, false);
+    Pool own = new Pool(key, jca, false);
     Cipher c = own.take();
-    c.init(
-        Cipher.DECRYPT_MODE, own.key(), new javax.crypto.spec.GCMParameterSpec(128, new byte[12]));
+    c.init(Cipher.DECRYPT_MODE, own, new javax.crypto.spec.GCMParameterSpec(128, new byte[12]));
     own.give(c);
 
     own.drop(); // no holder: wipes now
@@ -136,9 +135,42 @@ class SubkeyCiphersTest {
     assertThat(back).isSameAs(c);
     back.init(
         Cipher.DECRYPT_MODE,
-        LentKey.aes(new byte[32]),
+        new javax.crypto.spec.SecretKeySpec(new byte[32], "AES"),
         new javax.crypto.spec.GCMParameterSpec(128, iv));
     assertThat(back.doFinal(sealed)).containsOnly(0);
+  }
+
+  @Test
+  void theSubkeyIsItsOwnKeyCopiedInOverwrittenByItsWipeAndNeverSerialised() {
+    byte[] bytes = new byte[32];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = (byte) (i + 1);
+    }
+    byte[] expected = bytes.clone();
+    Pool own = new Pool(bytes, Jca.DEFAULT, false);
+
+    assertThat(bytes).as("the caller's array, overwritten once copied in").containsOnly(0);
+    assertThat(own.getAlgorithm()).isEqualTo("AES");
+    assertThat(own.getFormat()).isEqualTo("RAW");
+    byte[] copy = own.getEncoded();
+    assertThat(copy).isEqualTo(expected);
+    assertThat(own.getEncoded()).as("a fresh copy each time").isNotSameAs(copy);
+    assertThat(own.toString()).doesNotContain("1, 2, 3").doesNotContain("0102");
+    assertThatThrownBy(
+            () ->
+                new java.io.ObjectOutputStream(new java.io.ByteArrayOutputStream())
+                    .writeObject(own))
+        .isInstanceOf(java.io.NotSerializableException.class);
+
+    own.wipeKey();
+    assertThat(own.getEncoded()).containsOnly(0);
+  }
+
+  @Test
+  void aKeyThatIsNotAes256IsRefused() {
+    assertThatThrownBy(() -> new Pool(new byte[16], Jca.DEFAULT, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("a subkey is 32 bytes");
   }
 
   @Test
@@ -159,8 +191,8 @@ class SubkeyCiphersTest {
     java.util.Arrays.fill(oldKey, (byte) 7);
     byte[] newKey = new byte[32];
     java.util.Arrays.fill(newKey, (byte) 9);
-    Pool evicted = new Pool(LentKey.aes(oldKey), jca, false);
-    Pool replacing = new Pool(LentKey.aes(newKey), jca, false);
+    Pool evicted = new Pool(oldKey.clone(), jca, false);
+    Pool replacing = new Pool(newKey.clone(), jca, false);
     Cipher c = evicted.take();
     evicted.give(c);
 
@@ -171,14 +203,14 @@ class SubkeyCiphersTest {
     // Keyed for decryption under the new key: it opens what key 9 sealed.
     byte[] iv = new byte[12];
     byte[] underNew = seal(newKey, iv);
-    c.init(Cipher.DECRYPT_MODE, replacing.key(), new javax.crypto.spec.GCMParameterSpec(128, iv));
+    c.init(Cipher.DECRYPT_MODE, replacing, new javax.crypto.spec.GCMParameterSpec(128, iv));
     assertThat(c.doFinal(underNew)).containsOnly(0);
   }
 
   @Test
   void aWrapSubkeysCipherIsNeverHandedOn() {
-    Pool wrap = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT, true);
-    Pool replacing = new Pool(LentKey.aes(new byte[32]), Jca.DEFAULT, false);
+    Pool wrap = new Pool(new byte[32], Jca.DEFAULT, true);
+    Pool replacing = new Pool(new byte[32], Jca.DEFAULT, false);
     Cipher c = wrap.take();
     wrap.give(c);
 

@@ -110,7 +110,7 @@ class UnwrapHitPathTest {
     // The subkey's bytes overwritten while it is still live would be a wrong key: authentication
     // fails, and since the subkey has not ended that is reported (it cannot happen: the bytes are
     // only overwritten once the subkey has ended).
-    subkey.key().wipe();
+    subkey.wipeKey();
     assertThatThrownBy(() -> DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT))
         .isInstanceOf(InvalidCiphertextException.class);
     // Once it has ended (its wipe sets that before it overwrites anything), the hit path hands the
