@@ -109,7 +109,7 @@ final class CachedKek extends Lease {
       long refreshAt,
       Jca jca,
       SubkeyCache subkeyCache) {
-    this.subkeys = new KekSubkeys(jca, subkeyCache);
+    this.subkeys = new KekSubkeys(ref, jca, subkeyCache);
     this.ref = ref;
     this.kek = kekBytes;
     this.expiresAt = expiresAt;
@@ -244,16 +244,6 @@ final class CachedKek extends Lease {
   }
 
   /**
-   * The subkey already derived for the salt at {@code saltOffset} of {@code encoded}, this
-   * process's wrap subkey included, <em>not</em> retained, or null; never derives one. For the
-   * unwrap hit path ({@link DekCipher#unwrapIfDerived}), which may be handed a subkey that is being
-   * wiped, and tells.
-   */
-  Subkey derivedUnwrapKey(byte[] encoded, int saltOffset) {
-    return subkeys.derivedSubkey(encoded, saltOffset);
-  }
-
-  /**
    * Takes over the subkeys (wrap salt and counter included) of {@code previous}, the entry this one
    * replaces by refresh, if it is still live and holds the same KEK bytes (a refresh unwraps the
    * same wrapped KEK, so it does; the check keeps a different key from ever meeting another's
@@ -306,6 +296,7 @@ final class CachedKek extends Lease {
     private static final VarHandle LONGS =
         MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
 
+    private final KekSubkeys owner; // null only for tests' subkeys, which no index holds
     final long prefix; // the salt's first 8 bytes, the index key
     private final long salt1; // the salt's other 24 bytes
     private final long salt2;
@@ -320,8 +311,9 @@ final class CachedKek extends Lease {
      * An unwrap subkey for the salt at {@code saltOffset} of {@code saltFrom}, over {@code bytes}
      * (copied in, then overwritten); its ciphers only ever decrypt.
      */
-    Subkey(byte[] saltFrom, int saltOffset, byte[] bytes, Jca jca) {
+    Subkey(byte[] saltFrom, int saltOffset, byte[] bytes, Jca jca, KekSubkeys owner) {
       super(bytes, jca);
+      this.owner = owner;
       this.prefix = (long) LONGS.get(saltFrom, saltOffset);
       this.salt1 = (long) LONGS.get(saltFrom, saltOffset + 8);
       this.salt2 = (long) LONGS.get(saltFrom, saltOffset + 16);
@@ -339,6 +331,19 @@ final class CachedKek extends Lease {
           && (long) LONGS.get(encoded, from + 8) == salt1
           && (long) LONGS.get(encoded, from + 16) == salt2
           && (long) LONGS.get(encoded, from + 24) == salt3;
+    }
+
+    /** Whether this is a subkey of KEK version {@code kek}. */
+    final boolean isOf(KekRef kek) {
+      return owner != null && (owner.ref == kek || owner.ref.equals(kek));
+    }
+
+    /**
+     * The cache entry that last held this subkey's KEK, or null if none was ever cached: current
+     * unless the cache has dropped it (every entry the cache lets go is flagged first).
+     */
+    final CachedKek entry() {
+      return owner == null ? null : owner.holder();
     }
 
     /** Writes the salt into {@code out} at {@code at}. */
@@ -394,14 +399,14 @@ final class CachedKek extends Lease {
      * The wrap subkey for {@code salt}, over {@code bytes} (copied in, then overwritten), with a
      * nonce prefix.
      */
-    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix) {
-      this(salt, bytes, jca, noncePrefix, MAX_WRAPS_PER_SUBKEY / 8);
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix, KekSubkeys owner) {
+      this(salt, bytes, jca, noncePrefix, MAX_WRAPS_PER_SUBKEY / 8, owner);
     }
 
     /** With {@code region} counters per region, for tests of exhaustion. */
     @VisibleForTesting
-    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix, long region) {
-      super(salt, 0, bytes, jca);
+    WrapSubkey(byte[] salt, byte[] bytes, Jca jca, int noncePrefix, long region, KekSubkeys owner) {
+      super(salt, 0, bytes, jca, owner);
       this.noncePrefix = noncePrefix;
       this.region = region;
     }

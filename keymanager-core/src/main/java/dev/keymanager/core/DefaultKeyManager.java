@@ -242,19 +242,23 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
   }
 
   /**
-   * The hit path of an unwrap: if the KEK is cached and current and its subkey for this salt is
-   * derived already, unwraps with a cipher from that subkey's pool, taking no reference count
-   * ({@link DekCipher#unwrapIfDerived}); else null, with nothing done, and the caller takes the
-   * entry.
+   * The hit path of an unwrap: if the subkey for this KEK and salt is derived already (found by
+   * salt, {@link KekCache#derivedSubkey}) and its KEK's entry is current, unwraps with a cipher
+   * from that subkey's pool, taking no reference count ({@link DekCipher#unwrapIfDerived}); else
+   * null, with nothing done, and the caller takes the entry.
    */
   private DataKey unwrapWithDerivedSubkey(WrappedKey wrappedKey, KeyContext context) {
-    CachedKek kek = cache.peekCurrent(wrappedKey.kek());
-    if (kek == null) {
+    CachedKek.Subkey subkey =
+        cache.derivedSubkey(
+            wrappedKey.kek(),
+            ApiBridge.wrappedKeys().encoding(wrappedKey),
+            ApiBridge.wrappedKeys().parametersOffset(wrappedKey));
+    if (subkey == null) {
       return null;
     }
     byte[] dek;
     try {
-      dek = DekCipher.unwrapIfDerived(kek, wrappedKey, context);
+      dek = DekCipher.unwrapIfDerived(subkey, wrappedKey, context);
     } catch (InvalidCiphertextException e) {
       cache.countHit();
       throw e;
@@ -263,7 +267,8 @@ final class DefaultKeyManager implements KeyManager, Jca.Source, PrimaryVersions
       return null;
     }
     cache.countHit();
-    return ApiBridge.newDataKey(dek, wrappedKey, new HandleLiveness(cache, kek));
+    // The entry the hit checked, or its successor: the handle's liveness starts from it.
+    return ApiBridge.newDataKey(dek, wrappedKey, new HandleLiveness(cache, subkey.entry()));
   }
 
   /**

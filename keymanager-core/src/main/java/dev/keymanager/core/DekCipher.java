@@ -75,9 +75,9 @@ final class DekCipher {
   }
 
   /**
-   * The hit path of an unwrap: as {@link #unwrap}, for a {@code kek} the caller holds no reference
-   * to, if it has derived the subkey for this salt already; null otherwise, and null too if the
-   * entry is no longer {@linkplain CachedKek#isCurrent() current} or the subkey was wiped under the
+   * The hit path of an unwrap: as {@link #unwrap}, with {@code subkey}, found by salt and not
+   * retained ({@link KekCache#derivedSubkey}); null, and nothing done, if the subkey's cache entry
+   * is no longer {@linkplain CachedKek#isCurrent() current} or the subkey was wiped under the
    * operation (the caller then retains the entry and calls {@link #unwrap}).
    *
    * <p>Neither the entry's nor the subkey's count is taken: the cipher taken from the subkey's pool
@@ -91,19 +91,16 @@ final class DekCipher {
    *
    * @throws InvalidCiphertextException if authentication fails under the intact subkey
    */
-  static byte[] unwrapIfDerived(CachedKek kek, WrappedKey wrapped, KeyContext context) {
+  static byte[] unwrapIfDerived(CachedKek.Subkey subkey, WrappedKey wrapped, KeyContext context) {
     byte[] in = ApiBridge.wrappedKeys().encoding(wrapped);
     int saltOffset = ApiBridge.wrappedKeys().parametersOffset(wrapped);
-    CachedKek.Subkey subkey = kek.derivedUnwrapKey(in, saltOffset);
-    if (subkey == null) {
-      return null;
-    }
     int ciphertextOffset = ApiBridge.wrappedKeys().ciphertextOffset(wrapped);
     int ciphertextLength = in.length - ciphertextOffset;
     Cipher cipher = subkey.take();
     byte[] dek = null;
     try {
-      if (!kek.isCurrent() || subkey.isEnded()) {
+      CachedKek kek = subkey.entry();
+      if (kek == null || !kek.isCurrent() || subkey.isEnded()) {
         return null;
       }
       dek = new byte[ciphertextLength - TAG_LENGTH];

@@ -421,21 +421,29 @@ final class KekCache implements AutoCloseable {
   }
 
   /**
-   * The entry for {@code ref} if the expiry timer has not flagged it, <em>not</em> retained, or
-   * null (also with an injected clock, whose time no timer follows): for an unwrap that finds its
-   * subkey already derived, which takes no reference count and checks {@link CachedKek#isCurrent()}
-   * again once it has its cipher ({@link DekCipher#unwrapIfDerived}). The caller counts the hit
-   * with {@link #countHit()} once it has its subkey; on null it calls {@link #acquire}.
+   * The subkey of KEK {@code ref} already derived for the salt at {@code saltOffset} of {@code
+   * encoded} (an unwrap subkey or this process's wrap subkey), <em>not</em> retained, or null; also
+   * null with an injected clock, whose time no timer follows. For an unwrap hit, which takes no
+   * reference count and checks the subkey's {@linkplain CachedKek.Subkey#entry() entry} once it has
+   * its cipher ({@link DekCipher#unwrapIfDerived}); it counts the hit with {@link #countHit()}, and
+   * on null calls {@link #acquire}. One hit in {@value #RECORD_ONE_IN} is still reported to the
+   * eviction policy, as {@link #lookUp} does.
    */
-  CachedKek peekCurrent(KekRef ref) {
+  CachedKek.Subkey derivedSubkey(KekRef ref, byte[] encoded, int saltOffset) {
     if (!flagsStale) {
       return null;
     }
-    CachedKek kek = lookUp(ref);
-    return kek != null && kek.isCurrent() ? kek : null;
+    CachedKek.Subkey found = subkeys.index().find(ref, encoded, saltOffset);
+    if (found != null) {
+      subkeys.touch(found);
+      if ((ThreadLocalRandom.current().nextInt() & (RECORD_ONE_IN - 1)) == 0) {
+        var unused = entries.getIfPresent(ref); // records the access
+      }
+    }
+    return found;
   }
 
-  /** Counts a hit found by {@link #peekCurrent}. */
+  /** Counts a hit found through {@link #derivedSubkey}. */
   void countHit() {
     stats.hits.increment();
   }
@@ -604,6 +612,7 @@ final class KekCache implements AutoCloseable {
       // A refresh unwrapped the same KEK bytes: keep its wrap salt, counter and unwrap subkeys.
       kek.adoptSubkeys(entries.asMap().get(kek.ref()), ticker.read());
       entries.put(kek.ref(), kek); // the cache's reference; a replaced entry is released
+      kek.subkeys().installedIn(kek); // unwrap hits check this entry from now on
       expiryTimer.schedule(kek);
     }
     denials.invalidate(kek.ref());

@@ -1,5 +1,6 @@
 package dev.keymanager.core;
 
+import dev.keymanager.KekRef;
 import dev.keymanager.core.internal.Jca;
 import dev.keymanager.core.internal.Randoms;
 import java.lang.invoke.MethodHandles;
@@ -40,8 +41,10 @@ final class KekSubkeys {
     }
   }
 
+  final KekRef ref;
   private final Jca jca;
   private final SubkeyCache cache;
+  private volatile CachedKek holder; // the entry the cache installed last with these; see holder()
   private volatile int holders = 1; // entries holding these; HOLDERS
   private volatile CachedKek.WrapSubkey wrap; // created on first wrap
   // The indexed unwrap subkeys: EMPTY, the one subkey itself (one cache line fewer per look-up for
@@ -50,9 +53,24 @@ final class KekSubkeys {
   private int count; // guarded by this
   private boolean wiped; // guarded by this
 
-  KekSubkeys(Jca jca, SubkeyCache cache) {
+  KekSubkeys(KekRef ref, Jca jca, SubkeyCache cache) {
+    this.ref = ref;
     this.jca = jca;
     this.cache = cache;
+  }
+
+  /**
+   * The cache entry installed last with these subkeys, or null before the first install: the entry
+   * an unwrap hit checks. Current exactly while the cache holds it, since the cache flags an entry
+   * before it lets it go (and a refresh installs its successor before flagging it).
+   */
+  CachedKek holder() {
+    return holder;
+  }
+
+  /** Called by the cache as it installs {@code entry}, which holds these subkeys. */
+  void installedIn(CachedKek entry) {
+    holder = entry;
   }
 
   /** Adds a holder (a refreshed entry adopting these); false once they are wiped. */
@@ -101,9 +119,11 @@ final class KekSubkeys {
     byte[] prefix = Randoms.bytes(4);
     CachedKek.WrapSubkey next =
         new CachedKek.WrapSubkey(
-            salt, derive(kek, salt), jca, (int) INTS.get(prefix, 0)); // not secret
+            salt, derive(kek, salt), jca, (int) INTS.get(prefix, 0), this); // not secret
     wrap = next;
+    cache.index().add(next); // this process reads what it wrote through the same index
     if (current != null) {
+      cache.index().remove(current);
       current.drop(); // the wrap position's hold; wraps in flight finish first
     }
     return next;
@@ -126,14 +146,6 @@ final class KekSubkeys {
       }
       // evicted and released between the lookup and the retain: look again
     }
-  }
-
-  /**
-   * The subkey for the salt at {@code saltOffset}, not retained, if it is this process's wrap
-   * subkey or an indexed one; null otherwise (never derives), and null once these are wiped.
-   */
-  CachedKek.Subkey derivedSubkey(byte[] encoded, int saltOffset) {
-    return find(encoded, saltOffset, (long) LONGS.get(encoded, saltOffset));
   }
 
   private CachedKek.Subkey find(byte[] encoded, int saltOffset, long prefix) {
@@ -169,7 +181,7 @@ final class KekSubkeys {
 
   private CachedKek.Subkey install(byte[] kek, byte[] encoded, int saltOffset, long prefix) {
     byte[] salt = Arrays.copyOfRange(encoded, saltOffset, saltOffset + CachedKek.SALT_LENGTH);
-    CachedKek.Subkey derived = new CachedKek.Subkey(salt, 0, derive(kek, salt), jca);
+    CachedKek.Subkey derived = new CachedKek.Subkey(salt, 0, derive(kek, salt), jca, this);
     derived.tryRetain(); // the caller's; a new subkey is never dropped yet
     synchronized (this) {
       if (wiped) {
@@ -219,6 +231,7 @@ final class KekSubkeys {
       w = wrap;
     }
     if (w != null) {
+      cache.index().remove(w);
       w.drop();
     }
     for (CachedKek.Subkey s : all) {

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.LongAdder;
  * The bound on unwrap subkeys across every cached KEK of one key manager: a count of subkeys (each
  * holds its 32 bytes and the AES-GCM ciphers keyed with them), evicting by the CLOCK algorithm (a
  * second chance for every subkey used since the hand last passed it), whichever KEK they came from.
- * A KEK's own subkey index ({@link KekSubkeys}) finds a subkey on the hot path; this cache only
- * decides which subkeys stay, and tells the owning KEK when one goes.
+ * An unwrap hit finds its subkey by salt in this cache's {@link SaltIndex}, which also holds every
+ * KEK's wrap subkey; a KEK's own index ({@link KekSubkeys}) serves the path that retains the entry.
+ * This cache decides which unwrap subkeys stay, and tells the owning KEK when one goes.
  *
  * <p>The subkeys sit in a dense ring (an array of subkeys and one of their owners, 8 bytes per
  * subkey); each subkey knows its place. A hit sets the subkey's {@code referenced} bit if it was
@@ -31,6 +32,7 @@ final class SubkeyCache {
 
   private final int maximum;
   private final LongAdder derivations = new LongAdder();
+  private final SaltIndex index = new SaltIndex();
   private CachedKek.Subkey[] ring = new CachedKek.Subkey[INITIAL]; // guarded by this
   private KekSubkeys[] owners = new KekSubkeys[INITIAL]; // guarded by this; owners[i] of ring[i]
   private int size; // guarded by this
@@ -65,11 +67,20 @@ final class SubkeyCache {
       owners[size] = owner;
       subkey.ringIndex = size;
       size++;
+      index.add(subkey);
     }
     if (victim != null) {
       subkey.adoptCipherOf(victim);
       victimOwner.evicted(victim);
     }
+  }
+
+  /**
+   * Every live subkey of this key manager's KEKs, these unwrap subkeys and each KEK's wrap subkey,
+   * by salt: where an unwrap hit finds its subkey.
+   */
+  SaltIndex index() {
+    return index;
   }
 
   /** Reports a hit on {@code subkey}: sets its bit, writing only if it was clear. */
@@ -123,6 +134,7 @@ final class SubkeyCache {
 
   /** Takes the subkey at {@code at} out of the ring, moving the last one into its place. */
   private void removeAt(int at) {
+    index.remove(ring[at]);
     ring[at].ringIndex = -1;
     int last = --size;
     if (at != last) {

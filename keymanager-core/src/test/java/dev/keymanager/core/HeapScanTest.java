@@ -82,7 +82,8 @@ class HeapScanTest {
     byte[] secret = Randoms.bytes(32);
     Masked masked = Masked.of(secret);
     CachedKek.Subkey live =
-        new CachedKek.Subkey(new byte[32], 0, secret, dev.keymanager.core.internal.Jca.DEFAULT);
+        new CachedKek.Subkey(
+            new byte[32], 0, secret, dev.keymanager.core.internal.Jca.DEFAULT, null);
     assertThat(secret).as("copied into the subkey, then overwritten").containsOnly(0);
     Path before = dir.resolve("before.hprof");
     dumpLiveHeap(before);

@@ -134,8 +134,16 @@ class SystemClockLivenessTest {
         KeyManagers.builder().kekStore(store).kmsProvider(kms).discoverProviders(false).build();
     KeyManager keys = reader;
     keys.unwrapDek(wrapped, CONTEXT).close(); // loads the KEK and derives the subkey
-    CachedKek entry = ((DefaultKeyManager) keys).cache().peekCurrent(wrapped.kek());
-    assertThat(entry).isNotNull();
+    CachedKek.Subkey subkey =
+        ((DefaultKeyManager) keys)
+            .cache()
+            .derivedSubkey(
+                wrapped.kek(),
+                dev.keymanager.internal.ApiBridge.wrappedKeys().encoding(wrapped),
+                dev.keymanager.internal.ApiBridge.wrappedKeys().parametersOffset(wrapped));
+    assertThat(subkey).isNotNull();
+    CachedKek entry = subkey.entry();
+    assertThat(entry.isCurrent()).isTrue();
     long hits = keys.stats().hits();
 
     AtomicBoolean disabled = new AtomicBoolean();

@@ -51,8 +51,9 @@ class UnwrapHitPathTest {
       bytes = dek.use(byte[]::clone);
     }
     assertThat(unwrapped()).isEqualTo(bytes);
-    CachedKek entry = ((DefaultKeyManager) reader).cache().peekCurrent(wrapped.kek());
+    CachedKek entry = subkeyOf(reader).entry();
     assertThat(entry).isNotNull();
+    assertThat(entry.isCurrent()).isTrue();
     return entry;
   }
 
@@ -62,19 +63,26 @@ class UnwrapHitPathTest {
     }
   }
 
-  private CachedKek.Subkey subkeyOf(CachedKek entry) {
-    CachedKek.Subkey subkey =
-        entry.derivedUnwrapKey(
-            ApiBridge.wrappedKeys().encoding(wrapped),
-            ApiBridge.wrappedKeys().parametersOffset(wrapped));
+  /** The subkey an unwrap hit on {@code keys} finds for {@link #wrapped}, by its salt. */
+  private CachedKek.Subkey subkeyOf(KeyManager keys) {
+    CachedKek.Subkey subkey = foundBy(keys, wrapped);
     assertThat(subkey).isNotNull();
     return subkey;
+  }
+
+  private static CachedKek.Subkey foundBy(KeyManager keys, WrappedKey w) {
+    return ((DefaultKeyManager) keys)
+        .cache()
+        .derivedSubkey(
+            w.kek(),
+            ApiBridge.wrappedKeys().encoding(w),
+            ApiBridge.wrappedKeys().parametersOffset(w));
   }
 
   @Test
   void twoThreadsUnwrappingTakeNoCountOnTheEntryOrTheSubkey() throws Exception {
     CachedKek entry = cachedEntry();
-    CachedKek.Subkey subkey = subkeyOf(entry);
+    CachedKek.Subkey subkey = subkeyOf(reader);
     long hits = reader.stats().hits();
     TestThreads.start(
             2,
@@ -91,33 +99,34 @@ class UnwrapHitPathTest {
     // A count taken by a second thread grows a lease's stripes; neither lease saw one.
     assertThat(entry.isStriped()).isFalse();
     assertThat(subkey.isStriped()).isFalse();
-    assertThat(subkeyOf(entry)).isSameAs(subkey); // no new derivation
+    assertThat(subkeyOf(reader)).isSameAs(subkey); // no new derivation
   }
 
   @Test
   void anEntryNoLongerCurrentGoesToThePathThatRetainsIt() {
     CachedKek entry = cachedEntry();
-    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isEqualTo(bytes);
+    CachedKek.Subkey subkey = subkeyOf(reader);
+    assertThat(DekCipher.unwrapIfDerived(subkey, wrapped, CONTEXT)).isEqualTo(bytes);
     entry.markStale(); // as the expiry timer does near the refresh time or the hard TTL
-    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isNull();
+    assertThat(DekCipher.unwrapIfDerived(subkey, wrapped, CONTEXT)).isNull();
     assertThat(unwrapped()).isEqualTo(bytes); // the entry is retained and used: not expired yet
   }
 
   @Test
   void aSubkeyWipedUnderTheOperationIsNotReportedAsTampering() {
-    CachedKek entry = cachedEntry();
-    CachedKek.Subkey subkey = subkeyOf(entry);
+    cachedEntry();
+    CachedKek.Subkey subkey = subkeyOf(reader);
     // The subkey's bytes overwritten while it is still live would be a wrong key: authentication
     // fails, and since the subkey has not ended that is reported (it cannot happen: the bytes are
     // only overwritten once the subkey has ended).
     subkey.wipeKey();
-    assertThatThrownBy(() -> DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT))
+    assertThatThrownBy(() -> DekCipher.unwrapIfDerived(subkey, wrapped, CONTEXT))
         .isInstanceOf(InvalidCiphertextException.class);
     // Once it has ended (its wipe sets that before it overwrites anything), the hit path hands the
     // unwrap on instead, whether it sees the end before keying the cipher or after a failure.
     subkey.drop();
     assertThat(subkey.isEnded()).isTrue();
-    assertThat(DekCipher.unwrapIfDerived(entry, wrapped, CONTEXT)).isNull();
+    assertThat(DekCipher.unwrapIfDerived(subkey, wrapped, CONTEXT)).isNull();
   }
 
   @Test
@@ -129,5 +138,58 @@ class UnwrapHitPathTest {
         .hasMessageContaining("failed authentication");
     assertThat(reader.stats().hits()).isEqualTo(hits + 1);
     assertThat(unwrapped()).isEqualTo(bytes);
+  }
+
+  @Test
+  void aWriterFindsItsOwnWrapSubkeyByItsSaltAndDerivesNothingToReadWhatItWrote() {
+    cachedEntry();
+    SubkeyCache subkeys = ((DefaultKeyManager) writer).cache().subkeys();
+    long derived = subkeys.derivations();
+    CachedKek.Subkey own = subkeyOf(writer);
+    assertThat(own).isInstanceOf(CachedKek.WrapSubkey.class);
+    long hits = writer.stats().hits();
+    try (DataKey dek = writer.unwrapDek(wrapped, CONTEXT)) {
+      assertThat(dek.use(byte[]::clone)).isEqualTo(bytes);
+    }
+    assertThat(writer.stats().hits()).isEqualTo(hits + 1);
+    assertThat(subkeys.derivations()).isEqualTo(derived);
+  }
+
+  @Test
+  void aSaltCopiedUnderAnotherKeksNameFindsNoSubkeyAndFailsAsTampering() {
+    cachedEntry();
+    writer.admin().createKek("invoices", CMK);
+    try (DataKey other = writer.generateDek("invoices", CONTEXT)) {
+      assertThat(unwrappedBy(other.wrappedKey())).hasSize(bytes.length); // cached by the reader
+      // The orders DEK's salt, nonce and ciphertext under the invoices KEK's header.
+      byte[] header = headerOf(other.wrappedKey());
+      byte[] body = afterHeaderOf(wrapped);
+      byte[] forged = Arrays.copyOf(header, header.length + body.length);
+      System.arraycopy(body, 0, forged, header.length, body.length);
+      WrappedKey copied = WrappedKey.decode(forged);
+      assertThat(copied.kek()).isEqualTo(other.wrappedKey().kek());
+
+      assertThat(foundBy(reader, copied)).as("orders' subkey, not invoices'").isNull();
+      assertThatThrownBy(() -> reader.unwrapDek(copied, CONTEXT))
+          .isInstanceOf(InvalidCiphertextException.class)
+          .hasMessageContaining("failed authentication");
+    }
+    assertThat(unwrapped()).isEqualTo(bytes); // the genuine one still opens, on the hit path
+    assertThat(subkeyOf(reader).isOf(wrapped.kek())).isTrue();
+  }
+
+  private byte[] unwrappedBy(WrappedKey w) {
+    try (DataKey dek = reader.unwrapDek(w, CONTEXT)) {
+      return dek.use(byte[]::clone);
+    }
+  }
+
+  private static byte[] headerOf(WrappedKey w) {
+    return Arrays.copyOf(w.encode(), ApiBridge.wrappedKeys().parametersOffset(w));
+  }
+
+  private static byte[] afterHeaderOf(WrappedKey w) {
+    byte[] encoded = w.encode();
+    return Arrays.copyOfRange(encoded, ApiBridge.wrappedKeys().parametersOffset(w), encoded.length);
   }
 }

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 /** The nonce counters of a wrap subkey: never one twice, exhausted before 2^32, striped by need. */
 class WrapSubkeyCountersTest {
   private static CachedKek.WrapSubkey subkey(long region) {
-    return new CachedKek.WrapSubkey(new byte[32], new byte[32], Jca.DEFAULT, 0, region);
+    return new CachedKek.WrapSubkey(new byte[32], new byte[32], Jca.DEFAULT, 0, region, null);
   }
 
   @Test
@@ -36,7 +36,8 @@ class WrapSubkeyCountersTest {
   @Test
   void theDefaultRegionsStayBelowTwoToThe32() {
     assertThat(5 * (CachedKek.MAX_WRAPS_PER_SUBKEY / 8)).isLessThan(1L << 32);
-    CachedKek.WrapSubkey s = new CachedKek.WrapSubkey(new byte[32], new byte[32], Jca.DEFAULT, 0);
+    CachedKek.WrapSubkey s =
+        new CachedKek.WrapSubkey(new byte[32], new byte[32], Jca.DEFAULT, 0, null);
     assertThat(s.nextCounter()).isZero();
     assertThat(s.nextCounter()).isEqualTo(1);
     assertThat(s.exhausted()).isFalse();
