@@ -732,11 +732,23 @@ final class KekCache implements AutoCloseable {
   }
 
   /**
+   * Starts a new invalidation generation, so loads that began before it are not cached. Under the
+   * install lock: an install checks the generation and puts its entry under that lock, so it either
+   * put its entry before this (and the invalidation that follows removes it) or sees the new
+   * generation and drops its entry; never puts it after an invalidation that returned.
+   */
+  private void newGeneration() {
+    synchronized (installLock) {
+      invalidations.incrementAndGet();
+    }
+  }
+
+  /**
    * Drops and wipes {@code ref}'s plaintext and any remembered denial; loads already running for it
    * are not cached. For lifecycle changes.
    */
   void invalidate(KekRef ref) {
-    invalidations.incrementAndGet();
+    newGeneration();
     entries.invalidate(ref);
     denials.invalidate(ref);
   }
@@ -747,7 +759,7 @@ final class KekCache implements AutoCloseable {
    * this cache holds.
    */
   void invalidateKek(String kekId) {
-    invalidations.incrementAndGet();
+    newGeneration();
     entries.asMap().keySet().removeIf(ref -> ref.id().equals(kekId));
     denials.asMap().keySet().removeIf(ref -> ref.id().equals(kekId));
   }
@@ -757,7 +769,7 @@ final class KekCache implements AutoCloseable {
    * store's change feed that may have lost notices.
    */
   void invalidateAll() {
-    invalidations.incrementAndGet();
+    newGeneration();
     entries.invalidateAll();
     denials.invalidateAll();
   }
