@@ -94,30 +94,18 @@ class KekCacheTest {
     int callers = 1000;
     CountDownLatch start = new CountDownLatch(1);
     AtomicInteger correct = new AtomicInteger();
-    AtomicReference<Throwable> failure = new AtomicReference<>();
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < callers; i++) {
-      Thread t =
-          new Thread(
-              () -> {
-                try {
-                  start.await();
-                  if (Arrays.equals(bytes(keys.unwrapDek(wrapped, CONTEXT)), dek)) {
-                    correct.incrementAndGet();
-                  }
-                } catch (Throwable e) {
-                  failure.compareAndSet(null, e);
-                }
-              });
-      t.start();
-      threads.add(t);
-    }
+    TestThreads threads =
+        TestThreads.start(
+            callers,
+            () -> {
+              start.await();
+              if (Arrays.equals(bytes(keys.unwrapDek(wrapped, CONTEXT)), dek)) {
+                correct.incrementAndGet();
+              }
+            });
     start.countDown();
-    for (Thread t : threads) {
-      t.join();
-    }
+    threads.join();
 
-    assertThat(failure.get()).isNull();
     assertThat(correct.get()).isEqualTo(callers);
     assertThat(kms.unwrapCalls()).isEqualTo(1);
     assertThat(keys.stats().loads()).isEqualTo(1);

@@ -3,8 +3,6 @@ package dev.keymanager.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -141,35 +139,25 @@ class LeaseTest {
       }
       int threads = 4;
       CyclicBarrier start = new CyclicBarrier(threads + 1);
-      List<Thread> workers = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        Thread w =
-            new Thread(
-                () -> {
-                  try {
-                    start.await();
-                    for (int i = 0; i < 2_000; i++) {
-                      if (!lease.tryRetain()) {
-                        return;
-                      }
-                      holders.incrementAndGet();
-                      inUse.set(true);
-                      holders.decrementAndGet();
-                      lease.release();
-                    }
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
+      TestThreads workers =
+          TestThreads.start(
+              threads,
+              () -> {
+                start.await();
+                for (int i = 0; i < 2_000; i++) {
+                  if (!lease.tryRetain()) {
+                    return;
                   }
-                });
-        w.start();
-        workers.add(w);
-      }
+                  holders.incrementAndGet();
+                  inUse.set(true);
+                  holders.decrementAndGet();
+                  lease.release();
+                }
+              });
       start.await();
       Thread.yield();
       lease.drop();
-      for (Thread w : workers) {
-        w.join();
-      }
+      workers.join();
       assertThat(ends).as("round %d", round).hasValue(1);
       assertThat(endedUnderHolder).as("round %d", round).isFalse();
     }

@@ -51,31 +51,20 @@ class WrapSubkeyCountersTest {
       Set<Long> seen = ConcurrentHashMap.newKeySet();
       int threads = 4;
       CyclicBarrier start = new CyclicBarrier(threads);
-      List<Thread> workers = new ArrayList<>();
       List<Long> duplicates = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        Thread w =
-            new Thread(
-                () -> {
-                  try {
-                    start.await();
-                  } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                  }
-                  for (long n = s.nextCounter(); n >= 0; n = s.nextCounter()) {
-                    if (!seen.add(n)) {
-                      synchronized (duplicates) {
-                        duplicates.add(n);
-                      }
+      TestThreads.start(
+              threads,
+              () -> {
+                start.await();
+                for (long n = s.nextCounter(); n >= 0; n = s.nextCounter()) {
+                  if (!seen.add(n)) {
+                    synchronized (duplicates) {
+                      duplicates.add(n);
                     }
                   }
-                });
-        w.start();
-        workers.add(w);
-      }
-      for (Thread w : workers) {
-        w.join();
-      }
+                }
+              })
+          .join();
       assertThat(duplicates).as("round %d", round).isEmpty();
       // Region 0 may be left part-used by the first contention; the striped regions are used up
       // before any thread sees the subkey exhausted.
