@@ -21,9 +21,8 @@ import java.util.List;
  * <p>Each {@link CachedKek} holding this counts one holder; the entry's own wipe (its last lease
  * released after the cache dropped it) releases its hold, and the last release wipes every subkey.
  * How many unwrap subkeys stay is decided across all KEKs by the {@link SubkeyCache}; this class
- * only indexes them: a single subkey by itself, more in a copy-on-write open-addressing table keyed
- * by the salt's first 8 bytes, so a lookup is a volatile read, one or two probes and a 32-byte
- * compare, with no allocation.
+ * only indexes them, in a copy-on-write open-addressing table keyed by the salt's first 8 bytes,
+ * for the path that retains the entry (an unwrap hit finds its subkey in the {@link SaltIndex}).
  */
 final class KekSubkeys {
   private static final VarHandle LONGS =
@@ -47,9 +46,7 @@ final class KekSubkeys {
   private volatile CachedKek holder; // the entry the cache installed last with these; see holder()
   private volatile int holders = 1; // entries holding these; HOLDERS
   private volatile CachedKek.WrapSubkey wrap; // created on first wrap
-  // The indexed unwrap subkeys: EMPTY, the one subkey itself (one cache line fewer per look-up for
-  // the common case of one writer), or a table; replaced, never written, under this.
-  private volatile Object index = EMPTY;
+  private volatile CachedKek.Subkey[] table = EMPTY; // replaced, never written, under this
   private int count; // guarded by this
   private boolean wiped; // guarded by this
 
@@ -153,16 +150,7 @@ final class KekSubkeys {
     if (own != null && own.matches(encoded, saltOffset)) {
       return own;
     }
-    Object at = index;
-    if (at instanceof CachedKek.Subkey) {
-      CachedKek.Subkey only = (CachedKek.Subkey) at;
-      if (only.matches(encoded, saltOffset)) {
-        cache.touch(only);
-        return only;
-      }
-      return null;
-    }
-    CachedKek.Subkey[] t = (CachedKek.Subkey[]) at;
+    CachedKek.Subkey[] t = table;
     if (t.length == 0) {
       return null;
     }
@@ -196,7 +184,7 @@ final class KekSubkeys {
       }
       List<CachedKek.Subkey> all = live();
       all.add(derived);
-      index = build(all);
+      table = build(all);
       count = all.size();
     }
     cache.add(derived, this); // outside the lock: it may evict, which calls evicted()
@@ -208,7 +196,7 @@ final class KekSubkeys {
     synchronized (this) {
       List<CachedKek.Subkey> all = live();
       if (all.remove(subkey)) {
-        index = build(all);
+        table = build(all);
         count = all.size();
       }
     }
@@ -226,7 +214,7 @@ final class KekSubkeys {
     synchronized (this) {
       wiped = true;
       all = live();
-      index = EMPTY;
+      table = EMPTY;
       count = 0;
       w = wrap;
     }
@@ -246,12 +234,7 @@ final class KekSubkeys {
 
   private List<CachedKek.Subkey> live() {
     List<CachedKek.Subkey> all = new ArrayList<>(count + 1);
-    Object at = index;
-    if (at instanceof CachedKek.Subkey) {
-      all.add((CachedKek.Subkey) at);
-      return all;
-    }
-    for (CachedKek.Subkey s : (CachedKek.Subkey[]) at) {
+    for (CachedKek.Subkey s : table) {
       if (s != null) {
         all.add(s);
       }
@@ -259,13 +242,10 @@ final class KekSubkeys {
     return all;
   }
 
-  /** The index of {@code all}: nothing, the one subkey, or a table at most half full. */
-  private static Object build(List<CachedKek.Subkey> all) {
+  /** A table at most half full, so probes stay short (two slots for one subkey). */
+  private static CachedKek.Subkey[] build(List<CachedKek.Subkey> all) {
     if (all.isEmpty()) {
       return EMPTY;
-    }
-    if (all.size() == 1) {
-      return all.get(0);
     }
     CachedKek.Subkey[] t = new CachedKek.Subkey[Integer.highestOneBit(2 * all.size() - 1) << 1];
     int mask = t.length - 1;

@@ -367,10 +367,10 @@ public final class KeyManagers {
      * #DEFAULT_MAXIMUM_CACHED_KEKS}. Past it the least useful are evicted and overwritten.
      *
      * <p>Memory, measured on JDK 17 (compressed pointers) with class histograms of live objects
-     * over 10,000 cached KEKs: about 1.1 KiB (1,154 bytes) per cached KEK used for unwrap only (one
-     * unwrap subkey), about 2.3 KiB (2,383 bytes) used for wrap and unwrap; each further unwrap
+     * over 10,000 cached KEKs: about 1.2 KiB (1,178 bytes) per cached KEK used for unwrap only (one
+     * unwrap subkey), about 2.4 KiB (2,407 bytes) used for wrap and unwrap; each further unwrap
      * subkey (another writer's salt, bounded by {@link #maximumCachedSubkeys(long)}) about 0.9 KiB
-     * (959 bytes); a KEK that a second thread wraps under too grows padded reference counts and
+     * (935 bytes); a KEK that a second thread wraps under too grows padded reference counts and
      * cipher slots once (1,024 bytes more with wrap and one salt; unwraps take no reference count,
      * so reading threads add nothing); a subkey used by several threads at the same moment grows
      * its cipher slots (336 bytes) and keeps one more keyed AES-GCM cipher (about 0.8 KiB) per
@@ -400,8 +400,8 @@ public final class KeyManagers {
      * outlive their KEK: eviction, expiry, a lifecycle change or a denial wipes them with it. The
      * wrap subkey each KEK uses for its own wraps is not counted here.
      *
-     * <p>Memory: each unwrap subkey about 0.9 KiB (959 bytes, measured as for {@link
-     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.1 KiB.
+     * <p>Memory: each unwrap subkey about 0.9 KiB (935 bytes, measured as for {@link
+     * #maximumCachedKeks(long)}); the first one of a KEK is counted in that KEK's 1.2 KiB.
      *
      * @throws IllegalArgumentException if below 1
      */

@@ -62,7 +62,7 @@ final class SaltIndex {
       }
       if (t.tags[i] == tag(prefix) && o != REMOVED) {
         CachedKek.Subkey s = (CachedKek.Subkey) o;
-        if (s.prefix == prefix && s.matches(encoded, saltOffset) && s.isOf(kek)) {
+        if (s.matches(encoded, saltOffset) && s.isOf(kek)) {
           return s;
         }
       }

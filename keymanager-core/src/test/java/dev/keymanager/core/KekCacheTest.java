@@ -125,24 +125,17 @@ class KekCacheTest {
     int callers = 8;
     CyclicBarrier barrier = new CyclicBarrier(callers);
     List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-    List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < callers; i++) {
-      Thread t =
-          new Thread(
-              () -> {
-                try {
-                  barrier.await();
-                  keys.unwrapDek(wrapped, CONTEXT).close();
-                } catch (Throwable e) {
-                  errors.add(e);
-                }
-              });
-      t.start();
-      threads.add(t);
-    }
-    for (Thread t : threads) {
-      t.join();
-    }
+    TestThreads.start(
+            callers,
+            () -> {
+              barrier.await();
+              try {
+                keys.unwrapDek(wrapped, CONTEXT).close();
+              } catch (RuntimeException e) {
+                errors.add(e);
+              }
+            })
+        .join();
 
     assertThat(kms.unwrapCalls()).isEqualTo(1);
     assertThat(errors).hasSize(callers).allMatch(e -> e instanceof KmsUnavailableException);
