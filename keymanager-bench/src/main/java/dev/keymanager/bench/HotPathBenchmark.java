@@ -125,18 +125,51 @@ public class HotPathBenchmark {
     }
   }
 
-  private int generate() {
+  // One operation of each kind, shared by the benchmarks below and ScalingBenchmark.
+
+  /** Unwraps the hot wrapped key. */
+  int unwrapOnce() {
+    return unwrap(wrapped);
+  }
+
+  /**
+   * Decodes the hot wrapped key's bytes, then unwraps it, as an application reading it off disk.
+   */
+  int decodeAndUnwrapOnce() {
+    return unwrap(WrappedKey.decode(blob));
+  }
+
+  /** Generates a DEK under KEK 0 and wraps it. */
+  int generateOnce() {
     try (DataKey dek = keys.generateDek(Fixture.kekId(0), Fixture.CONTEXT)) {
       return dek.wrappedKey().length();
     }
   }
 
-  private byte[] randomEncrypt(PerThread t) {
+  /** Unwraps the next wrapped key of {@code t}'s turn through the 8-KEK working set. */
+  int unwrapWorkingSetOnce(PerThread t) {
+    return unwrap(workingSet[t.nextInWorkingSet()]);
+  }
+
+  /** The floor of unwrap: one JCE decrypt of the hot wrapped key's bytes. */
+  byte[] jceDecryptOnce(PerThread t) {
+    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+  }
+
+  /** The floor of generate + wrap: 32 bytes from a per-thread DRBG, then one JCE encrypt. */
+  byte[] jceRandomEncryptOnce(PerThread t) {
     byte[] dek = new byte[32];
     t.random.nextBytes(dek);
     byte[] out = RawGcm.encrypt(t.cipher, subkey, blob, layout, t.counter++, dek, context);
     Arrays.fill(dek, (byte) 0);
     return out;
+  }
+
+  /** The floor of the working set: a JCE decrypt of the next key in turn, a cipher per key. */
+  byte[] jceWorkingSetOnce(PerThread t) {
+    int i = t.nextInWorkingSet();
+    return RawGcm.decrypt(
+        t.cipherPerKey[i], workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
   }
 
   // --- DEK unwrap, KEK cached ---
@@ -145,14 +178,14 @@ public class HotPathBenchmark {
   @Threads(1)
   public int unwrap(CpuTime cpu) {
     cpu.op();
-    return unwrap(wrapped);
+    return unwrapOnce();
   }
 
   @Benchmark
   @Threads(2)
   public int unwrapTwoThreads(CpuTime cpu) {
     cpu.op();
-    return unwrap(wrapped);
+    return unwrapOnce();
   }
 
   /** Oversubscribed on two cores, but CPU per op still shows any line both cores write. */
@@ -160,28 +193,28 @@ public class HotPathBenchmark {
   @Threads(4)
   public int unwrapFourThreads(CpuTime cpu) {
     cpu.op();
-    return unwrap(wrapped);
+    return unwrapOnce();
   }
 
   @Benchmark
   @Threads(2)
   public int decodeAndUnwrapTwoThreads(CpuTime cpu) {
     cpu.op();
-    return unwrap(WrappedKey.decode(blob));
+    return decodeAndUnwrapOnce();
   }
 
   @Benchmark
   @Threads(4)
   public int decodeAndUnwrapFourThreads(CpuTime cpu) {
     cpu.op();
-    return unwrap(WrappedKey.decode(blob));
+    return decodeAndUnwrapOnce();
   }
 
   @Benchmark
   @Threads(4)
   public byte[] jceDecryptFourThreads(PerThread t, CpuTime cpu) {
     cpu.op();
-    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+    return jceDecryptOnce(t);
   }
 
   /** As an application reads a wrapped key from disk: decode the bytes, then unwrap. */
@@ -189,21 +222,21 @@ public class HotPathBenchmark {
   @Threads(1)
   public int decodeAndUnwrap(CpuTime cpu) {
     cpu.op();
-    return unwrap(WrappedKey.decode(blob));
+    return decodeAndUnwrapOnce();
   }
 
   @Benchmark
   @Threads(1)
   public byte[] jceDecrypt(PerThread t, CpuTime cpu) {
     cpu.op();
-    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+    return jceDecryptOnce(t);
   }
 
   @Benchmark
   @Threads(2)
   public byte[] jceDecryptTwoThreads(PerThread t, CpuTime cpu) {
     cpu.op();
-    return RawGcm.decrypt(t.cipher, subkey, blob, layout, context);
+    return jceDecryptOnce(t);
   }
 
   // --- DEK generate + wrap, KEK cached ---
@@ -212,21 +245,21 @@ public class HotPathBenchmark {
   @Threads(1)
   public int generateDek(CpuTime cpu) {
     cpu.op();
-    return generate();
+    return generateOnce();
   }
 
   @Benchmark
   @Threads(2)
   public int generateDekTwoThreads(CpuTime cpu) {
     cpu.op();
-    return generate();
+    return generateOnce();
   }
 
   @Benchmark
   @Threads(4)
   public int generateDekFourThreads(CpuTime cpu) {
     cpu.op();
-    return generate();
+    return generateOnce();
   }
 
   /** The floor for generate + wrap: 32 bytes from a per-thread DRBG, then one JCE encrypt. */
@@ -234,14 +267,14 @@ public class HotPathBenchmark {
   @Threads(1)
   public byte[] jceRandomEncrypt(PerThread t, CpuTime cpu) {
     cpu.op();
-    return randomEncrypt(t);
+    return jceRandomEncryptOnce(t);
   }
 
   @Benchmark
   @Threads(2)
   public byte[] jceRandomEncryptTwoThreads(PerThread t, CpuTime cpu) {
     cpu.op();
-    return randomEncrypt(t);
+    return jceRandomEncryptOnce(t);
   }
 
   /** Where generate's floor goes: the 32 random bytes alone, from a per-thread DRBG. */
@@ -260,21 +293,21 @@ public class HotPathBenchmark {
   @Threads(1)
   public int unwrapWorkingSet8(PerThread t, CpuTime cpu) {
     cpu.op();
-    return unwrap(workingSet[t.nextInWorkingSet()]);
+    return unwrapWorkingSetOnce(t);
   }
 
   @Benchmark
   @Threads(2)
   public int unwrapWorkingSet8TwoThreads(PerThread t, CpuTime cpu) {
     cpu.op();
-    return unwrap(workingSet[t.nextInWorkingSet()]);
+    return unwrapWorkingSetOnce(t);
   }
 
   @Benchmark
   @Threads(4)
   public int unwrapWorkingSet8FourThreads(PerThread t, CpuTime cpu) {
     cpu.op();
-    return unwrap(workingSet[t.nextInWorkingSet()]);
+    return unwrapWorkingSetOnce(t);
   }
 
   /** One reused cipher re-keyed on every call, as keymanager's per-thread cipher is. */
@@ -292,8 +325,6 @@ public class HotPathBenchmark {
   @Threads(1)
   public byte[] jceDecryptWorkingSet8CipherPerKey(PerThread t, CpuTime cpu) {
     cpu.op();
-    int i = t.nextInWorkingSet();
-    return RawGcm.decrypt(
-        t.cipherPerKey[i], workingSetSubkeys[i], workingSetBlobs[i], workingSetLayouts[i], context);
+    return jceWorkingSetOnce(t);
   }
 }

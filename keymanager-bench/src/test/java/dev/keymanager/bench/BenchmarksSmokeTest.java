@@ -112,7 +112,8 @@ class BenchmarksSmokeTest {
             "SubkeyMissBenchmark.aesKeySetupFloor",
             "SaltsBenchmark.jceDecryptCipherPerKey",
             "WorkingSetBenchmark.unwrap",
-            "WorkingSetBenchmark.jceDecryptCipherPerKey");
+            "WorkingSetBenchmark.jceDecryptCipherPerKey",
+            "ScalingBenchmark.alternate");
     RESULTS.forEach(
         (name, r) -> assertThat(r.getPrimaryResult().getScore()).as(name).isPositive().isFinite());
   }
@@ -136,6 +137,18 @@ class BenchmarksSmokeTest {
       assertThat(secondary(keymanager, "herds")).isPositive();
       assertThat(secondary(keymanager, "kmsCalls")).isEqualTo(secondary(keymanager, "herds"));
       assertThat(secondary(tink, "kmsCalls")).isEqualTo(16 * secondary(tink, "herds"));
+    }
+  }
+
+  @Test
+  void theScalingBenchmarkCountsEveryKindOfPhase() {
+    // One 100 ms iteration spans every phase of a round (4 x 20 ms) at least once.
+    for (String phase :
+        new String[] {"floorSolo", "keymanagerSolo", "floorPair", "keymanagerPair"}) {
+      assertThat(secondary("ScalingBenchmark.alternate", phase + "Ops")).as(phase).isPositive();
+      assertThat(secondary("ScalingBenchmark.alternate", phase + "CpuNanos"))
+          .as(phase)
+          .isPositive();
     }
   }
 }

@@ -371,9 +371,9 @@ public final class KeyManagers {
      * unwrap subkey), about 2.4 KiB (2,407 bytes) used for wrap and unwrap; each further unwrap
      * subkey (another writer's salt, bounded by {@link #maximumCachedSubkeys(long)}) about 0.9 KiB
      * (935 bytes); a KEK that a second thread wraps under too grows padded reference counts and
-     * cipher slots once (1,024 bytes more with wrap and one salt; unwraps take no reference count,
+     * cipher slots once (1,328 bytes more with wrap and one salt; unwraps take no reference count,
      * so reading threads add nothing); a subkey used by several threads at the same moment grows
-     * its cipher slots (336 bytes) and keeps one more keyed AES-GCM cipher (about 0.8 KiB) per
+     * its cipher slots (640 bytes) and keeps one more keyed AES-GCM cipher (about 0.8 KiB) per
      * concurrent thread, at most 4 more. The command: {@code ./mvnw -B -ntp -q -pl keymanager-bench
      * -am -DskipTests -Djacoco.skip=true package && java -Xmx2g -cp
      * keymanager-bench/target/benchmarks.jar dev.keymanager.bench.HeapPerKek 10000}. Sizing for
