@@ -172,10 +172,11 @@ public class ScalingBenchmark {
           floorPairCpuNanos += spent;
           floorPairOps += phaseOps;
         }
-        default -> {
+        case KEYMANAGER_PAIR -> {
           keymanagerPairCpuNanos += spent;
           keymanagerPairOps += phaseOps;
         }
+        default -> throw new IllegalStateException("no phase " + phase);
       }
       phaseOps = 0;
     }

@@ -51,10 +51,11 @@ abstract class SubkeyCiphers extends Lease implements SecretKey {
   // right after the first object it reached the cipher from, then the rest of the cipher's own
   // objects (which a JCE cipher writes on every init) depth first. From one shared array the
   // ciphers of two threads land one after the other, the last object of one beside the first of the
-  // next, and two cores write one line on every operation; from arrays of their own, each cipher's
-  // objects follow its slot's padding. (Measured: with the shared array, CPU per unwrap on two
-  // threads rose 1.2 to 1.4 times over one thread in most forks, and by nothing with a collector
-  // that never moves objects.)
+  // next, and two cores write one line on every operation; from arrays of their own, a cipher the
+  // collector reaches through its slot follows that slot's padding (it may still reach two threads'
+  // ciphers one after the other another way, from their stacks say). Measured: with the shared
+  // array, CPU per unwrap on two threads rose 1.2 to 1.4 times over one thread in most forks, and
+  // by nothing with a collector that never moves objects.
   private static final int STRIDE = 16; // compressed references per 64-byte cache line
   private static final int SLOT_LENGTH = 2 * STRIDE + 1;
   private static final int KEY_LENGTH = 32;
