@@ -35,7 +35,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code unwrapMiss - unwrapHit} is what a miss adds. The floors, with plain JCE objects kept
  * across calls: {@link #hkdfFloor} (extract and expand, two HMAC key set-ups) and {@link
  * #aesKeySetupFloor} (one AES-GCM {@code init} with a key other than the last, so the schedule is
- * expanded every time).
+ * expanded every time), and {@link #aesEcbKeySetupFloor}, the same for AES in ECB mode: the key
+ * expansion alone, without GCM's own set-up.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -56,6 +57,7 @@ public class SubkeyMissBenchmark {
   private final byte[][] salts = new byte[2][32];
   private Mac mac;
   private Cipher cipher;
+  private Cipher ecb;
   private final SecretKeySpec[] aesKeys = new SecretKeySpec[2];
   private final byte[] nonce = new byte[12];
 
@@ -86,6 +88,7 @@ public class SubkeyMissBenchmark {
     salts[1][0] = 2;
     mac = Mac.getInstance("HmacSHA256");
     cipher = Cipher.getInstance("AES/GCM/NoPadding");
+    ecb = Cipher.getInstance("AES/ECB/NoPadding");
     aesKeys[0] = new SecretKeySpec(salts[0], "AES");
     aesKeys[1] = new SecretKeySpec(salts[1], "AES");
   }
@@ -154,5 +157,13 @@ public class SubkeyMissBenchmark {
     cpu.op();
     cipher.init(Cipher.DECRYPT_MODE, aesKeys[t.next()], new GCMParameterSpec(128, nonce));
     return cipher;
+  }
+
+  @Benchmark
+  @Threads(1)
+  public Cipher aesEcbKeySetupFloor(PerThread t, CpuTime cpu) throws GeneralSecurityException {
+    cpu.op();
+    ecb.init(Cipher.DECRYPT_MODE, aesKeys[t.next()]);
+    return ecb;
   }
 }

@@ -110,6 +110,7 @@ class BenchmarksSmokeTest {
             "SubkeyMissBenchmark.unwrapHit",
             "SubkeyMissBenchmark.hkdfFloor",
             "SubkeyMissBenchmark.aesKeySetupFloor",
+            "SubkeyMissBenchmark.aesEcbKeySetupFloor",
             "SaltsBenchmark.jceDecryptCipherPerKey",
             "WorkingSetBenchmark.unwrap",
             "WorkingSetBenchmark.jceDecryptCipherPerKey",
